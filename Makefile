@@ -1,0 +1,52 @@
+# kyso — developer entry points. On a fresh Debian machine:
+#   make run    install what is missing, provision a SoftHSM token, serve the demo
+#   make test   the whole test suite on a real SoftHSM token
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KYSO := $(VENV)/bin/kyso
+HSM_DIR ?= var/hsm
+APT_PACKAGES := softhsm2 p11-kit opensc poppler-utils xmlsec1 libnss3-tools openssl
+PYTEST_ARGS ?=
+
+.PHONY: run test deps apt venv proto lint clean
+
+run: deps
+	@eval "$$(hsm-sim/provision.sh $(HSM_DIR))" && \
+	echo "kyso: demo agency 000.00.00.H13; in another terminal try:" && \
+	echo "  $(KYSO) admin ca export -o ca.pem" && \
+	echo "  $(KYSO) sign cms README.md --agency 000.00.00.H13 -o README.md.p7s" && \
+	echo "  openssl cms -verify -binary -inform DER -in README.md.p7s -content README.md -CAfile ca.pem -purpose any" && \
+	exec $(KYSO) serve --demo
+
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+deps: apt venv
+
+# Installs Debian packages only when one is missing (needs root or sudo).
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+proto: venv
+	$(PY) scripts/gen_proto.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

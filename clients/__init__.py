@@ -1,0 +1,26 @@
+"""The thin kyso client: hash locally, send digests, receive signatures.
+
+Depends on grpcio, protobuf and the standard library only (no PKCS#11, no
+SQL): a document system installs it alone. ``__all__`` is the public surface
+and is pinned by ``tests/clients/test_public_api.py``.
+"""
+
+from __future__ import annotations
+
+from clients.client import (
+    DEFAULT_ENDPOINT,
+    HASHES,
+    KysoClient,
+    KysoClientError,
+    SignedDigest,
+    hash_file,
+)
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "HASHES",
+    "KysoClient",
+    "KysoClientError",
+    "SignedDigest",
+    "hash_file",
+]

@@ -1,0 +1,307 @@
+"""The ``kyso`` command line: sign, admin, and ``serve`` (the server itself).
+
+Client commands talk to a kyso server over gRPC (``--server`` or
+``KYSO_ENDPOINT``, default 127.0.0.1:50051). ``kyso serve`` imports the server
+code lazily, so the client commands work where only the client is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from clients.client import (
+    DEFAULT_ENDPOINT,
+    HASHES,
+    KEY_ALGORITHMS,
+    SCHEMES,
+    KysoClient,
+    KysoClientError,
+    hash_file,
+    write_atomically,
+)
+
+err = Console(stderr=True)
+out = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+STATE_NAMES = {0: "?", 1: "pending", 2: "active", 3: "retired", 4: "compromised"}
+ALG_NAMES = {v: k for k, v in KEY_ALGORITHMS.items()}
+
+
+def _client(ctx: click.Context) -> KysoClient:
+    obj = ctx.find_root().obj
+    return KysoClient(obj["server"], timeout=obj["timeout"])
+
+
+def _run(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except KysoClientError as exc:
+        err.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--server",
+    envvar="KYSO_ENDPOINT",
+    default=DEFAULT_ENDPOINT,
+    show_default=True,
+    help="kyso gRPC endpoint host:port (env KYSO_ENDPOINT).",
+)
+@click.option("--timeout", default=60.0, show_default=True, help="Deadline per call, seconds.")
+@click.version_option(package_name="kyso")
+@click.pass_context
+def main(ctx: click.Context, server: str, timeout: float) -> None:
+    """kyso: organization signatures (electronic seals) and timestamps for
+    Vietnamese government e-documents, with keys held in an HSM."""
+    ctx.obj = {"server": server, "timeout": timeout}
+
+
+# -- serve ------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), envvar="KYSO_CONFIG",
+              help="TOML configuration file (env KYSO_CONFIG).")
+@click.option("--listen", help="gRPC address host:port (overrides server.listen).")
+@click.option("--demo", is_flag=True,
+              help="Create the demo agency 000.00.00.H13 with a key and a certificate if missing.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def serve(config_file: str | None, listen: str | None, demo: bool, log_level: str) -> None:
+    """Run the kyso server (signer and registry) in the foreground.
+
+    Settings come from the TOML file and KYSO_* environment variables, e.g.
+    KYSO_HSM_PIN_FILE, KYSO_HSM_TOKEN_LABEL, KYSO_STORE_URL, KYSO_SERVER_LISTEN.
+    SIGTERM or Ctrl-C drains in-flight calls, then exits.
+    """
+    import logging
+
+    from signer.config import load_settings
+    from signer.errors import ConfigError, KysoError
+
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    import os
+
+    if listen:
+        os.environ["KYSO_SERVER_LISTEN"] = listen  # validated with the other settings
+    try:
+        settings = load_settings(config_file)
+        from signer.runtime.server import serve as run
+
+        run(settings, demo=demo)
+    except ConfigError as exc:
+        err.print(f"[red]kyso: cannot start[/red]: {exc.message}", highlight=False)
+        sys.exit(2)
+    except KysoError as exc:
+        err.print(f"[red]kyso: cannot start[/red]: {exc.message}", highlight=False)
+        sys.exit(1)
+    except OSError as exc:
+        err.print(f"[red]kyso: cannot start[/red]: {exc}", highlight=False)
+        sys.exit(1)
+
+
+# -- sign -------------------------------------------------------------------
+
+
+@main.group()
+def sign() -> None:
+    """Sign files (hashed locally; only the digest is sent)."""
+
+
+@sign.command("cms")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--agency", required=True, help="Agency code, e.g. 000.00.00.H13.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file [default: FILE.p7s].")
+@click.option("--hash", "hash_alg", type=click.Choice(sorted(HASHES)), default="sha256",
+              show_default=True)
+@click.pass_context
+def sign_cms(ctx: click.Context, file: Path, agency: str, output: Path | None,
+             hash_alg: str) -> None:
+    """Write a detached CMS (CAdES-B-B) signature of FILE, in DER.
+
+    Check it with: openssl cms -verify -binary -inform DER -in FILE.p7s
+    -content FILE -CAfile CA.pem
+    """
+    output = output or file.with_name(file.name + ".p7s")
+    digest = hash_file(file, hash_alg)
+    with _client(ctx) as c:
+        resp = _run(lambda: c.sign_digests(agency, [digest], hash_alg=hash_alg, cms=True))
+    write_atomically(output, bytes(resp.signatures[0].signature))
+    err.print(
+        f"signed {file} ({hash_alg} {digest.hex()[:16]}…) for {agency} with key "
+        f"{resp.key_id[:16]}… → {output}",
+        highlight=False,
+    )
+
+
+# -- admin ------------------------------------------------------------------
+
+
+@main.group()
+def admin() -> None:
+    """Administer agencies, keys and certificates."""
+
+
+@admin.group()
+def agency() -> None:
+    """Agencies and their identifier codes."""
+
+
+def _agency_dict(a: Any) -> dict[str, Any]:
+    return {
+        "code": a.code,
+        "name": a.name,
+        "level": a.level,
+        "parent": a.parent_code or None,
+        "keys": [_key_dict(k) for k in a.keys],
+    }
+
+
+def _key_dict(k: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "key_id": k.key_id,
+        "label": k.label,
+        "algorithm": ALG_NAMES.get(k.algorithm, "?"),
+        "state": STATE_NAMES.get(k.state, "?"),
+        "agency": k.agency_code or None,
+    }
+    if k.HasField("certificate"):
+        d["certificate"] = {
+            "subject": k.certificate.subject,
+            "issuer": k.certificate.issuer,
+            "serial": k.certificate.serial_hex,
+            "not_after": datetime.fromtimestamp(k.certificate.not_after_unix, UTC).isoformat(),
+        }
+    return d
+
+
+@agency.command("add")
+@click.argument("code")
+@click.option("--name", required=True, help="Official name of the body.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def agency_add(ctx: click.Context, code: str, name: str, as_json: bool) -> None:
+    """Register an agency by its code (QCVN 102:2016 or Decision 20/2020)."""
+    with _client(ctx) as c:
+        a = _run(lambda: c.create_agency(code, name))
+    if as_json:
+        out.print_json(json.dumps(_agency_dict(a), ensure_ascii=False))
+    else:
+        parent = f", parent {a.parent_code}" if a.parent_code else ""
+        out.print(f"added agency {a.code} — {a.name} (level {a.level}{parent})", highlight=False)
+
+
+@agency.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def agency_list(ctx: click.Context, as_json: bool) -> None:
+    """List agencies with their active keys."""
+    with _client(ctx) as c:
+        agencies = _run(c.list_agencies)
+    if as_json:
+        out.print_json(json.dumps([_agency_dict(a) for a in agencies], ensure_ascii=False))
+        return
+    table = Table("code", "name", "level", "keys (active)")
+    for a in agencies:
+        active = [k for k in a.keys if k.state == 2]
+        table.add_row(a.code, a.name, str(a.level), f"{len(a.keys)} ({len(active)})")
+    out.print(table)
+
+
+@agency.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def agency_show(ctx: click.Context, code: str, as_json: bool) -> None:
+    """Show an agency and its keys."""
+    with _client(ctx) as c:
+        a = _run(lambda: c.get_agency(code))
+    d = _agency_dict(a)
+    if as_json:
+        out.print_json(json.dumps(d, ensure_ascii=False))
+        return
+    out.print(f"{a.code} — {a.name} (level {a.level})", highlight=False)
+    table = Table("key id", "algorithm", "state", "certificate subject", "valid until")
+    for k in d["keys"]:
+        cert = k.get("certificate") or {}
+        table.add_row(k["key_id"], k["algorithm"], k["state"], cert.get("subject", "—"),
+                      cert.get("not_after", "—")[:10])
+    out.print(table)
+
+
+@admin.group()
+def key() -> None:
+    """Organization keys in the HSM."""
+
+
+@key.command("generate")
+@click.argument("code")
+@click.option("--algorithm", type=click.Choice(sorted(KEY_ALGORITHMS)), default="rsa-2048",
+              show_default=True)
+@click.option("--scheme", type=click.Choice(sorted(SCHEMES)),
+              help="Signature scheme [default: pkcs1v15 for RSA, ecdsa for EC].")
+@click.pass_context
+def key_generate(ctx: click.Context, code: str, algorithm: str, scheme: str | None) -> None:
+    """Generate a key pair inside the HSM for agency CODE (pending until certified)."""
+    with _client(ctx) as c:
+        k = _run(lambda: c.generate_key(code, algorithm, scheme))
+    out.print(f"generated {algorithm} key {k.key_id} for {code} (pending: issue a certificate "
+              f"with `kyso admin cert issue {code}`)", highlight=False)
+
+
+@admin.group()
+def cert() -> None:
+    """Certificates of organization keys."""
+
+
+@cert.command("issue")
+@click.argument("code")
+@click.option("--key-id", default="", help="Hex key id [default: the agency's newest key].")
+@click.option("--days", default=365, show_default=True, help="Validity in days.")
+@click.pass_context
+def cert_issue(ctx: click.Context, code: str, key_id: str, days: int) -> None:
+    """Issue a development-CA certificate for an agency's key and activate the key."""
+    with _client(ctx) as c:
+        k = _run(lambda: c.issue_dev_certificate(code, key_id, days))
+    out.print(f"issued certificate {k.certificate.serial_hex} for {code}: {k.certificate.subject}"
+              f"; key {k.key_id} is active", highlight=False)
+
+
+@admin.group()
+def ca() -> None:
+    """The development CA."""
+
+
+@ca.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.pass_context
+def ca_export(ctx: click.Context, output: Path) -> None:
+    """Write the development CA certificate as PEM (a trust anchor for verifiers)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    with _client(ctx) as c:
+        der = _run(c.ca_certificate)
+    pem = x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM)
+    write_atomically(output, pem)
+    err.print(f"wrote the development CA certificate to {output}", highlight=False)
+
+
+if __name__ == "__main__":
+    main()

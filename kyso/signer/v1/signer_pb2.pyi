@@ -1,0 +1,82 @@
+from kyso.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class OutputFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OUTPUT_FORMAT_UNSPECIFIED: _ClassVar[OutputFormat]
+    OUTPUT_FORMAT_RAW: _ClassVar[OutputFormat]
+    OUTPUT_FORMAT_CMS: _ClassVar[OutputFormat]
+OUTPUT_FORMAT_UNSPECIFIED: OutputFormat
+OUTPUT_FORMAT_RAW: OutputFormat
+OUTPUT_FORMAT_CMS: OutputFormat
+
+class DigestToSign(_message.Message):
+    __slots__ = ("digest", "hash_algorithm", "reference")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    HASH_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    digest: bytes
+    hash_algorithm: _common_pb2.HashAlgorithm
+    reference: str
+    def __init__(self, digest: _Optional[bytes] = ..., hash_algorithm: _Optional[_Union[_common_pb2.HashAlgorithm, str]] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class SignDigestsRequest(_message.Message):
+    __slots__ = ("agency_code", "digests", "format", "scheme")
+    AGENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    agency_code: str
+    digests: _containers.RepeatedCompositeFieldContainer[DigestToSign]
+    format: OutputFormat
+    scheme: _common_pb2.SignatureScheme
+    def __init__(self, agency_code: _Optional[str] = ..., digests: _Optional[_Iterable[_Union[DigestToSign, _Mapping]]] = ..., format: _Optional[_Union[OutputFormat, str]] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ...) -> None: ...
+
+class SignedDigest(_message.Message):
+    __slots__ = ("reference", "signature")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    signature: bytes
+    def __init__(self, reference: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class SignDigestsResponse(_message.Message):
+    __slots__ = ("signatures", "key_id", "scheme", "certificate", "chain")
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    signatures: _containers.RepeatedCompositeFieldContainer[SignedDigest]
+    key_id: str
+    scheme: _common_pb2.SignatureScheme
+    certificate: _common_pb2.Certificate
+    chain: _containers.RepeatedCompositeFieldContainer[_common_pb2.Certificate]
+    def __init__(self, signatures: _Optional[_Iterable[_Union[SignedDigest, _Mapping]]] = ..., key_id: _Optional[str] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ..., certificate: _Optional[_Union[_common_pb2.Certificate, _Mapping]] = ..., chain: _Optional[_Iterable[_Union[_common_pb2.Certificate, _Mapping]]] = ...) -> None: ...
+
+class GetSigningCertificateRequest(_message.Message):
+    __slots__ = ("agency_code",)
+    AGENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    agency_code: str
+    def __init__(self, agency_code: _Optional[str] = ...) -> None: ...
+
+class GetSigningCertificateResponse(_message.Message):
+    __slots__ = ("key_id", "algorithm", "scheme", "certificate", "chain")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    algorithm: _common_pb2.KeyAlgorithm
+    scheme: _common_pb2.SignatureScheme
+    certificate: _common_pb2.Certificate
+    chain: _containers.RepeatedCompositeFieldContainer[_common_pb2.Certificate]
+    def __init__(self, key_id: _Optional[str] = ..., algorithm: _Optional[_Union[_common_pb2.KeyAlgorithm, str]] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ..., certificate: _Optional[_Union[_common_pb2.Certificate, _Mapping]] = ..., chain: _Optional[_Iterable[_Union[_common_pb2.Certificate, _Mapping]]] = ...) -> None: ...

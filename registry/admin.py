@@ -1,0 +1,79 @@
+"""Registry administration in domain terms: agencies, keys in the HSM, dev
+certificates. Shared by the registry servicer and the demo bootstrap."""
+
+from __future__ import annotations
+
+import logging
+
+from registry.codes import parse_code
+from registry.devca import DevCa
+from registry.store import Agency, KeyPurpose, KeyRecord, RegistryStore
+from signer.errors import InvalidRequest, NotFound, NotUsable
+from signer.keys.store import Pkcs11KeyStore
+from signer.keys.types import KeyAlgorithm, Scheme
+
+log = logging.getLogger(__name__)
+
+DEMO_AGENCY_CODE = "000.00.00.H13"
+DEMO_AGENCY_NAME = "Ủy ban nhân dân thành phố Cần Thơ"
+
+
+class RegistryAdmin:
+    def __init__(
+        self, keystore: Pkcs11KeyStore, registry: RegistryStore, devca: DevCa | None
+    ) -> None:
+        self.keystore = keystore
+        self.registry = registry
+        self.devca = devca
+
+    def create_agency(self, code: str, name: str) -> Agency:
+        agency = self.registry.create_agency(parse_code(code), name)
+        log.info("created agency %s", agency.code)
+        return agency
+
+    def generate_key(
+        self,
+        agency_code: str,
+        algorithm: KeyAlgorithm = KeyAlgorithm.RSA2048,
+        scheme: Scheme | None = None,
+    ) -> KeyRecord:
+        agency = self.registry.get_agency(agency_code)
+        chosen = scheme or algorithm.default_scheme
+        if not chosen.fits(algorithm):
+            raise InvalidRequest(
+                f"scheme {chosen.value} does not fit a {algorithm.value} key: use "
+                f"{algorithm.default_scheme.value}"
+            )
+        label = f"seal-{agency.code}-{len(agency.keys) + 1}"
+        info = self.keystore.generate_key(algorithm, label=label)
+        key = self.registry.add_key(
+            info, scheme=chosen, purpose=KeyPurpose.SEAL, agency_code=agency.code
+        )
+        log.info("generated %s key %s for %s", algorithm.value, info.key_id.hex(), agency.code)
+        return key
+
+    def issue_dev_certificate(
+        self, agency_code: str, key_id: bytes | None = None, validity_days: int = 365
+    ) -> KeyRecord:
+        if self.devca is None:
+            raise NotUsable(
+                "the development CA is disabled on this server: import a certificate "
+                "issued by your CA instead"
+            )
+        agency = self.registry.get_agency(agency_code)
+        key = self.registry.get_key(key_id) if key_id else self.registry.newest_key(agency.code)
+        if key.agency_code != agency.code:
+            raise InvalidRequest(f"key {key.key_id.hex()} does not belong to agency {agency.code}")
+        return self.devca.issue_seal(agency, key, validity_days)
+
+    def ensure_demo(self) -> KeyRecord:
+        """The quick-start demo: agency 000.00.00.H13 (Cần Thơ) with an active key."""
+        try:
+            agency = self.registry.get_agency(DEMO_AGENCY_CODE)
+        except NotFound:
+            agency = self.create_agency(DEMO_AGENCY_CODE, DEMO_AGENCY_NAME)
+        try:
+            return self.registry.signing_key(agency.code)
+        except NotUsable:
+            self.generate_key(agency.code, KeyAlgorithm.RSA2048)
+            return self.issue_dev_certificate(agency.code)

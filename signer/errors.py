@@ -1,0 +1,76 @@
+"""The one exception tree of kyso, each class carrying the gRPC status it maps to.
+
+::
+
+    KysoError                      INTERNAL
+    ├── InvalidRequest             INVALID_ARGUMENT     bad input: fix the request
+    ├── NotFound                   NOT_FOUND            unknown agency, key, certificate
+    ├── AlreadyExists              ALREADY_EXISTS       agency code or key label taken
+    ├── NotPermitted               PERMISSION_DENIED    not allowed for this agency
+    ├── NotUsable                  FAILED_PRECONDITION  key / certificate / agency not usable now
+    ├── LimitExceeded              RESOURCE_EXHAUSTED   size and rate limits
+    ├── Unavailable                UNAVAILABLE          retry later
+    │   ├── HsmUnavailable         the PKCS#11 token is away or recovering
+    │   └── StoreUnavailable       the database is away
+    └── ConfigError                (start-up only)      configuration is invalid
+
+Messages are written for the person who has to act on them. They never carry
+PKCS#11 return codes, SQL or secrets: those are logged where the foreign error
+is translated (``signer.keys.store`` for PKCS#11, ``registry.store`` for SQL),
+and the translated error is raised ``from`` the original.
+
+This module imports nothing outside the standard library, so that clients and
+tools can share it.
+"""
+
+from __future__ import annotations
+
+
+class KysoError(Exception):
+    """Base of all kyso errors. ``status`` names a ``grpc.StatusCode`` member."""
+
+    status = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(KysoError):
+    status = "INVALID_ARGUMENT"
+
+
+class NotFound(KysoError):
+    status = "NOT_FOUND"
+
+
+class AlreadyExists(KysoError):
+    status = "ALREADY_EXISTS"
+
+
+class NotPermitted(KysoError):
+    status = "PERMISSION_DENIED"
+
+
+class NotUsable(KysoError):
+    status = "FAILED_PRECONDITION"
+
+
+class LimitExceeded(KysoError):
+    status = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(KysoError):
+    status = "UNAVAILABLE"
+
+
+class HsmUnavailable(Unavailable):
+    pass
+
+
+class StoreUnavailable(Unavailable):
+    pass
+
+
+class ConfigError(KysoError):
+    """Configuration is invalid; raised at start-up, before serving."""

@@ -1,0 +1,46 @@
+"""The client installs alone: importing it (and its CLI) pulls in no server-only
+dependency, and its public surface is deliberate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# grpc_health / grpc_reflection are left out: grpcio's own __init__ imports them
+# whenever they are installed, whatever the application imports.
+SERVER_ONLY = ("pkcs11", "sqlalchemy", "alembic", "psycopg", "pydantic_settings",
+               "signer", "registry", "tsa")
+
+
+def test_client_imports_no_server_module() -> None:
+    code = (
+        "import sys, clients, clients.cli\n"
+        f"bad = [m for m in {SERVER_ONLY!r} if m in sys.modules]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"client imported server-only modules: {out.stdout}"
+
+
+def test_public_api_is_pinned() -> None:
+    import clients
+
+    assert sorted(clients.__all__) == [
+        "DEFAULT_ENDPOINT", "HASHES", "KysoClient", "KysoClientError", "SignedDigest",
+        "hash_file",
+    ]
+
+
+def test_hash_file_streams_in_constant_memory(tmp_path) -> None:
+    import hashlib
+
+    from clients import hash_file
+
+    f = tmp_path / "big.bin"
+    block = bytes(range(256)) * 4096  # 1 MiB
+    with f.open("wb") as fh:
+        for _ in range(9):
+            fh.write(block)
+        fh.write(b"tail")
+    assert hash_file(f) == hashlib.sha256(block * 9 + b"tail").digest()
+    assert hash_file(f, "sha512") == hashlib.sha512(block * 9 + b"tail").digest()

@@ -1,0 +1,20 @@
+"""Alembic migrations create exactly the schema the models describe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from registry.models import Base
+from registry.store import RegistryStore
+
+
+def test_migrations_match_models(tmp_path: Path) -> None:
+    store = RegistryStore(f"sqlite:///{tmp_path / 'm.db'}")
+    store.migrate()
+    store.migrate()  # idempotent
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == [], f"models and migrations disagree: {diff}"

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from signer.config import load_settings
+from signer.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for k in list(os.environ):
+        if k.startswith("KYSO_"):
+            monkeypatch.delenv(k)
+
+
+def test_defaults_are_loopback_and_sqlite() -> None:
+    s = load_settings()
+    assert s.server.listen == "127.0.0.1:50051"
+    assert s.store.url.startswith("sqlite:///")
+
+
+def test_toml_and_env_with_env_winning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "kyso.toml"
+    f.write_text('node_id = "n1"\n[server]\nlisten = "127.0.0.1:6000"\nmax_batch = 10\n'
+                 '[hsm]\ntoken_label = "t"\n')
+    monkeypatch.setenv("KYSO_SERVER_MAX_BATCH", "20")
+    monkeypatch.setenv("KYSO_HSM_PIN_FILE", str(tmp_path / "pin"))
+    s = load_settings(f)
+    assert (s.node_id, s.server.listen, s.server.max_batch) == ("n1", "127.0.0.1:6000", 20)
+    assert s.hsm.token_label == "t"
+    assert s.hsm.pin_file == tmp_path / "pin"
+
+
+def test_every_problem_is_listed_with_its_env_name(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "kyso.toml"
+    f.write_text("[server]\nthreadz = 3\n[hsm]\npool_size = 0\n")
+    monkeypatch.setenv("KYSO_STORE_URL", "mysql://x")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(f)
+    msg = exc.value.message
+    assert "server.threadz (KYSO_SERVER_THREADZ): unknown setting" in msg
+    assert "hsm.pool_size (KYSO_HSM_POOL_SIZE)" in msg
+    assert "store" in msg and "postgresql" in msg
+
+
+def test_refuses_to_listen_off_loopback_without_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KYSO_SERVER_LISTEN", "0.0.0.0:50051")
+    with pytest.raises(ConfigError, match="off loopback and TLS is not configured"):
+        load_settings()
+
+
+def test_missing_config_file_and_pin(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+    s = load_settings()
+    with pytest.raises(ConfigError, match="no HSM PIN configured"):
+        s.hsm.read_pin()
+
+
+def test_pin_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KYSO_HSM_PIN", "s3cret-pin")
+    s = load_settings()
+    assert "s3cret-pin" not in repr(s) and "s3cret-pin" not in str(s)
+    assert s.hsm.read_pin() == "s3cret-pin"
