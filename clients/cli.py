@@ -29,8 +29,8 @@ from clients.client import (
     write_atomically,
 )
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 STATE_NAMES = {0: "?", 1: "pending", 2: "active", 3: "retired", 4: "compromised"}

@@ -108,8 +108,8 @@ class KysoClient:
         try:
             return method(request, timeout=self.timeout)
         except grpc.RpcError as exc:
-            code = exc.code()  # type: ignore[attr-defined]
-            details = exc.details() or ""  # type: ignore[attr-defined]
+            code = exc.code()
+            details = exc.details() or ""
             if code == grpc.StatusCode.UNAVAILABLE and not details.strip():
                 details = f"cannot reach kyso at {self.endpoint}"
             elif code == grpc.StatusCode.UNAVAILABLE and "connect" in details.lower():
@@ -141,7 +141,8 @@ class KysoClient:
             format=signer_pb2.OUTPUT_FORMAT_CMS if cms else signer_pb2.OUTPUT_FORMAT_RAW,
             scheme=SCHEMES[scheme] if scheme else common_pb2.SIGNATURE_SCHEME_UNSPECIFIED,
         )
-        return self._call(self._signer.SignDigests, req)
+        resp: signer_pb2.SignDigestsResponse = self._call(self._signer.SignDigests, req)
+        return resp
 
     def sign_cms_file(
         self, path: str | os.PathLike[str], *, agency: str, hash_alg: str = "sha256"
@@ -152,20 +153,25 @@ class KysoClient:
         return bytes(resp.signatures[0].signature)
 
     def signing_certificate(self, agency: str) -> signer_pb2.GetSigningCertificateResponse:
-        return self._call(
+        resp: signer_pb2.GetSigningCertificateResponse = self._call(
             self._signer.GetSigningCertificate,
             signer_pb2.GetSigningCertificateRequest(agency_code=agency),
         )
+        return resp
 
     # -- registry -----------------------------------------------------------
 
     def create_agency(self, code: str, name: str) -> registry_pb2.Agency:
-        return self._call(
+        agency: registry_pb2.Agency = self._call(
             self._registry.CreateAgency, registry_pb2.CreateAgencyRequest(code=code, name=name)
         )
+        return agency
 
     def get_agency(self, code: str) -> registry_pb2.Agency:
-        return self._call(self._registry.GetAgency, registry_pb2.GetAgencyRequest(code=code))
+        agency: registry_pb2.Agency = self._call(
+            self._registry.GetAgency, registry_pb2.GetAgencyRequest(code=code)
+        )
+        return agency
 
     def list_agencies(self) -> list[registry_pb2.Agency]:
         resp = self._call(self._registry.ListAgencies, registry_pb2.ListAgenciesRequest())
@@ -181,7 +187,8 @@ class KysoClient:
             algorithm=KEY_ALGORITHMS[algorithm],
             scheme=SCHEMES[scheme] if scheme else common_pb2.SIGNATURE_SCHEME_UNSPECIFIED,
         )
-        return self._call(self._registry.GenerateKey, req)
+        key: registry_pb2.Key = self._call(self._registry.GenerateKey, req)
+        return key
 
     def issue_dev_certificate(
         self, agency: str, key_id: str = "", validity_days: int = 365
@@ -189,7 +196,8 @@ class KysoClient:
         req = registry_pb2.IssueDevCertificateRequest(
             agency_code=agency, key_id=key_id, validity_days=validity_days
         )
-        return self._call(self._registry.IssueDevCertificate, req)
+        key: registry_pb2.Key = self._call(self._registry.IssueDevCertificate, req)
+        return key
 
     def ca_certificate(self) -> bytes:
         resp = self._call(self._registry.GetCaCertificate, registry_pb2.GetCaCertificateRequest())

@@ -49,7 +49,7 @@ class DevCa:
         der = issue_certificate(
             subject=subject,
             subject_public_key_der=info.public_key_der,
-            issuer_cert_der=None,
+            issuer=None,
             issuer_key=self._keystore.key(info.key_id),
             issuer_public_key_der=info.public_key_der,
             scheme=CA_SCHEME,
@@ -82,7 +82,7 @@ class DevCa:
         der = issue_certificate(
             subject=subject,
             subject_public_key_der=key.public_key_der,
-            issuer_cert_der=ca.certificate.der,
+            issuer=ca.certificate.der,
             issuer_key=self._keystore.key(ca.key_id),
             issuer_public_key_der=ca.public_key_der,
             scheme=ca.scheme,

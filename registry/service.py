@@ -59,24 +59,24 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):  # type: igno
     def __init__(self, admin: RegistryAdmin) -> None:
         self._admin = admin
 
-    def CreateAgency(  # noqa: N802
+    def CreateAgency(
         self, request: registry_pb2.CreateAgencyRequest, context: grpc.ServicerContext
     ) -> registry_pb2.Agency:
         return agency_pb(self._admin.create_agency(request.code, request.name))
 
-    def GetAgency(  # noqa: N802
+    def GetAgency(
         self, request: registry_pb2.GetAgencyRequest, context: grpc.ServicerContext
     ) -> registry_pb2.Agency:
         return agency_pb(self._admin.registry.get_agency(request.code))
 
-    def ListAgencies(  # noqa: N802
+    def ListAgencies(
         self, request: registry_pb2.ListAgenciesRequest, context: grpc.ServicerContext
     ) -> registry_pb2.ListAgenciesResponse:
         return registry_pb2.ListAgenciesResponse(
             agencies=[agency_pb(a) for a in self._admin.registry.list_agencies()]
         )
 
-    def GenerateKey(  # noqa: N802
+    def GenerateKey(
         self, request: registry_pb2.GenerateKeyRequest, context: grpc.ServicerContext
     ) -> registry_pb2.Key:
         if request.algorithm == common_pb2.KEY_ALGORITHM_UNSPECIFIED:
@@ -90,7 +90,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):  # type: igno
         )
         return key_pb(key)
 
-    def IssueDevCertificate(  # noqa: N802
+    def IssueDevCertificate(
         self, request: registry_pb2.IssueDevCertificateRequest, context: grpc.ServicerContext
     ) -> registry_pb2.Key:
         key_id = None
@@ -104,7 +104,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):  # type: igno
             raise InvalidRequest("validity_days must be positive")
         return key_pb(self._admin.issue_dev_certificate(request.agency_code, key_id, days))
 
-    def GetCaCertificate(  # noqa: N802
+    def GetCaCertificate(
         self, request: registry_pb2.GetCaCertificateRequest, context: grpc.ServicerContext
     ) -> common_pb2.Certificate:
         if self._admin.devca is None:

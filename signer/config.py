@@ -105,7 +105,9 @@ class HsmSettings(_Section):
             try:
                 pin = self.pin_file.read_text().strip()
             except OSError as exc:
-                raise ConfigError(f"cannot read the HSM PIN file {self.pin_file}: {exc.strerror}")
+                raise ConfigError(
+                    f"cannot read the HSM PIN file {self.pin_file}: {exc.strerror}"
+                ) from None
             if not pin:
                 raise ConfigError(f"the HSM PIN file {self.pin_file} is empty")
             return pin
@@ -186,12 +188,18 @@ def format_validation_error(exc: ValidationError) -> str:
     lines = ["configuration is invalid:"]
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        env = "KYSO_" + "_".join(str(p) for p in err["loc"]).upper()
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown setting (check the spelling)"
-        lines.append(f"  {loc} ({env}): {msg}")
+        if len(err["loc"]) == 1 and err["loc"][0] in _SECTIONS:
+            lines.append(f"  [{loc}]: {msg}")  # a check across several fields of a section
+        else:
+            env = "KYSO_" + "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"  {loc} ({env}): {msg}")
     return "\n".join(lines)
+
+
+_SECTIONS = ("server", "hsm", "store", "devca")
 
 
 def is_loopback(host: str) -> bool:

@@ -22,7 +22,8 @@ def test_generated_code_matches_proto_sources(tmp_path: Path) -> None:
     committed = {p.relative_to(ROOT) for p in (ROOT / "kyso").rglob("*.py*")
                  if "__pycache__" not in p.parts}
     assert fresh == committed, "generated files differ from kyso/: run `make proto`"
-    stale = [str(p) for p in sorted(fresh) if not filecmp.cmp(tmp_path / p, ROOT / p, shallow=False)]
+    stale = [str(p) for p in sorted(fresh)
+             if not filecmp.cmp(tmp_path / p, ROOT / p, shallow=False)]
     assert not stale, f"stale generated code, run `make proto`: {stale}"
 
 

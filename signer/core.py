@@ -1,0 +1,146 @@
+"""The signing core: resolve an agency's active key, check it may sign now, sign
+a batch of digests raw or as CAdES-B-B. No protobuf here (see ``signer.service``)."""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from registry.codes import parse_code
+from registry.store import KeyRecord, KeyState, RegistryStore
+from signer.digest import Digest, HashAlg
+from signer.errors import InvalidRequest, NotUsable
+from signer.formats.cms import CadesSigner
+from signer.keys.store import Pkcs11KeyStore
+from signer.keys.types import Scheme
+
+
+class OutputFormat(enum.Enum):
+    RAW = "raw"
+    CMS = "cms"  # detached CMS SignedData, CAdES-B-B
+
+
+@dataclass(frozen=True, slots=True)
+class SignResult:
+    key: KeyRecord
+    scheme: Scheme
+    signatures: list[bytes]
+
+
+class _Material:
+    """An agency's signing key as resolved from the registry, with CMS builders
+    made once per hash algorithm and scheme (they pre-encode the fixed parts)."""
+
+    def __init__(self, key: KeyRecord, keystore: Pkcs11KeyStore, loaded_at: float) -> None:
+        self.key = key
+        self.loaded_at = loaded_at
+        self._keystore = keystore
+        self._cades: dict[tuple[HashAlg, Scheme], CadesSigner] = {}
+        self._lock = threading.Lock()
+
+    def cades(self, alg: HashAlg, scheme: Scheme) -> CadesSigner:
+        signer = self._cades.get((alg, scheme))
+        if signer is None:
+            with self._lock:
+                signer = self._cades.get((alg, scheme))
+                if signer is None:
+                    cert = self.key.certificate
+                    assert cert is not None
+                    signer = CadesSigner(
+                        certificate_der=cert.der,
+                        chain_der=list(cert.chain),
+                        key=self._keystore.key(self.key.key_id),
+                        scheme=scheme,
+                        hash_alg=alg,
+                        public_key_der=self.key.public_key_der,
+                    )
+                    self._cades[(alg, scheme)] = signer
+        return signer
+
+
+class SignerCore:
+    """Signs digests for agencies with keys in the HSM.
+
+    Key resolution is cached for ``cache_ttl_s`` seconds per agency: a key
+    rotation or retirement in the registry takes effect within that bound.
+    """
+
+    def __init__(
+        self,
+        keystore: Pkcs11KeyStore,
+        registry: RegistryStore,
+        *,
+        max_batch: int,
+        cache_ttl_s: float = 2.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._keystore = keystore
+        self._registry = registry
+        self._max_batch = max_batch
+        self._ttl = cache_ttl_s
+        self._clock = clock
+        self._cache: dict[str, _Material] = {}
+
+    def signing_key(self, agency_code: str) -> KeyRecord:
+        return self._material(parse_code(agency_code).code).key
+
+    def sign_digests(
+        self,
+        agency_code: str,
+        digests: Sequence[Digest],
+        output: OutputFormat,
+        scheme: Scheme | None = None,
+    ) -> SignResult:
+        if not digests:
+            raise InvalidRequest("no digests to sign: send at least one")
+        if len(digests) > self._max_batch:
+            raise InvalidRequest(
+                f"batch of {len(digests)} digests is larger than this server's limit of "
+                f"{self._max_batch}: split it into several calls"
+            )
+        code = parse_code(agency_code).code
+        material = self._material(code)
+        key = material.key
+        chosen = scheme or key.scheme
+        if not chosen.fits(key.algorithm):
+            raise InvalidRequest(
+                f"scheme {chosen.value} does not fit agency {code}'s {key.algorithm.value} key: "
+                f"use {key.algorithm.default_scheme.value} or leave the scheme unspecified"
+            )
+        now = self._clock()
+        # Circular 15/2025: check the certificate is valid before signing.
+        cert = key.certificate
+        assert cert is not None
+        if not cert.valid_at(now):
+            raise NotUsable(
+                f"agency {code}'s certificate (serial {cert.serial_hex}) is not valid now "
+                f"(valid {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d}): "
+                "renew it or rotate the key"
+            )
+        if output is OutputFormat.RAW:
+            sigs = [self._keystore.sign_digest(key.key_id, d, chosen) for d in digests]
+        else:
+            sigs = [material.cades(d.alg, chosen).sign(d, now) for d in digests]
+        return SignResult(key=key, scheme=chosen, signatures=sigs)
+
+    def _material(self, code: str) -> _Material:
+        now = time.monotonic()
+        m = self._cache.get(code)
+        if m is not None and now - m.loaded_at < self._ttl:
+            return m
+        key = self._registry.signing_key(code)
+        if key.state is not KeyState.ACTIVE or key.certificate is None:
+            raise NotUsable(
+                f"agency {code} has no active key with a certificate: issue one with "
+                f"`kyso admin cert issue {code}`"
+            )
+        if m is not None and m.key == key:
+            m.loaded_at = now
+            return m
+        m = _Material(key, self._keystore, now)
+        self._cache[code] = m
+        return m

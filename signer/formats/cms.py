@@ -1,0 +1,246 @@
+"""Detached CMS SignedData, CAdES-B-B (ETSI EN 319 122-1 §5, §6.3), over a client's digest.
+
+The client hashes its document and sends the digest; kyso returns a ``.p7s``
+that verifies against the document with any CMS verifier::
+
+    ContentInfo { signedData, [0] SignedData {
+        version 1,                                  RFC 5652 §5.1: id-data, v1 SignerInfo only
+        digestAlgorithms { hash },
+        encapContentInfo { id-data },               no eContent: detached
+        [0] certificates { signer, chain... },
+        signerInfos { SignerInfo {
+            version 1, sid issuerAndSerialNumber, digestAlgorithm hash,
+            [0] signedAttrs { content-type, message-digest, signing-time,
+                              signing-certificate-v2 },
+            signatureAlgorithm, signature } } } }
+
+A ``CadesSigner`` is built once per (certificate, key, scheme, hash) and is
+immutable, so one instance may serve many threads. Everything that does not
+change between calls is encoded in ``__init__``; ``sign`` only hand-assembles the
+message-digest and signing-time attributes, hashes the signed attributes, has
+the key sign that hash, and concatenates pre-encoded DER around the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from asn1crypto import x509 as a_x509
+from cryptography import x509 as c_x509
+
+from signer.digest import Digest, HashAlg
+from signer.errors import InvalidRequest, NotUsable
+from signer.formats import _der
+from signer.formats._der import OCTET_STRING, SEQUENCE, SET, seq, tlv
+from signer.keys.types import Scheme, SigningKey
+
+__all__ = ["CadesSigner"]
+
+ID_DATA = "1.2.840.113549.1.7.1"
+ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+ID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+ID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+ID_SIGNING_TIME = "1.2.840.113549.1.9.5"
+ID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
+
+_HASHES = {
+    HashAlg.SHA256: hashlib.sha256,
+    HashAlg.SHA384: hashlib.sha384,
+    HashAlg.SHA512: hashlib.sha512,
+}
+_SIGNING_TIME_OID = _der.oid(ID_SIGNING_TIME)
+_CONTENT_INFO_OID = _der.oid(ID_SIGNED_DATA)
+
+
+def _attribute(attr_type: str, *values: bytes) -> bytes:
+    """Attribute ::= SEQUENCE { attrType OID, attrValues SET OF AttributeValue }."""
+    return seq(_der.oid(attr_type), _der.set_of(values))
+
+
+class CadesSigner:
+    """Makes detached CAdES-B-B signatures with one key and its certificate.
+
+    ``public_key_der`` is the key's SubjectPublicKeyInfo as the token reports it;
+    it must be the certificate's key. ``chain_der`` holds the certificates a
+    verifier needs to reach a trust anchor (issuing CAs, optionally the root).
+    Construction raises ``NotUsable`` when the certificate cannot serve this
+    key and scheme.
+    """
+
+    __slots__ = (
+        "_ct_attr",
+        "_digest_size",
+        "_hash",
+        "_hash_alg",
+        "_key",
+        "_md_attr_head",
+        "_not_after",
+        "_not_before",
+        "_scheme",
+        "_scv2_attr",
+        "_sd_head",
+        "_si_head",
+        "_sig_alg",
+    )
+
+    def __init__(
+        self,
+        *,
+        certificate_der: bytes,
+        chain_der: Sequence[bytes] = (),
+        key: SigningKey,
+        public_key_der: bytes,
+        scheme: Scheme,
+        hash_alg: HashAlg,
+    ) -> None:
+        cert = _load_certificate(certificate_der, "the signer certificate")
+        for i, extra in enumerate(chain_der):
+            _load_certificate(extra, f"chain certificate #{i + 1}")
+
+        if not scheme.fits(key.algorithm):
+            raise NotUsable(
+                f"signature scheme {scheme.value} cannot be used with a "
+                f"{key.algorithm.value} key: configure "
+                f"{key.algorithm.default_scheme.value} for this key"
+            )
+        tbs = a_x509.Certificate.load(certificate_der)["tbs_certificate"]
+        try:
+            cert_spki = _der.load_spki(
+                tbs["subject_public_key_info"].dump(), "the certificate's public key"
+            )
+            key_spki = _der.load_spki(public_key_der, "the key's public key")
+            fits = _der.scheme_fits(scheme, cert_spki)
+            same_key = _der.key_identity(cert_spki) == _der.key_identity(key_spki)
+        except InvalidRequest as exc:  # here a bad key is configuration, not a request
+            raise NotUsable(exc.message) from exc
+        if not fits:
+            raise NotUsable(
+                f"signature scheme {scheme.value} does not fit the certificate's "
+                f"{cert_spki.algorithm} public key"
+            )
+        if not same_key:
+            raise NotUsable(
+                f"certificate {cert.subject.rfc4514_string()!r} (serial "
+                f"{cert.serial_number:x}) is not for key {key.key_id.hex()}: "
+                "its public key differs from the key in the token; "
+                "import the certificate issued for this key"
+            )
+        _check_key_usage(cert)
+
+        self._key = key
+        self._scheme = scheme
+        self._hash_alg = hash_alg
+        self._digest_size = hash_alg.digest_size
+        self._hash = _HASHES[hash_alg]
+        self._not_before = cert.not_valid_before_utc
+        self._not_after = cert.not_valid_after_utc
+
+        # Raw issuer Name and serial INTEGER exactly as encoded in the certificate:
+        # verifiers match the sid against the certificate byte for byte.
+        issuer_der = tbs["issuer"].dump()
+        serial_der = tbs["serial_number"].dump()
+        digest_alg = _der.digest_algorithm(hash_alg)
+
+        # SignedData up to, not including, signerInfos.
+        certs = sorted({certificate_der, *chain_der})  # DER SET OF order, duplicates dropped
+        self._sd_head = (
+            _der.integer(1)
+            + _der.set_of([digest_alg])
+            + seq(_der.oid(ID_DATA))
+            + tlv(0xA0, b"".join(certs))  # [0] IMPLICIT CertificateSet
+        )
+        # SignerInfo up to, not including, signedAttrs.
+        self._si_head = _der.integer(1) + seq(issuer_der, serial_der) + digest_alg
+        self._sig_alg = _der.cms_signature_algorithm(scheme, hash_alg)
+
+        self._ct_attr = _attribute(ID_CONTENT_TYPE, _der.oid(ID_DATA))
+        # message-digest: everything but the digest octets is fixed for this hash.
+        md_value = tlv(OCTET_STRING, b"\x00" * self._digest_size)
+        md_attr = _attribute(ID_MESSAGE_DIGEST, md_value)
+        self._md_attr_head = md_attr[: -self._digest_size]
+        # RFC 5035 §5.4: ESSCertIDv2 { hashAlgorithm DEFAULT sha256 (so omitted),
+        # certHash, issuerSerial { issuer GeneralNames { [4] directoryName }, serial } }.
+        # ETSI EN 319 122-1 §5.2.2.3 uses this attribute for SHA-2 cert hashes.
+        ess_cert_id = seq(
+            tlv(OCTET_STRING, hashlib.sha256(certificate_der).digest()),
+            seq(seq(tlv(0xA4, issuer_der)), serial_der),
+        )
+        self._scv2_attr = _attribute(ID_SIGNING_CERTIFICATE_V2, seq(seq(ess_cert_id)))
+
+    @property
+    def hash_alg(self) -> HashAlg:
+        return self._hash_alg
+
+    @property
+    def scheme(self) -> Scheme:
+        return self._scheme
+
+    def sign(self, digest: Digest, signing_time: datetime) -> bytes:
+        """Return DER ContentInfo(SignedData) signing the content whose hash is ``digest``.
+
+        ``signing_time`` must be timezone-aware and inside the certificate's
+        validity period (Circular 15/2025: check the certificate before signing).
+        """
+        if digest.alg is not self._hash_alg:
+            raise InvalidRequest(
+                f"this key signs {self._hash_alg.value.upper()} digests, "
+                f"got a {digest.alg.value.upper()} digest: hash the document with "
+                f"{self._hash_alg.value.upper()}"
+            )
+        value = digest.value
+        if len(value) != self._digest_size:  # Digest checks this; a bypassed one must not pass
+            raise InvalidRequest(
+                f"a {self._hash_alg.value.upper()} digest is {self._digest_size} bytes, "
+                f"got {len(value)}"
+            )
+        if signing_time.tzinfo is None or signing_time.utcoffset() is None:
+            raise ValueError("signing_time must be timezone-aware")
+        if not self._not_before <= signing_time <= self._not_after:
+            raise NotUsable(
+                f"the signing certificate is valid from {self._not_before:%Y-%m-%dT%H:%M:%SZ} "
+                f"to {self._not_after:%Y-%m-%dT%H:%M:%SZ}, not at "
+                f"{signing_time:%Y-%m-%dT%H:%M:%S%z}: renew the certificate"
+            )
+
+        time_attr = tlv(SEQUENCE, _SIGNING_TIME_OID + tlv(SET, _der.asn1_time(signing_time)))
+        attrs = b"".join(
+            sorted((self._ct_attr, self._md_attr_head + value, time_attr, self._scv2_attr))
+        )
+        # RFC 5652 §5.4: the signature covers the DER of SET OF Attribute (tag 0x31),
+        # though the SignerInfo carries it as [0] IMPLICIT.
+        signed_attrs = tlv(SET, attrs)
+        to_sign = Digest(self._hash_alg, self._hash(signed_attrs).digest())
+        signature = self._key.sign_digest(to_sign, self._scheme)
+
+        signer_info = tlv(
+            SEQUENCE,
+            self._si_head
+            + b"\xa0"
+            + signed_attrs[1:]
+            + self._sig_alg
+            + tlv(OCTET_STRING, signature),
+        )
+        signed_data = tlv(SEQUENCE, self._sd_head + tlv(SET, signer_info))
+        return tlv(SEQUENCE, _CONTENT_INFO_OID + tlv(0xA0, signed_data))
+
+
+def _load_certificate(der: bytes, what: str) -> c_x509.Certificate:
+    try:
+        return c_x509.load_der_x509_certificate(der)
+    except (ValueError, TypeError) as exc:
+        raise NotUsable(f"{what} is not a DER X.509 certificate") from exc
+
+
+def _check_key_usage(cert: c_x509.Certificate) -> None:
+    """RFC 5280 §4.2.1.3: a signing certificate must allow digitalSignature or nonRepudiation."""
+    try:
+        usage = cert.extensions.get_extension_for_class(c_x509.KeyUsage).value
+    except c_x509.ExtensionNotFound:
+        return
+    if not (usage.digital_signature or usage.content_commitment):
+        raise NotUsable(
+            f"certificate {cert.subject.rfc4514_string()!r} does not allow signing "
+            "(keyUsage has neither digitalSignature nor nonRepudiation)"
+        )

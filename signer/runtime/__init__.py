@@ -1,0 +1,1 @@
+"""The process runtime shared by all kyso services: server host, interceptors, health."""

@@ -1,0 +1,61 @@
+"""The one place where kyso errors become gRPC statuses.
+
+Servicers raise ``signer.errors.KysoError`` subclasses; this interceptor turns
+them into the status named on the class with the error's message. Anything
+else is a bug: it is logged with a traceback and the client gets INTERNAL with
+an incident id to quote, never the exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from signer.errors import KysoError
+
+log = logging.getLogger(__name__)
+
+
+def _wrap_unary(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Any:
+    def handler(request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return behavior(request, context)
+        except KysoError as exc:
+            code = grpc.StatusCode[exc.status]
+            if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
+                log.warning("%s failed: %s", method, exc.message)
+            else:
+                log.info("%s refused (%s): %s", method, code.name, exc.message)
+            context.abort(code, exc.message)
+        except Exception:
+            if context.code() is not None:  # context.abort() already chose a status
+                raise
+            incident = uuid.uuid4().hex[:12]
+            log.exception("%s: unexpected error (incident %s)", method, incident)
+            context.abort(
+                grpc.StatusCode.INTERNAL,
+                f"internal error (incident {incident}); the server log has the details",
+            )
+
+    return handler
+
+
+class ErrorMappingInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        return grpc.unary_unary_rpc_method_handler(
+            _wrap_unary(handler.unary_unary, method),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,125 @@
+"""signer.v1 gRPC servicer: converts messages to domain objects and back."""
+
+from __future__ import annotations
+
+import functools
+
+import grpc
+
+from kyso.common.v1 import common_pb2
+from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
+from registry.store import KeyRecord, cert_record
+from signer.core import OutputFormat, SignerCore
+from signer.digest import Digest, HashAlg
+from signer.errors import InvalidRequest
+from signer.keys.types import KeyAlgorithm, Scheme
+
+HASH_FROM_PB = {
+    common_pb2.HASH_ALGORITHM_SHA256: HashAlg.SHA256,
+    common_pb2.HASH_ALGORITHM_SHA384: HashAlg.SHA384,
+    common_pb2.HASH_ALGORITHM_SHA512: HashAlg.SHA512,
+}
+SCHEME_TO_PB = {
+    Scheme.PKCS1V15: common_pb2.SIGNATURE_SCHEME_RSA_PKCS1V15,
+    Scheme.PSS: common_pb2.SIGNATURE_SCHEME_RSA_PSS,
+    Scheme.ECDSA: common_pb2.SIGNATURE_SCHEME_ECDSA,
+}
+SCHEME_FROM_PB: dict[int, Scheme] = {int(v): k for k, v in SCHEME_TO_PB.items()}
+KEYALG_TO_PB = {
+    KeyAlgorithm.RSA2048: common_pb2.KEY_ALGORITHM_RSA_2048,
+    KeyAlgorithm.RSA3072: common_pb2.KEY_ALGORITHM_RSA_3072,
+    KeyAlgorithm.RSA4096: common_pb2.KEY_ALGORITHM_RSA_4096,
+    KeyAlgorithm.EC_P256: common_pb2.KEY_ALGORITHM_EC_P256,
+    KeyAlgorithm.EC_P384: common_pb2.KEY_ALGORITHM_EC_P384,
+}
+KEYALG_FROM_PB: dict[int, KeyAlgorithm] = {int(v): k for k, v in KEYALG_TO_PB.items()}
+OUTPUT_FROM_PB = {
+    signer_pb2.OUTPUT_FORMAT_UNSPECIFIED: OutputFormat.RAW,
+    signer_pb2.OUTPUT_FORMAT_RAW: OutputFormat.RAW,
+    signer_pb2.OUTPUT_FORMAT_CMS: OutputFormat.CMS,
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def cert_pb(der: bytes) -> common_pb2.Certificate:
+    rec = cert_record(der)
+    return common_pb2.Certificate(
+        der=der,
+        subject=rec.subject,
+        issuer=rec.issuer,
+        serial_hex=rec.serial_hex,
+        not_before_unix=int(rec.not_before.timestamp()),
+        not_after_unix=int(rec.not_after.timestamp()),
+    )
+
+
+def scheme_from_pb(value: int) -> Scheme | None:
+    if value == common_pb2.SIGNATURE_SCHEME_UNSPECIFIED:
+        return None
+    scheme = SCHEME_FROM_PB.get(value)
+    if scheme is None:
+        raise InvalidRequest(f"unknown signature scheme {value}")
+    return scheme
+
+
+def _digests(request: signer_pb2.SignDigestsRequest) -> list[Digest]:
+    out = []
+    for i, d in enumerate(request.digests):
+        alg = HASH_FROM_PB.get(d.hash_algorithm)
+        if alg is None:
+            raise InvalidRequest(
+                f"digest {i}: hash_algorithm is missing or unsupported; use SHA256, SHA384 "
+                "or SHA512"
+            )
+        try:
+            out.append(Digest(alg, d.digest))
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"digest {i}: {exc.message}") from None
+    return out
+
+
+class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[misc]
+    def __init__(self, core: SignerCore) -> None:
+        self._core = core
+
+    def SignDigests(
+        self, request: signer_pb2.SignDigestsRequest, context: grpc.ServicerContext
+    ) -> signer_pb2.SignDigestsResponse:
+        output = OUTPUT_FROM_PB.get(request.format)
+        if output is None:
+            raise InvalidRequest(f"unknown output format {request.format}: use RAW or CMS")
+        result = self._core.sign_digests(
+            request.agency_code, _digests(request), output, scheme_from_pb(request.scheme)
+        )
+        return signer_pb2.SignDigestsResponse(
+            signatures=[
+                signer_pb2.SignedDigest(reference=d.reference, signature=sig)
+                for d, sig in zip(request.digests, result.signatures, strict=True)
+            ],
+            key_id=result.key.key_id.hex(),
+            scheme=SCHEME_TO_PB[result.scheme],
+            certificate=_cert(result.key),
+            chain=_chain(result.key),
+        )
+
+    def GetSigningCertificate(
+        self, request: signer_pb2.GetSigningCertificateRequest, context: grpc.ServicerContext
+    ) -> signer_pb2.GetSigningCertificateResponse:
+        key = self._core.signing_key(request.agency_code)
+        return signer_pb2.GetSigningCertificateResponse(
+            key_id=key.key_id.hex(),
+            algorithm=KEYALG_TO_PB[key.algorithm],
+            scheme=SCHEME_TO_PB[key.scheme],
+            certificate=_cert(key),
+            chain=_chain(key),
+        )
+
+
+def _cert(key: KeyRecord) -> common_pb2.Certificate:
+    assert key.certificate is not None
+    return cert_pb(key.certificate.der)
+
+
+def _chain(key: KeyRecord) -> list[common_pb2.Certificate]:
+    assert key.certificate is not None
+    return [cert_pb(c) for c in key.certificate.chain]

@@ -1,0 +1,47 @@
+"""Shared fixtures. HSM tests run against a throwaway SoftHSM2 token provisioned per session.
+
+PKCS#11 allows one login per process, so the whole test session shares one opened
+``keystore``; a test that needs a store of its own (other PIN, other timeouts) runs it in a
+subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from signer.keys.store import Pkcs11KeyStore
+from tests.helpers import HsmEnv, hsm_unavailable_reason, make_store, provision
+
+TEST_TOKEN_LABEL = "kyso-test"
+
+
+@pytest.fixture(scope="session")
+def hsm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HsmEnv]:
+    """A fresh SoftHSM2 token labelled ``kyso-test``; SOFTHSM2_CONF points at it meanwhile."""
+    reason = hsm_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    env = provision(tmp_path_factory.mktemp("hsm"), TEST_TOKEN_LABEL)
+    saved = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = env.softhsm2_conf  # SoftHSM2 reads it at C_Initialize
+    try:
+        yield env
+    finally:
+        if saved is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = saved
+
+
+@pytest.fixture(scope="session")
+def keystore(hsm_env: HsmEnv) -> Iterator[Pkcs11KeyStore]:
+    """The process's one opened key store on the test token (pool_size=4)."""
+    store = make_store(hsm_env, pool_size=4)
+    store.open()
+    try:
+        yield store
+    finally:
+        store.close()

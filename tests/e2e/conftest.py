@@ -1,0 +1,114 @@
+"""End-to-end fixtures: a real ``kyso serve`` process on port 0 with its own
+SoftHSM token (a separate token directory, so it never competes with the test
+process's own login), SQLite database and CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import hsm_unavailable_reason, provision
+
+KYSO = str(Path(sys.executable).parent / "kyso")
+READY = re.compile(r"kyso: serving gRPC on (\S+):(\d+)")
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[str]
+    endpoint: str
+    env: dict[str, str]
+    workdir: Path
+    output: list[str] = field(default_factory=list)
+
+    def cli(
+        self, *args: str, check: bool = False, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [KYSO, "--server", self.endpoint, *args],
+            capture_output=True, text=True, env=self.env, cwd=self.workdir,
+            timeout=timeout, check=check,
+        )
+
+    def log(self) -> str:
+        return "".join(self.output)
+
+
+def server_env(workdir: Path, label: str) -> dict[str, str]:
+    hsm = provision(workdir / "hsm", label)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KYSO_")}
+    env.update(
+        SOFTHSM2_CONF=hsm.softhsm2_conf,
+        KYSO_HSM_TOKEN_LABEL=hsm.token_label,
+        KYSO_HSM_PIN_FILE=str(hsm.dir / "user.pin"),
+        KYSO_STORE_URL=f"sqlite:///{workdir / 'kyso.db'}",
+        KYSO_SERVER_LISTEN="127.0.0.1:0",
+        KYSO_NODE_ID="e2e",
+    )
+    return env
+
+
+def start_server(workdir: Path, env: dict[str, str], *args: str,
+                 timeout: float = 90) -> Server:
+    proc = subprocess.Popen(
+        [KYSO, "serve", *args], env=env, cwd=workdir, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+    found: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            m = READY.search(line)
+            if m and not found:
+                found.append(f"{m.group(1)}:{m.group(2)}")
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not ready.wait(0.1):
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TimeoutError("server did not start:\n" + "".join(output))
+    if not found:
+        proc.wait(5)
+        raise RuntimeError(f"server exited {proc.returncode}:\n" + "".join(output))
+    return Server(proc, found[0], env, workdir, output)
+
+
+def stop_server(server: Server, timeout: float = 30) -> int:
+    if server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            server.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait()
+    return server.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    reason = hsm_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    workdir = tmp_path_factory.mktemp("e2e")
+    env = server_env(workdir, "kyso-e2e")
+    env["KYSO_SERVER_MAX_BATCH"] = "64"
+    srv = start_server(workdir, env, "--demo")
+    yield srv
+    stop_server(srv)
