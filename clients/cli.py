@@ -95,6 +95,7 @@ def serve(config_file: str | None, listen: str | None, demo: bool, log_level: st
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     import os
 
     if listen:
