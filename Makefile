@@ -17,7 +17,9 @@ run: deps
 	echo "  $(KYSO) admin ca export -o ca.pem" && \
 	echo "  $(KYSO) sign cms README.md --agency 000.00.00.H13 -o README.md.p7s" && \
 	echo "  openssl cms -verify -binary -inform DER -in README.md.p7s -content README.md -CAfile ca.pem -purpose any" && \
-	exec $(KYSO) serve --demo
+	echo "  $(KYSO) timestamp README.md -o README.md.tsr && $(KYSO) timestamp verify README.md README.md.tsr --ca ca.pem" && \
+	echo "kyso: demo TSA clock check is '$${KYSO_TSA_CLOCK_CHECK:-off}' (set KYSO_TSA_CLOCK_CHECK=kernel to refuse timestamps while the clock is unsynchronised)" && \
+	KYSO_TSA_CLOCK_CHECK=$${KYSO_TSA_CLOCK_CHECK:-off} exec $(KYSO) serve --demo
 
 test: deps
 	$(PY) -m pytest $(PYTEST_ARGS)

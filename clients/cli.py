@@ -131,9 +131,11 @@ def sign() -> None:
               help="Output file [default: FILE.p7s].")
 @click.option("--hash", "hash_alg", type=click.Choice(sorted(HASHES)), default="sha256",
               show_default=True)
+@click.option("--level", type=click.Choice(["B-B", "B-T"]), default="B-B", show_default=True,
+              help="CAdES level: B-T adds a signature timestamp.")
 @click.pass_context
 def sign_cms(ctx: click.Context, file: Path, agency: str, output: Path | None,
-             hash_alg: str) -> None:
+             hash_alg: str, level: str) -> None:
     """Write a detached CMS (CAdES-B-B) signature of FILE, in DER.
 
     Check it with: openssl cms -verify -binary -inform DER -in FILE.p7s
@@ -142,13 +144,114 @@ def sign_cms(ctx: click.Context, file: Path, agency: str, output: Path | None,
     output = output or file.with_name(file.name + ".p7s")
     digest = hash_file(file, hash_alg)
     with _client(ctx) as c:
-        resp = _run(lambda: c.sign_digests(agency, [digest], hash_alg=hash_alg, cms=True))
-    write_atomically(output, bytes(resp.signatures[0].signature))
+        resp = _run(lambda: c.sign_digests(agency, [digest], hash_alg=hash_alg, cms=True,
+                                           timestamp=level == "B-T"))
+    signed = resp.signatures[0]
+    write_atomically(output, bytes(signed.signature))
+    reached = {1: "B-B", 2: "B-T"}.get(signed.level, "B-B")
     err.print(
         f"signed {file} ({hash_alg} {digest.hex()[:16]}…) for {agency} with key "
-        f"{resp.key_id[:16]}… → {output}",
+        f"{resp.key_id[:16]}… as CAdES-{reached} → {output}",
         highlight=False,
     )
+    if reached != level:
+        err.print("[yellow]warning[/yellow]: the timestamp authority failed; the signature "
+                  "has no timestamp (the server is configured to degrade)", highlight=False)
+
+
+# -- timestamp --------------------------------------------------------------
+
+
+class _DefaultGroup(click.Group):
+    """A group whose first argument, when it is not a subcommand, goes to ``default``:
+    ``kyso timestamp FILE`` and ``kyso timestamp verify FILE FILE.tsr`` both work."""
+
+    default = "create"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_DefaultGroup)
+def timestamp() -> None:
+    """RFC 3161 timestamps: `kyso timestamp FILE` or `kyso timestamp verify FILE FILE.tsr`."""
+
+
+@timestamp.command("create", hidden=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file [default: FILE.tsr].")
+@click.option("--hash", "hash_alg", type=click.Choice(sorted(HASHES)), default="sha256",
+              show_default=True)
+@click.option("--url", help="An RFC 3161 HTTP URL, e.g. http://127.0.0.1:8080/tsa "
+              "[default: kyso's gRPC endpoint].")
+@click.option("--policy", help="Ask for this TSA policy OID.")
+@click.pass_context
+def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_alg: str,
+                     url: str | None, policy: str | None) -> None:
+    """Timestamp FILE: hash it locally, send a nonce, check the reply, write FILE.tsr."""
+    from clients.client import post_timestamp_query
+    from clients.tsp import TimestampError, check_response, make_request, verify_token
+
+    output = output or file.with_name(file.name + ".tsr")
+    digest = hash_file(file, hash_alg)
+    request, _nonce = make_request(digest, hash_alg, policy=policy)
+    if url:
+        reply = _run(lambda: post_timestamp_query(url, request, ctx.find_root().obj["timeout"]))
+    else:
+        with _client(ctx) as c:
+            reply = _run(lambda: c.timestamp(request))
+    try:
+        check_response(reply, request_der=request)
+        info = verify_token(reply, digest=digest)
+    except TimestampError as exc:
+        err.print(f"[red]timestamp refused or invalid[/red]: {exc}", highlight=False)
+        sys.exit(1)
+    write_atomically(output, reply)
+    err.print(f"timestamped {file} at {info.gen_time.isoformat()} (serial {info.serial:x}, "
+              f"policy {info.policy}) → {output}", highlight=False)
+
+
+@timestamp.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("tsr", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--ca", "ca_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Trusted root certificate(s), PEM, to check the TSA's chain.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def timestamp_verify(file: Path, tsr: Path, ca_file: Path | None, as_json: bool) -> None:
+    """Check that TSR is a valid timestamp of FILE (and, with --ca, who issued it)."""
+    from clients.tsp import TimestampError, verify_token
+
+    try:
+        info = verify_token(
+            tsr.read_bytes(), data_path=str(file),
+            trusted_roots_pem=ca_file.read_bytes() if ca_file else None,
+        )
+    except TimestampError as exc:
+        err.print(f"[red]INVALID[/red]: {exc}", highlight=False)
+        sys.exit(1)
+    result = {
+        "valid": True,
+        "chain_checked": ca_file is not None,
+        "serial": format(info.serial, "x"),
+        "gen_time": info.gen_time.isoformat(),
+        "policy": info.policy,
+        "hash": info.hash_alg,
+        "tsa": info.tsa_subject,
+        "accuracy": info.accuracy,
+    }
+    if as_json:
+        out.print_json(json.dumps(result, ensure_ascii=False))
+        return
+    out.print(f"OK: {file} existed at {info.gen_time.isoformat()} (±{info.accuracy or '?'})",
+              highlight=False)
+    out.print(f"  TSA {info.tsa_subject}, serial {info.serial:x}, policy {info.policy}",
+              highlight=False)
+    if ca_file is None:
+        out.print("  the TSA's certificate chain was not checked: give --ca CA.pem",
+                  highlight=False)
 
 
 # -- admin ------------------------------------------------------------------

@@ -14,6 +14,7 @@ import grpc
 from kyso.common.v1 import common_pb2
 from kyso.registry.v1 import registry_pb2, registry_pb2_grpc
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
+from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
 
 DEFAULT_ENDPOINT = "127.0.0.1:50051"
 CHUNK = 1 << 20  # hashing reads 1 MiB at a time: constant memory for any file size
@@ -94,6 +95,7 @@ class KysoClient:
             self._channel = grpc.insecure_channel(endpoint)
         self._signer = signer_pb2_grpc.SignerServiceStub(self._channel)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
+        self._tsa = tsa_pb2_grpc.TimestampServiceStub(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -110,10 +112,14 @@ class KysoClient:
         except grpc.RpcError as exc:
             code = exc.code()
             details = exc.details() or ""
-            if code == grpc.StatusCode.UNAVAILABLE and not details.strip():
-                details = f"cannot reach kyso at {self.endpoint}"
-            elif code == grpc.StatusCode.UNAVAILABLE and "connect" in details.lower():
-                details = f"cannot reach kyso at {self.endpoint}: is the server running?"
+            # Only transport failures are rewritten; a server's own UNAVAILABLE (HSM,
+            # database or timestamp authority away) keeps its message.
+            transport = not details.strip() or details.startswith(
+                ("failed to connect to all addresses", "DNS resolution failed")
+            )
+            if code == grpc.StatusCode.UNAVAILABLE and transport:
+                details = (f"cannot reach kyso at {self.endpoint}: is the server running? "
+                           f"({details.strip() or 'no answer'})")
             raise KysoClientError(code.name, details) from None
 
     # -- signing ------------------------------------------------------------
@@ -127,8 +133,13 @@ class KysoClient:
         cms: bool = False,
         scheme: str | None = None,
         references: Sequence[str] | None = None,
+        timestamp: bool = False,
     ) -> signer_pb2.SignDigestsResponse:
-        """Sign digests in one call; the response carries the signer certificate and chain."""
+        """Sign digests in one call; the response carries the signer certificate and chain.
+
+        With ``cms`` and ``timestamp`` the signatures are CAdES-B-T; each
+        ``SignedDigest.level`` says which level was reached.
+        """
         if hash_alg not in HASHES:
             raise ValueError(f"unsupported hash {hash_alg!r}: use one of {', '.join(HASHES)}")
         refs = references or [""] * len(digests)
@@ -140,6 +151,7 @@ class KysoClient:
             ],
             format=signer_pb2.OUTPUT_FORMAT_CMS if cms else signer_pb2.OUTPUT_FORMAT_RAW,
             scheme=SCHEMES[scheme] if scheme else common_pb2.SIGNATURE_SCHEME_UNSPECIFIED,
+            level=signer_pb2.CADES_LEVEL_B_T if timestamp else signer_pb2.CADES_LEVEL_UNSPECIFIED,
         )
         resp: signer_pb2.SignDigestsResponse = self._call(self._signer.SignDigests, req)
         return resp
@@ -158,6 +170,15 @@ class KysoClient:
             signer_pb2.GetSigningCertificateRequest(agency_code=agency),
         )
         return resp
+
+    # -- timestamps ---------------------------------------------------------
+
+    def timestamp(self, request_der: bytes) -> bytes:
+        """Send a DER TimeStampReq over gRPC; return the DER TimeStampResp."""
+        resp: tsa_pb2.TimestampResponse = self._call(
+            self._tsa.Timestamp, tsa_pb2.TimestampRequest(time_stamp_req=request_der)
+        )
+        return bytes(resp.time_stamp_resp)
 
     # -- registry -----------------------------------------------------------
 
@@ -202,6 +223,28 @@ class KysoClient:
     def ca_certificate(self) -> bytes:
         resp = self._call(self._registry.GetCaCertificate, registry_pb2.GetCaCertificateRequest())
         return bytes(resp.der)
+
+
+def post_timestamp_query(url: str, request_der: bytes, timeout: float = 60.0) -> bytes:
+    """RFC 3161 §3.4: POST a TimeStampReq over HTTP; return the TimeStampResp."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        url, data=request_der, method="POST",
+        headers={"Content-Type": "application/timestamp-query"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body: bytes = resp.read(1 << 20)
+            return body
+    except urllib.error.HTTPError as exc:
+        detail = exc.read(4096).decode("utf-8", "replace").strip()
+        if exc.headers.get("Content-Type", "").startswith("application/timestamp-reply"):
+            detail = "the TSA could not record the token; retry later"
+        raise KysoClientError(f"HTTP {exc.code}", detail or str(exc.reason)) from None
+    except urllib.error.URLError as exc:
+        raise KysoClientError("UNAVAILABLE", f"cannot reach {url}: {exc.reason}") from None
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -67,6 +67,33 @@ class DevCa:
             raise NotUsable("the development CA is not set up: start the server with devca enabled")
         return ca.certificate.der
 
+    def ensure_tsa(self, algorithm: KeyAlgorithm = KeyAlgorithm.RSA2048) -> KeyRecord:
+        """A TSA key and certificate (critical EKU timeStamping only), created on first use."""
+        tsa = self._registry.active_key(KeyPurpose.TSA)
+        if tsa is not None:
+            return tsa
+        ca = self.ensure()
+        assert ca.certificate is not None
+        info = self._keystore.generate_key(algorithm, label="kyso-dev-tsa")
+        scheme = algorithm.default_scheme
+        self._registry.add_key(info, scheme=scheme, purpose=KeyPurpose.TSA)
+        now = datetime.now(UTC)
+        der = issue_certificate(
+            subject={"common_name": "kyso Development TSA", "organization_name": "kyso",
+                     "country_name": "VN"},
+            subject_public_key_der=info.public_key_der,
+            issuer=ca.certificate.der,
+            issuer_key=self._keystore.key(ca.key_id),
+            issuer_public_key_der=ca.public_key_der,
+            scheme=ca.scheme,
+            hash_alg=CA_HASH,
+            not_before=now - timedelta(minutes=5),
+            not_after=min(now + timedelta(days=3 * 365), ca.certificate.not_after),
+            profile="tsa",
+        )
+        log.info("created the development TSA key %s", info.key_id.hex())
+        return self._registry.attach_certificate(info.key_id, der, (ca.certificate.der,))
+
     def issue_seal(self, agency: Agency, key: KeyRecord, validity_days: int = 365) -> KeyRecord:
         """Issue an organization (seal) certificate for ``key`` and activate it."""
         if key.state is KeyState.COMPROMISED or key.state is KeyState.RETIRED:

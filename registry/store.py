@@ -41,8 +41,9 @@ class KeyState(enum.Enum):
 
 
 class KeyPurpose(enum.Enum):
-    SEAL = "seal"
-    DEV_CA = "dev-ca"
+    SEAL = "seal"  # an agency's organization key
+    DEV_CA = "dev-ca"  # the development CA
+    TSA = "tsa"  # the time-stamp authority
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,7 @@ class RegistryStore:
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
+            if path and path != ":memory:" and not path.startswith("file:"):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         self.engine: Engine = create_engine(url, **kwargs)
@@ -411,6 +412,9 @@ class RegistryStore:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit survives power loss, not only a crash (records are acknowledged
+    # only once committed; group commit keeps the fsync cost per group, not per record).
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

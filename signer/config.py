@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -50,6 +51,13 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_listen(listen: str, name: str) -> str:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{name} {listen!r} must be host:port, e.g. 127.0.0.1:50051")
+    return host
+
+
 class ServerSettings(_Section):
     listen: str = Field(
         "127.0.0.1:50051", description="gRPC address host:port; port 0 picks a free port"
@@ -63,9 +71,7 @@ class ServerSettings(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> ServerSettings:
-        host, _, port = self.listen.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"listen {self.listen!r} must be host:port, e.g. 127.0.0.1:50051")
+        host = _check_listen(self.listen, "listen")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file go together: set both or neither")
         if self.tls_cert_file is None and not is_loopback(host):
@@ -128,6 +134,68 @@ class StoreSettings(_Section):
         return self
 
 
+_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
+ETSI_BASELINE_TS_POLICY = "0.4.0.2023.1.1"  # ETSI EN 319 421: best-practices-ts-policy
+
+
+class TsaSettings(_Section):
+    enabled: bool = True
+    http_listen: str = Field(
+        "127.0.0.1:8080", description="RFC 3161 over HTTP (POST /tsa); empty: no HTTP"
+    )
+    policy: str = Field(ETSI_BASELINE_TS_POLICY, description="default TSA policy OID")
+    accepted_policies: tuple[str, ...] = Field(
+        (), description="other policy OIDs a request may ask for"
+    )
+    accuracy_ms: int = Field(1000, ge=0, le=60_000, description="0: omit accuracy")
+    include_chain: bool = Field(True, description="with certReq, include the CA chain too")
+    clock_check: Literal["kernel", "off"] = "kernel"
+    max_clock_error_ms: int = Field(1000, ge=1)
+    max_request_bytes: int = Field(16 * 1024, ge=256, le=1024 * 1024)
+    serial_block: int = Field(1024, ge=1, le=1_000_000)
+    key_algorithm: str = Field(
+        "rsa-2048", description="development only: key type of the TSA key the dev CA certifies"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TsaSettings:
+        for oid in (self.policy, *self.accepted_policies):
+            if not _OID.match(oid):
+                raise ValueError(f"policy {oid!r} is not a dotted OID such as 0.4.0.2023.1.1")
+        if self.http_listen:
+            _check_listen(self.http_listen, "tsa.http_listen")
+        if self.accuracy_ms and self.clock_check == "kernel" and (
+            self.max_clock_error_ms > self.accuracy_ms
+        ):
+            raise ValueError(
+                f"max_clock_error_ms ({self.max_clock_error_ms}) is larger than accuracy_ms "
+                f"({self.accuracy_ms}): tokens would claim an accuracy the clock cannot keep"
+            )
+        return self
+
+
+class CadesTimestampSettings(_Section):
+    """Where signature timestamps for CAdES-B-T come from."""
+
+    source: Literal["internal", "url"] = Field(
+        "internal", description="internal: this node's TSA; url: an external RFC 3161 TSA"
+    )
+    url: str = Field("", description="external TSA URL, e.g. http://tsa.ca.gov.vn")
+    timeout_s: float = Field(30.0, gt=0, description="per attempt")
+    attempts: int = Field(3, ge=1, le=20)
+    backoff_s: float = Field(1.0, ge=0, description="first retry delay, doubling")
+    max_concurrency: int = Field(8, ge=1, le=1024, description="requests in flight to the TSA")
+    on_failure: Literal["fail", "degrade"] = Field(
+        "fail", description="fail: UNAVAILABLE; degrade: return CAdES-B-B and say so"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CadesTimestampSettings:
+        if self.source == "url" and not self.url.startswith(("http://", "https://")):
+            raise ValueError("source = \"url\" needs url = \"http(s)://...\"")
+        return self
+
+
 class DevCaSettings(_Section):
     enabled: bool = Field(True, description="a development CA in the token issues certificates")
     common_name: str = "kyso Development CA"
@@ -149,6 +217,19 @@ class Settings(BaseSettings):
     hsm: HsmSettings = Field(default_factory=HsmSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     devca: DevCaSettings = Field(default_factory=DevCaSettings)
+    tsa: TsaSettings = Field(default_factory=TsaSettings)
+    cades: CadesTimestampSettings = Field(default_factory=CadesTimestampSettings)
+
+    @model_validator(mode="after")
+    def _check_tls_everywhere(self) -> Settings:
+        if self.tsa.enabled and self.tsa.http_listen:
+            host = self.tsa.http_listen.rpartition(":")[0]
+            if not is_loopback(host) and self.server.tls_cert_file is None:
+                raise ValueError(
+                    f"tsa.http_listen {self.tsa.http_listen!r} is off loopback and TLS is not "
+                    "configured: set server.tls_cert_file and server.tls_key_file"
+                )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -199,7 +280,7 @@ def format_validation_error(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_SECTIONS = ("server", "hsm", "store", "devca")
+_SECTIONS = ("server", "hsm", "store", "devca", "tsa", "cades")
 
 
 def is_loopback(host: str) -> bool:

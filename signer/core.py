@@ -7,6 +7,7 @@ import enum
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,11 +18,17 @@ from signer.errors import InvalidRequest, NotUsable
 from signer.formats.cms import CadesSigner
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import Scheme
+from signer.timestamps import Timestamper
 
 
 class OutputFormat(enum.Enum):
     RAW = "raw"
-    CMS = "cms"  # detached CMS SignedData, CAdES-B-B
+    CMS = "cms"  # detached CMS SignedData, CAdES-B-B or B-T
+
+
+class CadesLevel(enum.Enum):
+    B_B = "B-B"
+    B_T = "B-T"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +36,7 @@ class SignResult:
     key: KeyRecord
     scheme: Scheme
     signatures: list[bytes]
+    levels: list[CadesLevel | None]  # None for raw signatures
 
 
 class _Material:
@@ -77,7 +85,15 @@ class SignerCore:
         max_batch: int,
         cache_ttl_s: float = 2.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        timestamper: Timestamper | None = None,
+        timestamp_concurrency: int = 8,
     ) -> None:
+        self._timestamper = timestamper
+        self._ts_pool = (
+            ThreadPoolExecutor(timestamp_concurrency, thread_name_prefix="kyso-bt")
+            if timestamper is not None
+            else None
+        )
         self._keystore = keystore
         self._registry = registry
         self._max_batch = max_batch
@@ -94,6 +110,7 @@ class SignerCore:
         digests: Sequence[Digest],
         output: OutputFormat,
         scheme: Scheme | None = None,
+        level: CadesLevel = CadesLevel.B_B,
     ) -> SignResult:
         if not digests:
             raise InvalidRequest("no digests to sign: send at least one")
@@ -122,10 +139,31 @@ class SignerCore:
                 "renew it or rotate the key"
             )
         if output is OutputFormat.RAW:
+            if level is not CadesLevel.B_B:
+                raise InvalidRequest("a CAdES level applies to CMS output only: ask for CMS")
             sigs = [self._keystore.sign_digest(key.key_id, d, chosen) for d in digests]
-        else:
+            return SignResult(key=key, scheme=chosen, signatures=sigs, levels=[None] * len(sigs))
+        if level is CadesLevel.B_B:
             sigs = [material.cades(d.alg, chosen).sign(d, now) for d in digests]
-        return SignResult(key=key, scheme=chosen, signatures=sigs)
+            return SignResult(key, chosen, sigs, [CadesLevel.B_B] * len(sigs))
+        if self._timestamper is None or self._ts_pool is None:
+            raise NotUsable("this server has no timestamp authority configured for CAdES-B-T")
+        stamper = self._timestamper
+
+        def one(d: Digest) -> tuple[bytes, CadesLevel]:
+            stamped: list[bool] = []
+
+            def ts(h: Digest) -> bytes | None:
+                token = stamper(h)
+                stamped.append(token is not None)
+                return token
+
+            sig = material.cades(d.alg, chosen).sign(d, now, ts)
+            return sig, CadesLevel.B_T if stamped and stamped[0] else CadesLevel.B_B
+
+        # A slow external TSA is waited for concurrently (bounded by the timestamper).
+        pairs = list(self._ts_pool.map(one, digests))
+        return SignResult(key, chosen, [p[0] for p in pairs], [p[1] for p in pairs])
 
     def _material(self, code: str) -> _Material:
         now = time.monotonic()

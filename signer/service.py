@@ -9,7 +9,7 @@ import grpc
 from kyso.common.v1 import common_pb2
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from registry.store import KeyRecord, cert_record
-from signer.core import OutputFormat, SignerCore
+from signer.core import CadesLevel, OutputFormat, SignerCore
 from signer.digest import Digest, HashAlg
 from signer.errors import InvalidRequest
 from signer.keys.types import KeyAlgorithm, Scheme
@@ -33,6 +33,16 @@ KEYALG_TO_PB = {
     KeyAlgorithm.EC_P384: common_pb2.KEY_ALGORITHM_EC_P384,
 }
 KEYALG_FROM_PB: dict[int, KeyAlgorithm] = {int(v): k for k, v in KEYALG_TO_PB.items()}
+LEVEL_FROM_PB = {
+    signer_pb2.CADES_LEVEL_UNSPECIFIED: CadesLevel.B_B,
+    signer_pb2.CADES_LEVEL_B_B: CadesLevel.B_B,
+    signer_pb2.CADES_LEVEL_B_T: CadesLevel.B_T,
+}
+LEVEL_TO_PB = {
+    None: signer_pb2.CADES_LEVEL_UNSPECIFIED,
+    CadesLevel.B_B: signer_pb2.CADES_LEVEL_B_B,
+    CadesLevel.B_T: signer_pb2.CADES_LEVEL_B_T,
+}
 OUTPUT_FROM_PB = {
     signer_pb2.OUTPUT_FORMAT_UNSPECIFIED: OutputFormat.RAW,
     signer_pb2.OUTPUT_FORMAT_RAW: OutputFormat.RAW,
@@ -88,13 +98,20 @@ class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[mis
         output = OUTPUT_FROM_PB.get(request.format)
         if output is None:
             raise InvalidRequest(f"unknown output format {request.format}: use RAW or CMS")
+        level = LEVEL_FROM_PB.get(request.level)
+        if level is None:
+            raise InvalidRequest(f"unknown CAdES level {request.level}: use B_B or B_T")
         result = self._core.sign_digests(
-            request.agency_code, _digests(request), output, scheme_from_pb(request.scheme)
+            request.agency_code, _digests(request), output, scheme_from_pb(request.scheme), level
         )
         return signer_pb2.SignDigestsResponse(
             signatures=[
-                signer_pb2.SignedDigest(reference=d.reference, signature=sig)
-                for d, sig in zip(request.digests, result.signatures, strict=True)
+                signer_pb2.SignedDigest(
+                    reference=d.reference, signature=sig, level=LEVEL_TO_PB[lvl]
+                )
+                for d, sig, lvl in zip(
+                    request.digests, result.signatures, result.levels, strict=True
+                )
             ],
             key_id=result.key.key_id.hex(),
             scheme=SCHEME_TO_PB[result.scheme],

@@ -92,6 +92,22 @@ def asn1_time(moment: datetime) -> bytes:
     return tlv(GENERALIZED_TIME, f"{utc.year:04d}{utc:%m%d%H%M%S}Z".encode("ascii"))
 
 
+def generalized_time(moment: datetime) -> bytes:
+    """GeneralizedTime in UTC with fractional seconds, as RFC 3161 §2.4.2 genTime wants.
+
+    X.690 §11.7 DER: ``YYYYMMDDHHMMSS[.f+]Z``, the fraction carrying the
+    moment's microseconds with trailing zeros removed, and no ``.`` at all
+    when the fraction is zero.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a time-stamp time must be timezone-aware")
+    u = moment.astimezone(UTC)
+    text = f"{u.year:04d}{u.month:02d}{u.day:02d}{u.hour:02d}{u.minute:02d}{u.second:02d}"
+    if u.microsecond:
+        text += "." + f"{u.microsecond:06d}".rstrip("0")
+    return tlv(GENERALIZED_TIME, (text + "Z").encode("ascii"))
+
+
 # --- OIDs -------------------------------------------------------------------
 
 RSA_ENCRYPTION = "1.2.840.113549.1.1.1"

@@ -24,7 +24,7 @@ the key sign that hash, and concatenates pre-encoded DER around the result.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from asn1crypto import x509 as a_x509
@@ -51,6 +51,7 @@ _HASHES = {
     HashAlg.SHA512: hashlib.sha512,
 }
 _SIGNING_TIME_OID = _der.oid(ID_SIGNING_TIME)
+_SIGNATURE_TIME_STAMP_OID = _der.oid("1.2.840.113549.1.9.16.2.14")  # id-aa-signatureTimeStampToken
 _CONTENT_INFO_OID = _der.oid(ID_SIGNED_DATA)
 
 
@@ -177,11 +178,21 @@ class CadesSigner:
     def scheme(self) -> Scheme:
         return self._scheme
 
-    def sign(self, digest: Digest, signing_time: datetime) -> bytes:
+    def sign(
+        self,
+        digest: Digest,
+        signing_time: datetime,
+        timestamper: Callable[[Digest], bytes | None] | None = None,
+    ) -> bytes:
         """Return DER ContentInfo(SignedData) signing the content whose hash is ``digest``.
 
         ``signing_time`` must be timezone-aware and inside the certificate's
         validity period (Circular 15/2025: check the certificate before signing).
+
+        With ``timestamper`` the result is CAdES-B-T: it is given the hash of the
+        signature value and returns a DER TimeStampToken (ContentInfo), which is
+        embedded as the unsigned signature-time-stamp attribute (ETSI EN 319 122-1
+        §5.3; RFC 3161 Appendix A). If it returns None the result stays CAdES-B-B.
         """
         if digest.alg is not self._hash_alg:
             raise InvalidRequest(
@@ -214,13 +225,22 @@ class CadesSigner:
         to_sign = Digest(self._hash_alg, self._hash(signed_attrs).digest())
         signature = self._key.sign_digest(to_sign, self._scheme)
 
+        unsigned = b""
+        if timestamper is not None:
+            # RFC 3161 Appendix A: the timestamp imprint is the hash of the signature
+            # value (the OCTET STRING's content, without tag and length).
+            token = timestamper(Digest(self._hash_alg, self._hash(signature).digest()))
+            if token is not None:
+                attr = tlv(SEQUENCE, _SIGNATURE_TIME_STAMP_OID + tlv(SET, token))
+                unsigned = tlv(0xA1, attr)  # unsignedAttrs [1] IMPLICIT SET OF Attribute
         signer_info = tlv(
             SEQUENCE,
             self._si_head
             + b"\xa0"
             + signed_attrs[1:]
             + self._sig_alg
-            + tlv(OCTET_STRING, signature),
+            + tlv(OCTET_STRING, signature)
+            + unsigned,
         )
         signed_data = tlv(SEQUENCE, self._sd_head + tlv(SET, signer_info))
         return tlv(SEQUENCE, _CONTENT_INFO_OID + tlv(0xA0, signed_data))

@@ -14,29 +14,43 @@ import signal
 import threading
 from concurrent import futures
 from types import FrameType
+from typing import cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy import Table
 
 from kyso.registry.v1 import registry_pb2, registry_pb2_grpc
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
+from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
 from registry.admin import RegistryAdmin
 from registry.devca import DevCa
 from registry.service import RegistryServicer
-from registry.store import RegistryStore
+from registry.store import KeyPurpose, RegistryStore
 from signer.config import Settings
 from signer.core import SignerCore
+from signer.digest import HashAlg
+from signer.errors import ConfigError, NotUsable
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
+from signer.keys.types import KeyAlgorithm
+from signer.runtime.durable import GroupCommitter
 from signer.runtime.interceptors import ErrorMappingInterceptor
 from signer.service import SignerServicer
+from signer.timestamps import HttpTimestamper, InternalTimestamper, Timestamper
+from tsa.clock import ClockCheck, ClockGuard
+from tsa.core import TsaCore
+from tsa.http import TsaHttpServer
+from tsa.models import TsaTokenRow
+from tsa.serials import SerialAllocator
+from tsa.service import TsaServicer
+from tsa.token import TokenBuilder, TsaPolicy
 
 log = logging.getLogger(__name__)
 
-SERVICES = (
-    signer_pb2.DESCRIPTOR.services_by_name["SignerService"].full_name,
-    registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
-)
+SIGNER_SERVICE = signer_pb2.DESCRIPTOR.services_by_name["SignerService"].full_name
+REGISTRY_SERVICE = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+TSA_SERVICE = tsa_pb2.DESCRIPTOR.services_by_name["TimestampService"].full_name
 HEALTH_INTERVAL_S = 2.0
 
 
@@ -50,6 +64,13 @@ class Node:
         self.keystore: Pkcs11KeyStore | None = None
         self.registry: RegistryStore | None = None
         self._server: grpc.Server | None = None
+        self.tsa: TsaCore | None = None
+        self.tsa_http: TsaHttpServer | None = None
+        self.http_port = 0
+        self._tsa_guard: ClockGuard | None = None
+        self._tsa_records: GroupCommitter | None = None
+        self._services: tuple[str, ...] = ()
+        self._http_pool: futures.ThreadPoolExecutor | None = None
         self._health = health.HealthServicer()
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -81,7 +102,20 @@ class Node:
         if self.demo:
             key = admin.ensure_demo()
             log.info("demo agency %s signs with key %s", key.agency_code, key.key_id.hex())
-        core = SignerCore(self.keystore, self.registry, max_batch=s.server.max_batch)
+        if s.tsa.enabled:
+            self.tsa = self._start_tsa(devca)
+        timestamper: Timestamper | None = None
+        if s.cades.source == "url":
+            timestamper = HttpTimestamper(s.cades)
+        elif self.tsa is not None:
+            timestamper = InternalTimestamper(self.tsa.issue_token, s.cades.on_failure)
+        core = SignerCore(
+            self.keystore,
+            self.registry,
+            max_batch=s.server.max_batch,
+            timestamper=timestamper,
+            timestamp_concurrency=s.cades.max_concurrency,
+        )
 
         limit = s.server.max_message_bytes
         server = grpc.server(
@@ -98,9 +132,13 @@ class Node:
         )
         signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(core), server)
         registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(admin), server)
+        self._services = (SIGNER_SERVICE, REGISTRY_SERVICE)
+        if self.tsa is not None:
+            tsa_pb2_grpc.add_TimestampServiceServicer_to_server(TsaServicer(self.tsa), server)
+            self._services += (TSA_SERVICE,)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
-            (*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (*self._services, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
         if s.server.tls_cert_file and s.server.tls_key_file:
             creds = grpc.ssl_server_credentials(
@@ -114,19 +152,94 @@ class Node:
         self._server = server
         self._update_health()
         server.start()
+        if self.tsa is not None and s.tsa.http_listen:
+            self._http_pool = futures.ThreadPoolExecutor(
+                max_workers=s.server.threads, thread_name_prefix="kyso-http"
+            )
+            ssl_ctx = None
+            if s.server.tls_cert_file and s.server.tls_key_file:
+                import ssl
+
+                ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                ssl_ctx.load_cert_chain(s.server.tls_cert_file, s.server.tls_key_file)
+            self.tsa_http = TsaHttpServer(
+                self.tsa,
+                s.tsa.http_listen,
+                max_request_bytes=s.tsa.max_request_bytes,
+                executor=self._http_pool,
+                ssl_context=ssl_ctx,
+            )
+            self.tsa_http.start()
+            self.http_port = self.tsa_http.port
         self._monitor = threading.Thread(target=self._watch, name="kyso-health", daemon=True)
         self._monitor.start()
+
+    def _start_tsa(self, devca: DevCa | None) -> TsaCore:
+        """Check the TSA key and certificate (RFC 3161 §2.3) and refuse to start on any fault."""
+        assert self.keystore is not None and self.registry is not None
+        t = self.settings.tsa
+        key = self.registry.active_key(KeyPurpose.TSA)
+        if key is None and devca is not None:
+            key = devca.ensure_tsa(KeyAlgorithm.parse(t.key_algorithm))
+        if key is None or key.certificate is None:
+            raise ConfigError(
+                "the TSA is enabled but has no active key with a certificate: enable the "
+                "development CA (devca.enabled = true) or set tsa.enabled = false"
+            )
+        policy = TsaPolicy(
+            default_policy=t.policy,
+            accepted_policies=frozenset({t.policy, *t.accepted_policies}),
+            accuracy_ms=t.accuracy_ms,
+            include_chain=t.include_chain,
+        )
+        try:
+            builder = TokenBuilder(
+                certificate_der=key.certificate.der,
+                chain_der=list(key.certificate.chain),
+                key=self.keystore.key(key.key_id),
+                public_key_der=key.public_key_der,
+                scheme=key.scheme,
+                hash_alg=HashAlg.SHA256,
+                policy=policy,
+            )
+            from datetime import UTC, datetime
+
+            builder.check_validity(datetime.now(UTC))
+        except NotUsable as exc:
+            raise ConfigError(f"the TSA cannot start: {exc.message}") from exc
+        guard = ClockGuard(ClockCheck(t.clock_check), t.max_clock_error_ms)
+        if guard.mode is ClockCheck.OFF:
+            log.warning("TSA clock check is off: tokens carry this machine's time unchecked")
+        elif not (status := guard.status()).synchronised:
+            log.warning("the TSA will answer timeNotAvailable until the clock is fixed: %s",
+                        status.reason)
+        self._tsa_guard = guard
+        self._tsa_records = GroupCommitter(
+            self.registry.engine, cast(Table, TsaTokenRow.__table__), name="tsa"
+        )
+        log.info("TSA key %s, policy %s", key.key_id.hex(), t.policy)
+        return TsaCore(
+            builder=builder,
+            policy=policy,
+            serials=SerialAllocator(self.registry.engine, block=t.serial_block),
+            records=self._tsa_records,
+            clock_guard=guard,
+            node_id=self.settings.node_id,
+            key_id=key.key_id,
+        )
 
     def _update_health(self) -> None:
         assert self.keystore is not None and self.registry is not None
         ok = self.keystore.healthy and self.registry.ping()
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if ok
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        for name in ("", *SERVICES):
-            self._health.set(name, status)
+        serving = health_pb2.HealthCheckResponse.SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self._services):
+            self._health.set(name, serving if ok else not_serving)
+        if self._tsa_guard is not None:
+            clock_ok = self._tsa_guard.status().synchronised
+            self._health.set(TSA_SERVICE, serving if ok and clock_ok else not_serving)
+            if self.tsa_http is not None:
+                self.tsa_http.set_serving(ok and clock_ok)
 
     def _watch(self) -> None:
         while not self._stopping.wait(HEALTH_INTERVAL_S):
@@ -142,7 +255,14 @@ class Node:
         grace = self.settings.server.shutdown_grace_s if grace is None else grace
         if self._server is not None:
             self._health.enter_graceful_shutdown()
+        if self.tsa_http is not None:
+            self.tsa_http.stop(grace)
+        if self._server is not None:
             self._server.stop(grace).wait()
+        if self._http_pool is not None:
+            self._http_pool.shutdown(wait=True)
+        if self._tsa_records is not None:
+            self._tsa_records.close()
         if self.keystore is not None:
             self.keystore.close()
         if self.registry is not None:
@@ -166,6 +286,11 @@ def serve(settings: Settings, *, demo: bool = False, ready: threading.Event | No
     signal.signal(signal.SIGINT, on_signal)
     node.start()
     host = settings.server.listen.rpartition(":")[0]
+    if node.tsa_http is not None:
+        scheme = "https" if settings.server.tls_cert_file else "http"
+        print(f"kyso: serving RFC 3161 on {scheme}://{node.tsa_http.host}:{node.http_port}/tsa",
+              flush=True)
+    # The last line: tools wait for it to know the node is ready.
     print(f"kyso: serving gRPC on {host}:{node.port} (node {settings.node_id})", flush=True)
     if ready is not None:
         ready.set()

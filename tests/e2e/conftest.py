@@ -21,6 +21,7 @@ from tests.helpers import hsm_unavailable_reason, provision
 
 KYSO = str(Path(sys.executable).parent / "kyso")
 READY = re.compile(r"kyso: serving gRPC on (\S+):(\d+)")
+HTTP = re.compile(r"kyso: serving RFC 3161 on (\S+)")
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Server:
     env: dict[str, str]
     workdir: Path
     output: list[str] = field(default_factory=list)
+    tsa_url: str = ""
 
     def cli(
         self, *args: str, check: bool = False, timeout: float = 120
@@ -53,6 +55,10 @@ def server_env(workdir: Path, label: str) -> dict[str, str]:
         KYSO_HSM_PIN_FILE=str(hsm.dir / "user.pin"),
         KYSO_STORE_URL=f"sqlite:///{workdir / 'kyso.db'}",
         KYSO_SERVER_LISTEN="127.0.0.1:0",
+        KYSO_TSA_HTTP_LISTEN="127.0.0.1:0",
+        # This VM's kernel reports its clock unsynchronised; tests that need the
+        # guard turn it back on (tests/e2e/test_tsa.py).
+        KYSO_TSA_CLOCK_CHECK="off",
         KYSO_NODE_ID="e2e",
     )
     return env
@@ -87,7 +93,8 @@ def start_server(workdir: Path, env: dict[str, str], *args: str,
     if not found:
         proc.wait(5)
         raise RuntimeError(f"server exited {proc.returncode}:\n" + "".join(output))
-    return Server(proc, found[0], env, workdir, output)
+    urls = [m.group(1) for line in output if (m := HTTP.search(line))]
+    return Server(proc, found[0], env, workdir, output, urls[0] if urls else "")
 
 
 def stop_server(server: Server, timeout: float = 30) -> int:

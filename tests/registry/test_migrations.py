@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import tsa.models  # noqa: F401
 from registry.models import Base
 from registry.store import RegistryStore
 

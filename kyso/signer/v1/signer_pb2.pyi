@@ -13,9 +13,18 @@ class OutputFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_FORMAT_UNSPECIFIED: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_RAW: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_CMS: _ClassVar[OutputFormat]
+
+class CadesLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CADES_LEVEL_UNSPECIFIED: _ClassVar[CadesLevel]
+    CADES_LEVEL_B_B: _ClassVar[CadesLevel]
+    CADES_LEVEL_B_T: _ClassVar[CadesLevel]
 OUTPUT_FORMAT_UNSPECIFIED: OutputFormat
 OUTPUT_FORMAT_RAW: OutputFormat
 OUTPUT_FORMAT_CMS: OutputFormat
+CADES_LEVEL_UNSPECIFIED: CadesLevel
+CADES_LEVEL_B_B: CadesLevel
+CADES_LEVEL_B_T: CadesLevel
 
 class DigestToSign(_message.Message):
     __slots__ = ("digest", "hash_algorithm", "reference")
@@ -28,24 +37,28 @@ class DigestToSign(_message.Message):
     def __init__(self, digest: _Optional[bytes] = ..., hash_algorithm: _Optional[_Union[_common_pb2.HashAlgorithm, str]] = ..., reference: _Optional[str] = ...) -> None: ...
 
 class SignDigestsRequest(_message.Message):
-    __slots__ = ("agency_code", "digests", "format", "scheme")
+    __slots__ = ("agency_code", "digests", "format", "scheme", "level")
     AGENCY_CODE_FIELD_NUMBER: _ClassVar[int]
     DIGESTS_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     SCHEME_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
     agency_code: str
     digests: _containers.RepeatedCompositeFieldContainer[DigestToSign]
     format: OutputFormat
     scheme: _common_pb2.SignatureScheme
-    def __init__(self, agency_code: _Optional[str] = ..., digests: _Optional[_Iterable[_Union[DigestToSign, _Mapping]]] = ..., format: _Optional[_Union[OutputFormat, str]] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ...) -> None: ...
+    level: CadesLevel
+    def __init__(self, agency_code: _Optional[str] = ..., digests: _Optional[_Iterable[_Union[DigestToSign, _Mapping]]] = ..., format: _Optional[_Union[OutputFormat, str]] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ..., level: _Optional[_Union[CadesLevel, str]] = ...) -> None: ...
 
 class SignedDigest(_message.Message):
-    __slots__ = ("reference", "signature")
+    __slots__ = ("reference", "signature", "level")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
     reference: str
     signature: bytes
-    def __init__(self, reference: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    level: CadesLevel
+    def __init__(self, reference: _Optional[str] = ..., signature: _Optional[bytes] = ..., level: _Optional[_Union[CadesLevel, str]] = ...) -> None: ...
 
 class SignDigestsResponse(_message.Message):
     __slots__ = ("signatures", "key_id", "scheme", "certificate", "chain")

@@ -56,7 +56,7 @@ class SignerServiceServicer:
         INVALID_ARGUMENT     digest length does not match its algorithm; batch too large; bad code
         NOT_FOUND            unknown agency
         FAILED_PRECONDITION  the agency has no active key with a valid certificate
-        UNAVAILABLE          the HSM or the database is away; retry later
+        UNAVAILABLE          the HSM, the database or (B_T) the timestamp authority is away
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,657 @@
+"""RFC 3161 time-stamping, client side: make requests, check replies, verify tokens.
+
+Works with any RFC 3161 TSA (kyso's own, the Government TSA, OpenSSL's), and
+imports only the standard library, asn1crypto and cryptography: a document
+system can verify tokens without the server.
+
+* ``make_request`` — a DER TimeStampReq and its nonce.
+* ``check_response`` — the reply granted, answers *this* request (imprint,
+  nonce, policy, certReq) and carries a valid token; returns the response DER
+  (what ``openssl ts -verify -in reply.tsr`` reads).
+* ``token_from_response`` — the TimeStampToken (ContentInfo) inside a reply,
+  what CAdES/PAdES embed.
+* ``verify_token`` — a token's signature, ESS signing-certificate binding, the
+  TSA certificate (RFC 3161 §2.3) and, given trusted roots, its chain at genTime.
+
+Every failure raises ``TimestampError``. Revocation (CRL/OCSP) is not checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from asn1crypto import cms, core, parser, tsp
+from asn1crypto import x509 as a_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+__all__ = [
+    "TimestampError",
+    "TokenInfo",
+    "check_response",
+    "make_request",
+    "token_from_response",
+    "verify_token",
+]
+
+CHUNK = 1 << 20  # files are hashed 1 MiB at a time
+
+_ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+_ID_CT_TST_INFO = "1.2.840.113549.1.9.16.1.4"
+_ID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+_ID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+_ID_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"
+_ID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
+
+# Hashes accepted in tokens: name, OID, cryptography class (Circular 15/2025: SHA-2 >= 256, SHA-3).
+_HASHES: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
+    "2.16.840.1.101.3.4.2.1": ("sha256", hashes.SHA256),
+    "2.16.840.1.101.3.4.2.2": ("sha384", hashes.SHA384),
+    "2.16.840.1.101.3.4.2.3": ("sha512", hashes.SHA512),
+    "2.16.840.1.101.3.4.2.8": ("sha3_256", hashes.SHA3_256),
+    "2.16.840.1.101.3.4.2.9": ("sha3_384", hashes.SHA3_384),
+    "2.16.840.1.101.3.4.2.10": ("sha3_512", hashes.SHA3_512),
+}
+_OID_BY_NAME = {name: oid for oid, (name, _) in _HASHES.items()}
+_WEAK = {"1.3.14.3.2.26": "SHA-1", "1.2.840.113549.2.5": "MD5", "2.16.840.1.101.3.4.2.4": "SHA-224"}
+_REQUEST_HASHES = ("sha256", "sha384", "sha512")  # what kyso's TSA (and most others) accept
+
+_RSA_WITH = {
+    "1.2.840.113549.1.1.11": "2.16.840.1.101.3.4.2.1",
+    "1.2.840.113549.1.1.12": "2.16.840.1.101.3.4.2.2",
+    "1.2.840.113549.1.1.13": "2.16.840.1.101.3.4.2.3",
+}
+_ECDSA_WITH = {
+    "1.2.840.10045.4.3.2": "2.16.840.1.101.3.4.2.1",
+    "1.2.840.10045.4.3.3": "2.16.840.1.101.3.4.2.2",
+    "1.2.840.10045.4.3.4": "2.16.840.1.101.3.4.2.3",
+}
+_RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
+_RSASSA_PSS = "1.2.840.113549.1.1.10"
+_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+_MAX_CHAIN = 8
+
+# asn1crypto's PKIFailureInfo bit names -> RFC 3161 names.
+_FAILURE_NAMES = {
+    "bad_alg": "badAlg",
+    "bad_request": "badRequest",
+    "bad_data_format": "badDataFormat",
+    "time_not_available": "timeNotAvailable",
+    "unaccepted_policy": "unacceptedPolicy",
+    "unaccepted_extensions": "unacceptedExtension",  # asn1crypto's spelling
+    "add_info_not_available": "addInfoNotAvailable",
+    "system_failure": "systemFailure",
+}
+_GRANTED = ("granted", "granted_with_mods")
+
+
+class TimestampError(Exception):
+    """A refused request or a token that does not verify.
+
+    ``failure`` is the TSA's PKIFailureInfo name (``"badAlg"``...) for refusals,
+    None for local verification failures; ``text`` says what went wrong.
+    """
+
+    def __init__(self, text: str, failure: str | None = None) -> None:
+        super().__init__(f"{failure}: {text}" if failure else text)
+        self.failure = failure
+        self.text = text
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What a verified token asserts."""
+
+    serial: int
+    gen_time: datetime  # timezone-aware (UTC)
+    policy: str  # dotted OID
+    hash_alg: str  # of the message imprint: "sha256"...
+    imprint: bytes
+    nonce: int | None
+    tsa_subject: str  # RFC 4514 subject of the certificate that signed the token
+    accuracy: str | None  # e.g. "1.5s"; None when the token states none
+
+
+# --- requests --------------------------------------------------------------------
+
+
+def make_request(
+    digest: bytes,
+    hash_alg: str = "sha256",
+    *,
+    nonce: int | None = None,
+    cert_req: bool = True,
+    policy: str | None = None,
+) -> tuple[bytes, int]:
+    """A DER TimeStampReq for ``digest`` and the nonce it carries (random 64-bit by default).
+
+    ``cert_req`` asks the TSA to include its certificate (needed to verify the
+    token without having that certificate at hand); ``policy`` is a dotted OID.
+    """
+    name = hash_alg.strip().lower().replace("-", "")
+    if name not in _REQUEST_HASHES:
+        raise ValueError(f"unsupported hash {hash_alg!r}: use one of {', '.join(_REQUEST_HASHES)}")
+    size = hashlib.new(name).digest_size
+    if len(digest) != size:
+        raise ValueError(
+            f"a {name.upper()} digest is {size} bytes, got {len(digest)}: pass the raw hash"
+        )
+    if nonce is None:
+        # RFC 3161 §2.4.1: a large random number; ties this reply to this request.
+        nonce = secrets.randbelow((1 << 64) - 1) + 1
+    fields: dict[str, Any] = {
+        "version": "v1",
+        "message_imprint": {
+            "hash_algorithm": {"algorithm": _OID_BY_NAME[name]},
+            "hashed_message": digest,
+        },
+        "nonce": nonce,
+        "cert_req": cert_req,
+    }
+    if policy is not None:
+        fields["req_policy"] = policy
+    try:
+        der: bytes = tsp.TimeStampReq(fields).dump()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"cannot encode the request: {exc}") from exc
+    return der, nonce
+
+
+# --- responses -------------------------------------------------------------------
+
+
+class _TimeStampResp(core.Sequence):  # type: ignore[misc]
+    """TimeStampResp as RFC 3161 §2.4.2 defines it.
+
+    asn1crypto 1.5.1's ``tsp.TimeStampResp`` makes timeStampToken mandatory, so
+    it cannot read a rejection (which has none).
+    """
+
+    _fields: ClassVar[list[tuple[Any, ...]]] = [
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
+
+
+def _load_response(resp_der: bytes) -> Any:
+    try:
+        resp = _TimeStampResp.load(resp_der, strict=True)
+        status = resp["status"]
+        value = status["status"].native
+        texts = status["status_string"].native or []
+        bits = status["fail_info"].native or set()
+    except Exception as exc:  # asn1crypto raises many types on malformed input
+        raise TimestampError(f"the reply is not a DER TimeStampResp (RFC 3161): {exc}") from exc
+    if value not in _GRANTED:
+        failure = ",".join(sorted(_FAILURE_NAMES.get(b, str(b)) for b in bits)) or None
+        text = "; ".join(texts) or "no reason given"
+        raise TimestampError(f"the TSA refused the request ({value}): {text}", failure)
+    return resp
+
+
+def token_from_response(resp_der: bytes) -> bytes:
+    """The DER TimeStampToken (ContentInfo) of a granted TimeStampResp."""
+    token = _load_response(resp_der)["time_stamp_token"]
+    if isinstance(token, core.Void):
+        raise TimestampError("the reply is granted but carries no time-stamp token")
+    der: bytes = token.dump()
+    return der
+
+
+def check_response(
+    resp_der: bytes,
+    *,
+    request_der: bytes,
+    trusted_roots_pem: bytes | None = None,
+    tsa_certificate_der: bytes | None = None,
+) -> bytes:
+    """Check a reply against the request it answers and verify its token.
+
+    Raises ``TimestampError`` for a refusal (``.failure`` names the
+    PKIFailureInfo), a reply to another request (imprint, nonce, policy,
+    missing certificate despite certReq) or a token that does not verify.
+    Returns ``resp_der`` (write it as ``.tsr``).
+    """
+    try:
+        req = tsp.TimeStampReq.load(request_der, strict=True)
+        req_alg = req["message_imprint"]["hash_algorithm"]["algorithm"].dotted
+        req_imprint = req["message_imprint"]["hashed_message"].native
+        req_nonce = req["nonce"].native
+        req_policy = req["req_policy"].dotted if req["req_policy"].native is not None else None
+        req_certs = bool(req["cert_req"].native)
+    except Exception as exc:
+        raise ValueError(f"request_der is not a DER TimeStampReq: {exc}") from exc
+
+    token_der = token_from_response(resp_der)
+    verified = _verify(token_der, trusted_roots_pem, tsa_certificate_der)
+    info = verified.info
+    # RFC 3161 §2.4.2: the TSTInfo repeats the request's imprint, nonce and policy.
+    if verified.imprint_alg != req_alg or info.imprint != req_imprint:
+        raise TimestampError("the token stamps another message imprint than the one requested")
+    if req_nonce is not None and info.nonce != req_nonce:
+        raise TimestampError(
+            "the token's nonce differs from the request's: the reply answers another request"
+        )
+    if req_policy is not None and info.policy != req_policy:
+        raise TimestampError(
+            f"the token has policy {info.policy}, the request asked for {req_policy}"
+        )
+    if req_certs and not verified.cert_in_token:
+        # RFC 3161 §2.4.1: with certReq the TSA MUST include the certificate its ESSCertID names.
+        raise TimestampError("the request asked for the TSA certificate but the token has none")
+    return resp_der
+
+
+# --- token verification ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    info: TokenInfo
+    imprint_alg: str  # dotted OID
+    cert_in_token: bool
+
+
+def verify_token(
+    token_or_response_der: bytes,
+    *,
+    digest: bytes | None = None,
+    data_path: str | os.PathLike[str] | None = None,
+    trusted_roots_pem: bytes | None = None,
+    tsa_certificate_der: bytes | None = None,
+) -> TokenInfo:
+    """Verify a TimeStampToken (or a granted TimeStampResp) and say what it asserts.
+
+    Always checked: eContentType id-ct-TSTInfo; message-digest = H(TSTInfo);
+    the signature over the signed attributes; ESS signing-certificate(-v2)
+    naming the signer certificate; that certificate having a critical EKU
+    with id-kp-timeStamping only and being valid at genTime. ``digest`` (or
+    the hash of the file at ``data_path``, with the imprint's algorithm) must
+    equal the imprint. With ``trusted_roots_pem`` the signer certificate must
+    chain to one of those roots through the token's certificates (or
+    ``tsa_certificate_der`` when the token has none), every certificate valid
+    at genTime. Without it the token is only shown intact, not trusted.
+    """
+    info = _verify(token_or_response_der, trusted_roots_pem, tsa_certificate_der).info
+    if digest is not None and digest != info.imprint:
+        raise TimestampError("the token does not stamp this digest (message imprint differs)")
+    if data_path is not None:
+        h = hashlib.new(info.hash_alg)
+        try:
+            with open(data_path, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    h.update(chunk)
+        except OSError as exc:
+            raise TimestampError(f"cannot read {os.fspath(data_path)!r}: {exc}") from exc
+        if h.digest() != info.imprint:
+            raise TimestampError(
+                f"the token does not stamp {os.fspath(data_path)!r}: its {info.hash_alg} "
+                "differs from the message imprint"
+            )
+    return info
+
+
+def _verify(
+    der: bytes, trusted_roots_pem: bytes | None, tsa_certificate_der: bytes | None
+) -> _Verified:
+    token_der = token_from_response(der) if _is_response(der) else der
+    try:
+        return _verify_token(token_der, trusted_roots_pem, tsa_certificate_der)
+    except TimestampError:
+        raise
+    except Exception as exc:  # asn1crypto raises many types on malformed input
+        raise TimestampError(f"the time-stamp token is malformed: {exc}") from exc
+
+
+def _is_response(der: bytes) -> bool:
+    """TimeStampResp starts SEQUENCE { SEQUENCE PKIStatusInfo; ContentInfo with an OID."""
+    try:
+        _, _, _, _, contents, _ = parser.parse(der, strict=True)
+        _, _, tag, _, _, _ = parser.parse(contents)
+    except Exception as exc:
+        raise TimestampError(f"not a DER time-stamp token or response: {exc}") from exc
+    return bool(tag == 16)
+
+
+def _verify_token(
+    token_der: bytes, trusted_roots_pem: bytes | None, tsa_certificate_der: bytes | None
+) -> _Verified:
+    ci = cms.ContentInfo.load(token_der, strict=True)
+    if ci["content_type"].dotted != _ID_SIGNED_DATA:
+        raise TimestampError("the token is not a CMS SignedData")
+    sd = ci["content"]
+    encap = sd["encap_content_info"]
+    if encap["content_type"].dotted != _ID_CT_TST_INFO:
+        raise TimestampError("the token's eContentType is not id-ct-TSTInfo (RFC 3161 §2.4.2)")
+    if isinstance(encap["content"], core.Void):
+        raise TimestampError("the token has no TSTInfo (eContent is absent)")
+    tst_der = bytes(encap["content"])
+    tst = tsp.TSTInfo.load(tst_der, strict=True)
+    if tst["version"].native != "v1":
+        raise TimestampError("the TSTInfo version is not 1")
+
+    signer_infos = list(sd["signer_infos"])
+    if len(signer_infos) != 1:
+        # RFC 3161 §2.4.2: the token MUST NOT include any other signature than the TSA's.
+        raise TimestampError(f"the token has {len(signer_infos)} signatures, not exactly one")
+    si = signer_infos[0]
+
+    in_token = [c.chosen.dump() for c in sd["certificates"] if c.name == "certificate"]
+    pool = [*in_token, *([tsa_certificate_der] if tsa_certificate_der else [])]
+    signer_der = _find_signer(si["sid"], pool)
+    if signer_der is None:
+        raise TimestampError(
+            "the TSA certificate is neither in the token nor given: ask with certReq "
+            "or pass tsa_certificate_der"
+        )
+    signer = _load_cert(signer_der, "the TSA certificate")
+
+    if isinstance(si["signed_attrs"], core.Void):
+        raise TimestampError("the token's SignerInfo has no signed attributes")
+    attrs = _attributes(si)
+    md_oid = si["digest_algorithm"]["algorithm"].dotted
+    md_name, md_class = _hash(md_oid, "the token's digest algorithm")
+
+    content_type = _single(attrs, _ID_CONTENT_TYPE, "content-type")
+    if cms.ContentType.load(content_type).dotted != _ID_CT_TST_INFO:
+        raise TimestampError("the content-type attribute is not id-ct-TSTInfo")
+    message_digest = _single(attrs, _ID_MESSAGE_DIGEST, "message-digest")
+    if cms.OctetString.load(message_digest).native != hashlib.new(md_name, tst_der).digest():
+        raise TimestampError(
+            "the message-digest attribute does not match the TSTInfo: the token was altered"
+        )
+
+    # RFC 5652 §5.4: the signature covers the DER SET OF (tag 0x31), not the [0] form.
+    contents = si["signed_attrs"].contents
+    signed = b"\x31" + _length(len(contents)) + contents
+    _check_signature(signer, si["signature_algorithm"], md_class, si["signature"].native, signed)
+    _check_signing_certificate(attrs, signer_der)
+    _check_tsa_certificate(signer)
+
+    tsa_name = tst["tsa"]
+    # RFC 3161 §2.4.2: the tsa hint "MUST correspond to one of the subject names" of the
+    # certificate; only a directoryName can be compared without the SAN rules.
+    if (
+        not isinstance(tsa_name, core.Void)
+        and tsa_name.name == "directory_name"
+        and tsa_name.chosen != a_x509.Certificate.load(signer_der).subject
+    ):
+        raise TimestampError("the TSTInfo names another TSA than the certificate that signed it")
+
+    gen_time: datetime = tst["gen_time"].native
+    _check_valid_at(signer, gen_time)
+    if trusted_roots_pem is not None:
+        roots = _load_roots(trusted_roots_pem)
+        others = [_load_cert(d, "a certificate in the token") for d in pool if d != signer_der]
+        _check_chain(signer, others, roots, gen_time)
+
+    imprint = tst["message_imprint"]
+    imprint_alg = imprint["hash_algorithm"]["algorithm"].dotted
+    imprint_name, _ = _hash(imprint_alg, "the message imprint")
+    info = TokenInfo(
+        serial=tst["serial_number"].native,
+        gen_time=gen_time,
+        policy=tst["policy"].dotted,
+        hash_alg=imprint_name,
+        imprint=imprint["hashed_message"].native,
+        nonce=tst["nonce"].native,
+        tsa_subject=signer.subject.rfc4514_string(),
+        accuracy=_accuracy_text(tst["accuracy"].native),
+    )
+    return _Verified(info, imprint_alg, signer_der in in_token)
+
+
+def _length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(body),)) + body
+
+
+def _hash(oid: str, what: str) -> tuple[str, type[hashes.HashAlgorithm]]:
+    found = _HASHES.get(oid)
+    if found is None:
+        weak = _WEAK.get(oid)
+        if weak:
+            raise TimestampError(f"{what} is {weak}, which is too weak to be trusted")
+        raise TimestampError(f"{what} uses an unsupported hash algorithm ({oid})")
+    return found
+
+
+def _load_cert(der: bytes, what: str) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise TimestampError(f"{what} is not a DER X.509 certificate") from exc
+
+
+def _load_roots(pem: bytes) -> list[x509.Certificate]:
+    try:
+        roots = x509.load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise TimestampError(f"the trusted roots are not PEM certificates: {exc}") from exc
+    return roots
+
+
+def _find_signer(sid: Any, pool: Iterable[bytes]) -> bytes | None:
+    """The certificate the SignerIdentifier names (issuerAndSerialNumber or SKI)."""
+    for der in pool:
+        cert = a_x509.Certificate.load(der)
+        if sid.name == "issuer_and_serial_number":
+            ias = sid.chosen
+            if cert.serial_number == ias["serial_number"].native and cert.issuer == ias["issuer"]:
+                return der
+        elif cert.key_identifier == sid.chosen.native:
+            return der
+    return None
+
+
+def _attributes(si: Any) -> dict[str, list[bytes]]:
+    """Signed attributes: OID -> DER values (each attribute type must appear once)."""
+    out: dict[str, list[bytes]] = {}
+    for attr in si["signed_attrs"]:
+        oid = attr["type"].dotted
+        if oid in out:
+            # RFC 5652 §5.3: SignedAttributes MUST NOT include multiple instances of a type.
+            raise TimestampError(f"the signed attribute {oid} appears twice")
+        out[oid] = [v.dump() for v in attr["values"]]
+    return out
+
+
+def _single(attrs: dict[str, list[bytes]], oid: str, name: str) -> bytes:
+    values = attrs.get(oid)
+    if not values:
+        raise TimestampError(f"the token has no {name} signed attribute")
+    if len(values) != 1:
+        raise TimestampError(f"the {name} attribute must have exactly one value")
+    return values[0]
+
+
+def _check_signature(
+    cert: x509.Certificate,
+    sig_alg: Any,
+    digest_class: type[hashes.HashAlgorithm],
+    signature: bytes,
+    data: bytes,
+) -> None:
+    oid = sig_alg["algorithm"].dotted
+    key = cert.public_key()
+    try:
+        if oid in (_RSA_ENCRYPTION, *_RSA_WITH) and isinstance(key, rsa.RSAPublicKey):
+            h = _hash(_RSA_WITH[oid], "the signature hash")[1] if oid in _RSA_WITH else digest_class
+            key.verify(signature, data, padding.PKCS1v15(), h())
+        elif oid == _RSASSA_PSS and isinstance(key, rsa.RSAPublicKey):
+            params = sig_alg["parameters"]
+            h = _hash(params["hash_algorithm"]["algorithm"].dotted, "the PSS hash")[1]
+            mgf = params["mask_gen_algorithm"]
+            if mgf["algorithm"].dotted != "1.2.840.113549.1.1.8":
+                raise TimestampError("the RSA-PSS signature uses a mask generation other than MGF1")
+            mgf_h = _hash(mgf["parameters"]["algorithm"].dotted, "the PSS MGF1 hash")[1]
+            pss = padding.PSS(mgf=padding.MGF1(mgf_h()), salt_length=params["salt_length"].native)
+            key.verify(signature, data, pss, h())
+        elif (oid == _EC_PUBLIC_KEY or oid in _ECDSA_WITH) and isinstance(
+            key, ec.EllipticCurvePublicKey
+        ):
+            h = (
+                _hash(_ECDSA_WITH[oid], "the signature hash")[1]
+                if oid in _ECDSA_WITH
+                else digest_class
+            )
+            key.verify(signature, data, ec.ECDSA(h()))
+        else:
+            raise TimestampError(
+                f"unsupported signature algorithm {oid} for the TSA's "
+                f"{type(key).__name__.removeprefix('_')} key"
+            )
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError) as exc:
+        raise TimestampError(
+            "the token's signature does not verify with the TSA certificate's key: "
+            "the token was altered or signed by another key"
+        ) from exc
+
+
+def _check_signing_certificate(attrs: dict[str, list[bytes]], signer_der: bytes) -> None:
+    """RFC 3161 §2.4.1 / RFC 5816: the ESS signing-certificate(-v2) attribute names the signer."""
+    if _ID_SIGNING_CERTIFICATE_V2 in attrs:
+        value = tsp.SigningCertificateV2.load(_single(attrs, _ID_SIGNING_CERTIFICATE_V2, "ESS"))
+        first = value["certs"][0]
+        hash_name, _ = _hash(first["hash_algorithm"]["algorithm"].dotted, "the ESSCertIDv2 hash")
+    elif _ID_SIGNING_CERTIFICATE in attrs:
+        value = tsp.SigningCertificate.load(_single(attrs, _ID_SIGNING_CERTIFICATE, "ESS"))
+        first = value["certs"][0]
+        hash_name = "sha1"  # ESSCertID: SHA-1 only identifies the certificate here
+    else:
+        raise TimestampError(
+            "the token has no signing-certificate(-v2) attribute (RFC 3161 §2.4.1, RFC 5816)"
+        )
+    if first["cert_hash"].native != hashlib.new(hash_name, signer_der).digest():
+        raise TimestampError(
+            "the signing-certificate attribute names another certificate than the TSA's"
+        )
+    issuer_serial = first["issuer_serial"]
+    if not isinstance(issuer_serial, core.Void):
+        ours = a_x509.Certificate.load(signer_der)
+        names = [n.chosen for n in issuer_serial["issuer"] if n.name == "directory_name"]
+        if issuer_serial["serial_number"].native != ours.serial_number or not any(
+            n == ours.issuer for n in names
+        ):
+            raise TimestampError(
+                "the signing-certificate issuerSerial does not match the TSA certificate"
+            )
+
+
+def _check_tsa_certificate(cert: x509.Certificate) -> None:
+    """RFC 3161 §2.3: the TSA certificate has one critical EKU, id-kp-timeStamping."""
+    what = f"the TSA certificate {cert.subject.rfc4514_string()!r}"
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        raise TimestampError(f"{what} has no extendedKeyUsage (RFC 3161 §2.3)") from None
+    except ValueError as exc:
+        raise TimestampError(f"{what} has malformed extensions: {exc}") from exc
+    if not eku.critical or list(eku.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
+        raise TimestampError(
+            f"{what} is not a TSA certificate: RFC 3161 §2.3 requires a critical "
+            "extendedKeyUsage with id-kp-timeStamping only"
+        )
+
+
+def _check_valid_at(cert: x509.Certificate, moment: datetime) -> None:
+    if not cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
+        raise TimestampError(
+            f"certificate {cert.subject.rfc4514_string()!r} is valid from "
+            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S} to "
+            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC, not at the token's time "
+            f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+        )
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return True
+
+
+def _check_ca(cert: x509.Certificate, below: int) -> None:
+    """``cert`` may issue certificates, with ``below`` intermediate CAs under it."""
+    what = f"certificate {cert.subject.rfc4514_string()!r}"
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        raise TimestampError(f"{what} issues certificates but is not a CA") from None
+    if not bc.ca:
+        raise TimestampError(f"{what} issues certificates but is not a CA (CA:FALSE)")
+    if bc.path_length is not None and below > bc.path_length:
+        raise TimestampError(f"{what} allows {bc.path_length} CAs below it, the path has {below}")
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not usage.key_cert_sign:
+        raise TimestampError(f"{what} is not allowed to sign certificates (keyUsage)")
+
+
+def _check_chain(
+    leaf: x509.Certificate,
+    pool: list[x509.Certificate],
+    roots: list[x509.Certificate],
+    at: datetime,
+) -> None:
+    """Walk issuer links from ``leaf`` to one of ``roots``, all valid at ``at``.
+
+    cryptography's ``x509.verification`` applies Web PKI (TLS) rules and only
+    offers server and client verifiers, so the walk is done here: issuer name,
+    issuer signature, CA basicConstraints with pathLen, keyUsage, validity.
+    """
+    if not roots:
+        raise TimestampError("no trusted root certificates were given")
+    current, path = leaf, [leaf]
+    for depth in range(_MAX_CHAIN):
+        if any(current == root for root in roots):
+            return  # the TSA certificate itself is trusted directly
+        for root in roots:
+            if _issued_by(current, root):
+                _check_ca(root, depth)
+                _check_valid_at(root, at)
+                return
+        issuer = next((c for c in pool if c not in path and _issued_by(current, c)), None)
+        if issuer is None:
+            raise TimestampError(
+                f"certificate {current.subject.rfc4514_string()!r} does not chain to a trusted "
+                f"root: its issuer {current.issuer.rfc4514_string()!r} is neither a trusted "
+                "root nor a certificate in the token"
+            )
+        _check_ca(issuer, depth)
+        _check_valid_at(issuer, at)
+        path.append(issuer)
+        current = issuer
+    raise TimestampError(f"the certificate chain is longer than {_MAX_CHAIN}")
+
+
+def _accuracy_text(accuracy: dict[str, int | None] | None) -> str | None:
+    if not accuracy:
+        return None
+    micros = (
+        (accuracy.get("seconds") or 0) * 1_000_000
+        + (accuracy.get("millis") or 0) * 1_000
+        + (accuracy.get("micros") or 0)
+    )
+    seconds, fraction = divmod(micros, 1_000_000)
+    return f"{seconds}.{fraction:06d}".rstrip("0").rstrip(".") + "s"
+
+
+# Public name for callers that read responses themselves (rejections included).
+TimeStampResp = _TimeStampResp

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.store import RegistryStore
+from signer.errors import KysoError, StoreUnavailable
+from signer.runtime.durable import GroupCommitter
+from tsa.clock import STA_UNSYNC, TIME_ERROR, ClockCheck, ClockGuard
+from tsa.models import TsaTokenRow
+from tsa.serials import SerialAllocator
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RegistryStore:
+    s = RegistryStore(f"sqlite:///{tmp_path / 't.db'}")
+    s.migrate()
+    return s
+
+
+def test_serials_unique_across_allocators_threads_and_restarts(store: RegistryStore) -> None:
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def work(alloc: SerialAllocator) -> None:
+        got = [alloc.next() for _ in range(500)]
+        with lock:
+            seen.extend(got)
+
+    # Two "processes" (allocators) with 4 threads each, then a "restart".
+    allocs = [SerialAllocator(store.engine, block=37) for _ in range(2)]
+    threads = [threading.Thread(target=work, args=(a,)) for a in allocs for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    work(SerialAllocator(store.engine, block=37))
+    assert len(seen) == len(set(seen)) == 4500
+    assert min(s.bit_length() for s in seen) > 64
+    counters = {s >> 64 for s in seen}
+    assert len(counters) == 4500  # the counter part alone is unique
+
+
+def _row(i: int) -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    return {
+        "serial": format(i, "x"),
+        "gen_time": datetime.now(UTC),
+        "hash_alg": "sha256",
+        "imprint": b"\0" * 32,
+        "policy": "1.2.3",
+        "nonce": None,
+        "node_id": "n",
+        "key_id": "k",
+    }
+
+
+def test_group_commit_makes_every_record_durable_in_few_commits(store: RegistryStore) -> None:
+    gc = GroupCommitter(store.engine, TsaTokenRow.__table__)  # type: ignore[arg-type]
+    futures = [gc.submit(_row(i)) for i in range(2000)]
+    for f in futures:
+        f.result(30)
+    gc.close()
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(TsaTokenRow)).scalar() == 2000
+    assert gc.records == 2000 and gc.commits < 2000  # groups formed
+
+
+def test_a_failed_commit_fails_its_callers(store: RegistryStore) -> None:
+    gc = GroupCommitter(store.engine, TsaTokenRow.__table__)  # type: ignore[arg-type]
+    gc.write(_row(1))
+    with pytest.raises(KysoError, match="uniqueness check refused it") as exc:
+        gc.write(_row(1))  # duplicate serial: the unique index refuses it
+    assert not isinstance(exc.value, StoreUnavailable)
+    # A database that refuses writes (SQLite's read-only mode; root ignores file modes).
+    path = store.url.split("///")[1]
+    ro = RegistryStore(f"sqlite:///file:{path}?mode=ro&uri=true")
+    gc2 = GroupCommitter(ro.engine, TsaTokenRow.__table__)  # type: ignore[arg-type]
+    with pytest.raises(StoreUnavailable, match="nothing was issued"):
+        gc2.write(_row(2))
+    gc2.close()
+    gc.close()
+
+
+@pytest.mark.parametrize(
+    ("state", "flags", "maxerror_us", "ok", "says"),
+    [
+        (0, 0, 200_000, True, ""),
+        (TIME_ERROR, STA_UNSYNC, 16_000_000, False, "not synchronised"),
+        (0, STA_UNSYNC, 1000, False, "not synchronised"),
+        (0, 0, 2_500_000, False, "exceeds the configured 1000 ms"),
+    ],
+)
+def test_clock_guard_reads_the_kernel_verdict(
+    monkeypatch: pytest.MonkeyPatch, state: int, flags: int, maxerror_us: int, ok: bool, says: str
+) -> None:
+    import tsa.clock
+
+    monkeypatch.setattr(tsa.clock, "kernel_clock_status", lambda: (state, flags, maxerror_us))
+    status = ClockGuard(ClockCheck.KERNEL, max_error_ms=1000).status()
+    assert status.synchronised is ok
+    assert says in status.reason
+
+
+def test_clock_guard_reads_this_machine() -> None:
+    # The real adjtimex call works here (read-only) and yields a coherent verdict.
+    status = ClockGuard(ClockCheck.KERNEL, max_error_ms=1000).status()
+    assert status.max_error_ms is not None and status.max_error_ms >= 0
+    assert status.synchronised == (status.reason == "")
+    assert ClockGuard(ClockCheck.OFF, 1).status().synchronised

@@ -1,0 +1,115 @@
+"""The time-stamp authority: answer a DER TimeStampReq with a DER TimeStampResp.
+
+Order of work for a granted request (nothing acknowledged is lost):
+parse and check the request → check the clock → take a serial → read the time →
+build and sign the token in the HSM → commit its record (group commit) → reply.
+If the record cannot be committed the token is dropped, never sent.
+
+Refusals (RFC 3161 PKIFailureInfo) are replies, not errors; only a database
+outage raises (``StoreUnavailable``), so transports can say "retry" in their own
+terms (gRPC UNAVAILABLE, HTTP 503).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from clients.tsp import TimeStampResp
+from signer.digest import Digest
+from signer.errors import NotUsable, Unavailable
+from signer.runtime.durable import GroupCommitter
+from tsa.clock import ClockGuard
+from tsa.serials import SerialAllocator
+from tsa.token import FailureInfo, ParsedRequest, Rejection, TokenBuilder, TsaPolicy, parse_request
+from tsa.token import rejection_response as _rejection
+
+log = logging.getLogger(__name__)
+
+
+class TsaCore:
+    def __init__(
+        self,
+        *,
+        builder: TokenBuilder,
+        policy: TsaPolicy,
+        serials: SerialAllocator,
+        records: GroupCommitter,
+        clock_guard: ClockGuard,
+        node_id: str,
+        key_id: bytes,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._builder = builder
+        self._policy = policy
+        self._serials = serials
+        self._records = records
+        self._guard = clock_guard
+        self._node = node_id
+        self._key_hex = key_id.hex()
+        self._clock = clock
+        self.issued = 0
+
+    def respond(self, request_der: bytes) -> bytes:
+        """A DER TimeStampResp for ``request_der``: granted, or a rejection saying why."""
+        try:
+            req = parse_request(request_der, self._policy)
+        except Rejection as r:
+            log.info("timestamp refused (%s): %s", r.failure.name, r.text)
+            return _rejection(r.failure, r.text)
+        return self._issue(req)
+
+    def issue_token(self, digest: Digest) -> bytes:
+        """A TimeStampToken (DER ContentInfo) over ``digest``, for signature timestamps
+        made in this process (CAdES-B-T); recorded like any other token.
+
+        Raises ``Unavailable`` when the TSA refuses (e.g. the clock is unsynchronised).
+        """
+        req = ParsedRequest(
+            hash_alg=digest.alg,
+            imprint=digest.value,
+            policy=self._policy.default_policy,
+            nonce=None,
+            cert_req=True,
+            der=b"",
+        )
+        resp = TimeStampResp.load(self._issue(req))
+        status = resp["status"]
+        if status["status"].native not in ("granted", "granted_with_mods"):
+            text = "; ".join(status["status_string"].native or []) or "refused"
+            raise Unavailable(f"this node's TSA refused: {text}")
+        token: bytes = resp["time_stamp_token"].dump()
+        return token
+
+    def _issue(self, req: ParsedRequest) -> bytes:
+        status = self._guard.status()
+        if not status.synchronised:
+            log.warning("timestamp refused: %s", status.reason)
+            return _rejection(FailureInfo.TIME_NOT_AVAILABLE, status.reason)
+        serial = self._serials.next()  # may raise StoreUnavailable
+        now = self._clock()
+        try:
+            self._builder.check_validity(now)
+        except NotUsable as exc:
+            log.error("timestamp refused: %s", exc.message)
+            return _rejection(FailureInfo.SYSTEM_FAILURE, "the TSA certificate is not valid now")
+        response = self._builder.build(req, serial=serial, gen_time=now)
+        self._records.write(
+            {
+                "serial": format(serial, "x"),
+                "gen_time": now,
+                "hash_alg": req.hash_alg.value,
+                "imprint": req.imprint,
+                "policy": req.policy,
+                "nonce": format(req.nonce, "x") if req.nonce is not None else None,
+                "node_id": self._node,
+                "key_id": self._key_hex,
+            }
+        )  # raises StoreUnavailable: the token is dropped, not sent
+        self.issued += 1
+        return response
+
+
+def rejection_response(failure: FailureInfo, text: str) -> bytes:
+    return _rejection(failure, text)

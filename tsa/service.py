@@ -1,0 +1,20 @@
+"""tsa.v1 gRPC servicer."""
+
+from __future__ import annotations
+
+import grpc
+
+from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
+from tsa.core import TsaCore
+
+
+class TsaServicer(tsa_pb2_grpc.TimestampServiceServicer):  # type: ignore[misc]
+    def __init__(self, core: TsaCore) -> None:
+        self._core = core
+
+    def Timestamp(
+        self, request: tsa_pb2.TimestampRequest, context: grpc.ServicerContext
+    ) -> tsa_pb2.TimestampResponse:
+        # Refusals are TimeStampResp rejections; a database outage raises
+        # StoreUnavailable, which the error interceptor turns into UNAVAILABLE.
+        return tsa_pb2.TimestampResponse(time_stamp_resp=self._core.respond(request.time_stamp_req))
