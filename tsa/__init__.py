@@ -1,5 +1,6 @@
-"""kyso RFC 3161 time-stamp authority (issue 3).
+"""kyso RFC 3161 time-stamp authority: a kind of signer whose key lives in the HSM.
 
-Not implemented yet: ``kyso.tsa.v1`` is defined in ``proto/`` but no servicer is
-registered, so calls to it get UNIMPLEMENTED from gRPC.
+``token`` parses requests and builds tokens (DER templates), ``core`` issues
+them (clock guard, serials, durable records), ``service`` and ``http`` serve
+them over gRPC (``kyso.tsa.v1``) and HTTP (``POST /tsa``).
 """
