@@ -187,7 +187,8 @@ class RegistryStore:
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self._translate("migrating the database"), self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            # "heads": independent features add migrations on their own branches.
+            command.upgrade(cfg, "heads")
 
     def ping(self) -> bool:
         try:

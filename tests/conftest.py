@@ -13,7 +13,13 @@ from collections.abc import Iterator
 import pytest
 
 from signer.keys.store import Pkcs11KeyStore
-from tests.helpers import HsmEnv, hsm_unavailable_reason, make_store, provision
+from tests.helpers import (
+    HsmEnv,
+    fresh_database_url,
+    hsm_unavailable_reason,
+    make_store,
+    provision,
+)
 
 TEST_TOKEN_LABEL = "kyso-test"
 
@@ -45,3 +51,9 @@ def keystore(hsm_env: HsmEnv) -> Iterator[Pkcs11KeyStore]:
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A new empty database for one test (SQLite, or PostgreSQL under KYSO_TEST_POSTGRES_URL)."""
+    return fresh_database_url(tmp_path_factory.mktemp("db"))

@@ -121,3 +121,27 @@ def verify_signature(
     except InvalidSignature:
         return False
     return True
+
+
+# --- databases -------------------------------------------------------------------------------
+
+POSTGRES_ENV = "KYSO_TEST_POSTGRES_URL"  # e.g. postgresql+psycopg://postgres@/postgres?host=/tmp/x
+
+
+def fresh_database_url(directory: Path) -> str:
+    """A new, empty database: a SQLite file in ``directory``, or, when
+    ``KYSO_TEST_POSTGRES_URL`` names a PostgreSQL server, a new database on it."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        return f"sqlite:///{directory / 'kyso.db'}"
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"kyso_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(base).set(database=name).render_as_string(hide_password=False)

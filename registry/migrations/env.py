@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import tsa.models  # noqa: F401  (registers the TSA tables on the shared metadata)
+import registry.all_models  # noqa: F401  (every table on the shared metadata)
 from registry.models import Base
 
 config = context.config

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import hsm_unavailable_reason, provision
+from clients import KysoClient
+from tests.helpers import fresh_database_url, hsm_unavailable_reason, provision
 
 KYSO = str(Path(sys.executable).parent / "kyso")
 READY = re.compile(r"kyso: serving gRPC on (\S+):(\d+)")
@@ -32,6 +33,7 @@ class Server:
     workdir: Path
     output: list[str] = field(default_factory=list)
     tsa_url: str = ""
+    token: str | None = None
 
     def cli(
         self, *args: str, check: bool = False, timeout: float = 120
@@ -45,6 +47,10 @@ class Server:
     def log(self) -> str:
         return "".join(self.output)
 
+    def client(self, timeout: float = 60.0) -> KysoClient:
+        """A client with this server's credentials (use it rather than KysoClient directly)."""
+        return KysoClient(self.endpoint, timeout=timeout, token=self.token)
+
 
 def server_env(workdir: Path, label: str) -> dict[str, str]:
     hsm = provision(workdir / "hsm", label)
@@ -53,7 +59,7 @@ def server_env(workdir: Path, label: str) -> dict[str, str]:
         SOFTHSM2_CONF=hsm.softhsm2_conf,
         KYSO_HSM_TOKEN_LABEL=hsm.token_label,
         KYSO_HSM_PIN_FILE=str(hsm.dir / "user.pin"),
-        KYSO_STORE_URL=f"sqlite:///{workdir / 'kyso.db'}",
+        KYSO_STORE_URL=fresh_database_url(workdir),
         KYSO_SERVER_LISTEN="127.0.0.1:0",
         KYSO_TSA_HTTP_LISTEN="127.0.0.1:0",
         # This VM's kernel reports its clock unsynchronised; tests that need the

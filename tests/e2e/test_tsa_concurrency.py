@@ -3,13 +3,13 @@ tokens, no duplicate serial, and every token a client received is recorded."""
 
 from __future__ import annotations
 
-import sqlite3
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from asn1crypto import tsp
+from sqlalchemy import create_engine, text
 
 from clients.tsp import make_request
 from tests.e2e.conftest import server_env, start_server, stop_server
@@ -54,8 +54,10 @@ def test_thousands_of_tokens_from_several_processes(tmp_path: Path) -> None:
     serials = [s for s, _ in issued]
     assert len(set(serials)) == TOKENS, "duplicate TSA serial numbers"
     assert all(s.bit_length() > 64 for s in serials)
-    db = sqlite3.connect(tmp_path / "kyso.db")
-    rows = db.execute("SELECT serial, node_id, imprint FROM tsa_tokens").fetchall()
+    engine = create_engine(env["KYSO_STORE_URL"])
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT serial, node_id, imprint FROM tsa_tokens")).all()
+    engine.dispose()
     recorded = {int(serial, 16): (node, imprint) for serial, node, imprint in rows}
     assert len(rows) == TOKENS  # nothing recorded that was not sent, in this clean run
     missing = [s for s in serials if s not in recorded]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import tsa.models  # noqa: F401
+import registry.all_models  # noqa: F401
 from registry.models import Base
 from registry.store import RegistryStore
 
 
-def test_migrations_match_models(tmp_path: Path) -> None:
-    store = RegistryStore(f"sqlite:///{tmp_path / 'm.db'}")
+def test_migrations_match_models(db_url: str) -> None:
+    store = RegistryStore(db_url)
     store.migrate()
     store.migrate()  # idempotent
     with store.engine.connect() as conn:

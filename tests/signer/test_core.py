@@ -25,12 +25,12 @@ from signer.digest import Digest, HashAlg
 from signer.errors import InvalidRequest, NotFound, NotUsable
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm, Scheme
+from tests.helpers import fresh_database_url
 
 
 @pytest.fixture(scope="module")
 def world(keystore: Pkcs11KeyStore, tmp_path_factory: pytest.TempPathFactory):
-    db = tmp_path_factory.mktemp("db") / "kyso.db"
-    registry = RegistryStore(f"sqlite:///{db}")
+    registry = RegistryStore(fresh_database_url(tmp_path_factory.mktemp("db")))
     registry.migrate()
     devca = DevCa(keystore, registry, common_name="test CA", validity_days=30)
     devca.ensure()

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,8 +14,8 @@ from tsa.serials import SerialAllocator
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> RegistryStore:
-    s = RegistryStore(f"sqlite:///{tmp_path / 't.db'}")
+def store(db_url: str) -> RegistryStore:
+    s = RegistryStore(db_url)
     s.migrate()
     return s
 
@@ -76,9 +75,13 @@ def test_a_failed_commit_fails_its_callers(store: RegistryStore) -> None:
     with pytest.raises(KysoError, match="uniqueness check refused it") as exc:
         gc.write(_row(1))  # duplicate serial: the unique index refuses it
     assert not isinstance(exc.value, StoreUnavailable)
-    # A database that refuses writes (SQLite's read-only mode; root ignores file modes).
-    path = store.url.split("///")[1]
-    ro = RegistryStore(f"sqlite:///file:{path}?mode=ro&uri=true")
+    # A database that refuses writes: SQLite's read-only mode (root ignores file modes),
+    # or for PostgreSQL a server that is not there.
+    if store.url.startswith("sqlite"):
+        path = store.url.split("///")[1]
+        ro = RegistryStore(f"sqlite:///file:{path}?mode=ro&uri=true")
+    else:
+        ro = RegistryStore("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
     gc2 = GroupCommitter(ro.engine, TsaTokenRow.__table__)  # type: ignore[arg-type]
     with pytest.raises(StoreUnavailable, match="nothing was issued"):
         gc2.write(_row(2))

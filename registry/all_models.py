@@ -1,0 +1,7 @@
+"""Imports every module that defines tables on the shared metadata, so Alembic
+and the schema test see the whole database. Add a line per new models module."""
+
+from __future__ import annotations
+
+import registry.models  # noqa: F401
+import tsa.models  # noqa: F401
