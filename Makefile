@@ -6,10 +6,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 KYSO := $(VENV)/bin/kyso
 HSM_DIR ?= var/hsm
-APT_PACKAGES := softhsm2 p11-kit opensc poppler-utils xmlsec1 libnss3-tools openssl
+APT_PACKAGES := softhsm2 p11-kit opensc poppler-utils xmlsec1 libnss3-tools openssl curl postgresql
 PYTEST_ARGS ?=
 
-.PHONY: run test deps apt venv proto lint clean
+.PHONY: run test test-sqlite test-postgres deps apt venv proto lint clean
 
 run: deps
 	@eval "$$(hsm-sim/provision.sh $(HSM_DIR))" && \
@@ -21,8 +21,19 @@ run: deps
 	echo "kyso: demo TSA clock check is '$${KYSO_TSA_CLOCK_CHECK:-off}' (set KYSO_TSA_CLOCK_CHECK=kernel to refuse timestamps while the clock is unsynchronised)" && \
 	KYSO_TSA_CLOCK_CHECK=$${KYSO_TSA_CLOCK_CHECK:-off} exec $(KYSO) serve --demo
 
-test: deps
+# The whole suite twice: on SQLite (the embedded default) and on a throwaway
+# PostgreSQL cluster (the multi-node store).
+test: test-sqlite test-postgres
+
+test-sqlite: deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: deps
+	@d=$$(mktemp -d /tmp/kyso-pg.XXXXXX); \
+	url=$$(scripts/pg-throwaway.sh start $$d) || exit 1; \
+	echo "== the suite on PostgreSQL ($$url)"; \
+	KYSO_TEST_POSTGRES_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	scripts/pg-throwaway.sh stop $$d; rm -rf $$d; exit $$rc
 
 deps: apt venv
 
