@@ -39,7 +39,18 @@ ALG_NAMES = {v: k for k, v in KEY_ALGORITHMS.items()}
 
 def _client(ctx: click.Context) -> KysoClient:
     obj = ctx.find_root().obj
-    return KysoClient(obj["server"], timeout=obj["timeout"])
+    return KysoClient(
+        obj["server"],
+        timeout=obj["timeout"],
+        token=obj["token"],
+        root_certificates=obj["tls_ca"],
+        client_certificate=obj["tls_cert"],
+        client_key=obj["tls_key"],
+    )
+
+
+def _read(path: str | None) -> bytes | None:
+    return Path(path).read_bytes() if path else None
 
 
 def _run(fn: Callable[[], Any]) -> Any:
@@ -59,12 +70,32 @@ def _run(fn: Callable[[], Any]) -> Any:
     help="kyso gRPC endpoint host:port (env KYSO_ENDPOINT).",
 )
 @click.option("--timeout", default=60.0, show_default=True, help="Deadline per call, seconds.")
+@click.option("--token", envvar="KYSO_TOKEN", help="Bearer token (env KYSO_TOKEN).")
+@click.option("--token-file", envvar="KYSO_TOKEN_FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="File holding the bearer token (env KYSO_TOKEN_FILE).")
+@click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), envvar="KYSO_TLS_CA",
+              help="Use TLS, trusting this CA (PEM) for the server's certificate.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
+              envvar="KYSO_TLS_CERT", help="Client certificate (PEM) for mTLS.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), envvar="KYSO_TLS_KEY",
+              help="Client private key (PEM) for mTLS.")
 @click.version_option(package_name="kyso")
 @click.pass_context
-def main(ctx: click.Context, server: str, timeout: float) -> None:
+def main(ctx: click.Context, server: str, timeout: float, token: str | None,
+         token_file: str | None, tls_ca: str | None, tls_cert: str | None,
+         tls_key: str | None) -> None:
     """kyso: organization signatures (electronic seals) and timestamps for
-    Vietnamese government e-documents, with keys held in an HSM."""
-    ctx.obj = {"server": server, "timeout": timeout}
+    Vietnamese government e-documents, with keys held in an HSM.
+
+    Calls authenticate with a bearer token (--token, KYSO_TOKEN, --token-file)
+    or an mTLS client certificate (--tls-cert/--tls-key). `make run` writes the
+    demo administrator's token to var/demo-admin.token.
+    """
+    if token is None and token_file:
+        token = Path(token_file).read_text().strip()
+    ctx.obj = {"server": server, "timeout": timeout, "token": token,
+               "tls_ca": _read(tls_ca), "tls_cert": _read(tls_cert), "tls_key": _read(tls_key)}
 
 
 # -- serve ------------------------------------------------------------------
@@ -76,9 +107,13 @@ def main(ctx: click.Context, server: str, timeout: float) -> None:
 @click.option("--listen", help="gRPC address host:port (overrides server.listen).")
 @click.option("--demo", is_flag=True,
               help="Create the demo agency 000.00.00.H13 with a key and a certificate if missing.")
+@click.option("--demo-token-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("var/demo-admin.token"), show_default=True,
+              help="With --demo: where the demo administrator's token is written.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def serve(config_file: str | None, listen: str | None, demo: bool, log_level: str) -> None:
+def serve(config_file: str | None, listen: str | None, demo: bool, demo_token_file: Path,
+          log_level: str) -> None:
     """Run the kyso server (signer and registry) in the foreground.
 
     Settings come from the TOML file and KYSO_* environment variables, e.g.
@@ -104,7 +139,7 @@ def serve(config_file: str | None, listen: str | None, demo: bool, log_level: st
         settings = load_settings(config_file)
         from signer.runtime.server import serve as run
 
-        run(settings, demo=demo)
+        run(settings, demo=demo, demo_token_file=demo_token_file)
     except ConfigError as exc:
         err.print(f"[red]kyso: cannot start[/red]: {exc.message}", highlight=False)
         sys.exit(2)
@@ -406,6 +441,22 @@ def ca_export(ctx: click.Context, output: Path) -> None:
     write_atomically(output, pem)
     err.print(f"wrote the development CA certificate to {output}", highlight=False)
 
+
+from clients import cli_clients, cli_report  # noqa: E402
+
+cli_clients.register(admin)
+cli_report.register(admin)
+from clients import cli_keys  # noqa: E402  (keys: admin key/cert lifecycle, admin seal)
+
+cli_keys.register(admin)
+
+from clients import cli_audit  # noqa: E402
+
+admin.add_command(cli_audit.audit)
+
+from clients import cli_agency  # noqa: E402
+
+cli_agency.register(agency)
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,14 @@ from typing import Any, BinaryIO
 import grpc
 
 from kyso.common.v1 import common_pb2
-from kyso.registry.v1 import registry_pb2, registry_pb2_grpc
+from kyso.registry.v1 import (
+    clients_pb2,
+    clients_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
+)
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
 
@@ -86,20 +93,28 @@ class KysoClient:
         timeout: float = 30.0,
         root_certificates: bytes | None = None,
         token: str | None = None,
+        client_certificate: bytes | None = None,
+        client_key: bytes | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {token}"),) if token else ()
         )
-        if root_certificates is not None:
-            creds = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+        if root_certificates is not None or client_certificate is not None:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=root_certificates,
+                private_key=client_key,
+                certificate_chain=client_certificate,
+            )
             self._channel = grpc.secure_channel(endpoint, creds)
         else:
             self._channel = grpc.insecure_channel(endpoint)
         self._signer = signer_pb2_grpc.SignerServiceStub(self._channel)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
         self._tsa = tsa_pb2_grpc.TimestampServiceStub(self._channel)
+        self._clients = clients_pb2_grpc.ClientServiceStub(self._channel)
+        self._reports = reports_pb2_grpc.ReportServiceStub(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -133,6 +148,8 @@ class KysoClient:
         agency: str,
         digests: Sequence[bytes],
         *,
+        document_type: str = "",
+        document_number: str = "",
         hash_alg: str = "sha256",
         cms: bool = False,
         scheme: str | None = None,
@@ -150,7 +167,10 @@ class KysoClient:
         req = signer_pb2.SignDigestsRequest(
             agency_code=agency,
             digests=[
-                signer_pb2.DigestToSign(digest=d, hash_algorithm=HASHES[hash_alg], reference=r)
+                signer_pb2.DigestToSign(
+                    digest=d, hash_algorithm=HASHES[hash_alg], reference=r,
+                    document_type=document_type, document_number=document_number,
+                )
                 for d, r in zip(digests, refs, strict=True)
             ],
             format=signer_pb2.OUTPUT_FORMAT_CMS if cms else signer_pb2.OUTPUT_FORMAT_RAW,
@@ -183,6 +203,53 @@ class KysoClient:
             self._tsa.Timestamp, tsa_pb2.TimestampRequest(time_stamp_req=request_der)
         )
         return bytes(resp.time_stamp_resp)
+
+    # -- statistics ---------------------------------------------------------
+
+    def monthly_report(self, month: str, agency: str = "") -> reports_pb2.MonthlyReportResponse:
+        resp: reports_pb2.MonthlyReportResponse = self._call(
+            self._reports.MonthlyReport,
+            reports_pb2.MonthlyReportRequest(month=month, agency_code=agency))
+        return resp
+
+    # -- clients and grants -------------------------------------------------
+
+    def create_client(
+        self, name: str, *, kind: str = "system", certificate: bytes = b"",
+        no_token: bool = False, grants: Sequence[tuple[str, str, bool]] = (),
+    ) -> clients_pb2.CreateClientResponse:
+        req = clients_pb2.CreateClientRequest(
+            name=name, kind=kind, certificate=certificate, no_token=no_token,
+            grants=[clients_pb2.RoleGrant(role=r, scope=s, subtree=t) for r, s, t in grants],
+        )
+        resp: clients_pb2.CreateClientResponse = self._call(self._clients.CreateClient, req)
+        return resp
+
+    def list_clients(self) -> list[clients_pb2.Client]:
+        resp = self._call(self._clients.ListClients, clients_pb2.ListClientsRequest())
+        return list(resp.clients)
+
+    def revoke_client(self, name: str) -> clients_pb2.Client:
+        c: clients_pb2.Client = self._call(
+            self._clients.RevokeClient, clients_pb2.ClientRef(name=name))
+        return c
+
+    def replace_token(self, name: str) -> clients_pb2.CreateClientResponse:
+        resp: clients_pb2.CreateClientResponse = self._call(
+            self._clients.ReplaceToken, clients_pb2.ClientRef(name=name))
+        return resp
+
+    def grant_role(self, name: str, role: str, scope: str = "",
+                   subtree: bool = False, *, revoke: bool = False) -> clients_pb2.Client:
+        req = clients_pb2.GrantRoleRequest(
+            name=name, grant=clients_pb2.RoleGrant(role=role, scope=scope, subtree=subtree))
+        method = self._clients.RevokeRole if revoke else self._clients.GrantRole
+        c: clients_pb2.Client = self._call(method, req)
+        return c
+
+    def whoami(self) -> clients_pb2.Client:
+        c: clients_pb2.Client = self._call(self._clients.WhoAmI, clients_pb2.WhoAmIRequest())
+        return c
 
     # -- registry -----------------------------------------------------------
 
@@ -227,6 +294,220 @@ class KysoClient:
     def ca_certificate(self) -> bytes:
         resp = self._call(self._registry.GetCaCertificate, registry_pb2.GetCaCertificateRequest())
         return bytes(resp.der)
+
+    # -- key and certificate lifecycle, seal images (kyso.registry.v1.KeyService) --------
+    # Messages are kyso.registry.v1.keys_pb2 types; imported here to keep this block whole.
+
+    def _key_service(self) -> Any:
+        from kyso.registry.v1 import keys_pb2_grpc
+
+        stub = self.__dict__.get("_keys_stub")
+        if stub is None:
+            make: Any = keys_pb2_grpc.KeyServiceStub  # generated code is untyped
+            stub = self.__dict__["_keys_stub"] = make(self._channel)
+        return stub
+
+    def create_csr(
+        self, agency: str, key_id: str = "", subject: dict[str, str] | None = None
+    ) -> Any:
+        """A PKCS#10 request (``csr_der``) signed in the HSM; ``subject`` overrides the
+        agency-derived subject (CN, O, OU, L, ST, C, UID; "" removes an attribute)."""
+        from kyso.registry.v1 import keys_pb2
+
+        req = keys_pb2.CreateCsrRequest(agency_code=agency, key_id=key_id,
+                                        subject=subject or {})
+        return self._call(self._key_service().CreateCsr, req)
+
+    def import_certificate(
+        self, agency: str, certificate: bytes, chain: Sequence[bytes] = (),
+        *, activate: bool = True,
+    ) -> Any:
+        """Import a CA-issued certificate (PEM or DER) and its chain; returns a KeyEntry."""
+        from kyso.registry.v1 import keys_pb2
+
+        req = keys_pb2.ImportCertificateRequest(
+            agency_code=agency, certificate=certificate, chain=list(chain),
+            no_activate=not activate,
+        )
+        return self._call(self._key_service().ImportCertificate, req)
+
+    def activate_key(self, key_id: str, agency: str = "") -> Any:
+        from kyso.registry.v1 import keys_pb2
+
+        req = keys_pb2.ActivateKeyRequest(key_id=key_id, agency_code=agency)
+        return self._call(self._key_service().ActivateKey, req)
+
+    def rotate_key(self, agency: str, algorithm: str | None = None,
+                   scheme: str | None = None) -> Any:
+        """New key; with the dev CA active at once, else ``csr_der`` to send to the CA."""
+        from kyso.registry.v1 import keys_pb2
+
+        if algorithm is not None and algorithm not in KEY_ALGORITHMS:
+            raise ValueError(f"unsupported key algorithm {algorithm!r}")
+        req = keys_pb2.RotateKeyRequest(
+            agency_code=agency,
+            algorithm=KEY_ALGORITHMS[algorithm] if algorithm
+            else common_pb2.KEY_ALGORITHM_UNSPECIFIED,
+            scheme=SCHEMES[scheme] if scheme else common_pb2.SIGNATURE_SCHEME_UNSPECIFIED,
+        )
+        return self._call(self._key_service().RotateKey, req)
+
+    def retire_key(self, key_id: str, *, force: bool = False, agency: str = "") -> Any:
+        from kyso.registry.v1 import keys_pb2
+
+        req = keys_pb2.RetireKeyRequest(key_id=key_id, force=force, agency_code=agency)
+        return self._call(self._key_service().RetireKey, req)
+
+    def mark_compromised(self, key_id: str, reason: str, agency: str = "") -> Any:
+        from kyso.registry.v1 import keys_pb2
+
+        req = keys_pb2.MarkCompromisedRequest(key_id=key_id, reason=reason, agency_code=agency)
+        return self._call(self._key_service().MarkCompromised, req)
+
+    def list_keys(self, agency: str) -> list[Any]:
+        from kyso.registry.v1 import keys_pb2
+
+        resp = self._call(self._key_service().ListKeys,
+                          keys_pb2.ListKeysRequest(agency_code=agency))
+        return list(resp.keys)
+
+    def set_seal_image(self, agency: str, png: bytes, width_mm: float = 0.0,
+                       height_mm: float = 0.0) -> Any:
+        from kyso.registry.v1 import keys_pb2
+
+        req = keys_pb2.SetSealImageRequest(agency_code=agency, png=png, width_mm=width_mm,
+                                           height_mm=height_mm)
+        return self._call(self._key_service().SetSealImage, req)
+
+    def get_seal_image(self, agency: str) -> Any:
+        from kyso.registry.v1 import keys_pb2
+
+        return self._call(self._key_service().GetSealImage,
+                          keys_pb2.GetSealImageRequest(agency_code=agency))
+
+    def set_default_profile(self, agency: str, profile: str) -> Any:
+        """``profile``: seal, attachment or copy."""
+        from kyso.registry.v1 import keys_pb2
+
+        profiles = {"seal": keys_pb2.SIGNATURE_PROFILE_SEAL,
+                    "attachment": keys_pb2.SIGNATURE_PROFILE_ATTACHMENT,
+                    "copy": keys_pb2.SIGNATURE_PROFILE_COPY}
+        if profile not in profiles:
+            raise ValueError(f"unknown profile {profile!r}: use seal, attachment or copy")
+        req = keys_pb2.SetDefaultProfileRequest(agency_code=agency, profile=profiles[profile])
+        return self._call(self._key_service().SetDefaultProfile, req)
+
+    # -- agency-code registry (kyso.registry.v1.AgencyService) -------------------------
+    # Messages are kyso.registry.v1.agencies_pb2 types; imported here to keep this block
+    # whole. Dates are "YYYY-MM-DD" strings; reissue maps old sub-unit codes to new ones.
+
+    def _agency_service(self) -> Any:
+        from kyso.registry.v1 import agencies_pb2_grpc
+
+        stub = self.__dict__.get("_agencies_stub")
+        if stub is None:
+            make: Any = agencies_pb2_grpc.AgencyServiceStub  # generated code is untyped
+            stub = self.__dict__["_agencies_stub"] = make(self._channel)
+        return stub
+
+    @staticmethod
+    def _reissue(reissue: dict[str, str] | None) -> list[Any]:
+        from kyso.registry.v1 import agencies_pb2
+
+        return [agencies_pb2.Reissue(old_code=o, new_code=n) for o, n in (reissue or {}).items()]
+
+    def rename_agency(self, code: str, name: str, effective: str, note: str = "") -> Any:
+        from kyso.registry.v1 import agencies_pb2
+
+        req = agencies_pb2.RenameAgencyRequest(code=code, name=name, effective=effective,
+                                               note=note)
+        return self._call(self._agency_service().RenameAgency, req)
+
+    def move_agency(self, code: str, new_code: str, effective: str, name: str = "") -> Any:
+        from kyso.registry.v1 import agencies_pb2
+
+        req = agencies_pb2.MoveAgencyRequest(code=code, new_code=new_code,
+                                             effective=effective, name=name)
+        return self._call(self._agency_service().MoveAgency, req)
+
+    def merge_agencies(self, codes: Sequence[str], into: str, effective: str, name: str = "",
+                       reissue: dict[str, str] | None = None) -> Any:
+        from kyso.registry.v1 import agencies_pb2
+
+        req = agencies_pb2.MergeAgenciesRequest(codes=list(codes), into=into,
+                                                effective=effective, name=name,
+                                                reissue=self._reissue(reissue))
+        return self._call(self._agency_service().MergeAgencies, req)
+
+    def split_agency(self, code: str, parts: Sequence[tuple[str, str]], effective: str,
+                     reissue: dict[str, str] | None = None) -> list[Any]:
+        from kyso.registry.v1 import agencies_pb2
+
+        req = agencies_pb2.SplitAgencyRequest(
+            code=code, parts=[agencies_pb2.SplitPart(code=c, name=n) for c, n in parts],
+            effective=effective, reissue=self._reissue(reissue))
+        return list(self._call(self._agency_service().SplitAgency, req).agencies)
+
+    def close_agency(self, code: str, effective: str, successor: str = "",
+                     reissue: dict[str, str] | None = None) -> Any:
+        from kyso.registry.v1 import agencies_pb2
+
+        req = agencies_pb2.CloseAgencyRequest(code=code, effective=effective,
+                                              successor_code=successor,
+                                              reissue=self._reissue(reissue))
+        return self._call(self._agency_service().CloseAgency, req)
+
+    def agency_history(self, code: str, on: str = "") -> Any:
+        """``name_on_date`` on ``on`` (default today), ``successors`` today, ``events``."""
+        from kyso.registry.v1 import agencies_pb2
+
+        return self._call(self._agency_service().GetAgencyHistory,
+                          agencies_pb2.GetAgencyHistoryRequest(code=code, on=on))
+
+    def agency_children(self, code: str, include_closed: bool = False) -> list[Any]:
+        from kyso.registry.v1 import agencies_pb2
+
+        req = agencies_pb2.ListAgencyTreeRequest(code=code, include_closed=include_closed)
+        return list(self._call(self._agency_service().ListChildren, req).agencies)
+
+    def agency_subtree(self, code: str, include_closed: bool = False) -> list[Any]:
+        from kyso.registry.v1 import agencies_pb2
+
+        req = agencies_pb2.ListAgencyTreeRequest(code=code, include_closed=include_closed)
+        return list(self._call(self._agency_service().ListSubtree, req).agencies)
+
+    def import_agencies(self, content: bytes, fmt: str = "csv", dry_run: bool = False) -> Any:
+        """The plan (create, rename, unchanged) or ``problems``; ``applied`` if written."""
+        from kyso.registry.v1 import agencies_pb2
+
+        req = agencies_pb2.ImportAgenciesRequest(content=content, format=fmt, dry_run=dry_run)
+        return self._call(self._agency_service().ImportAgencies, req)
+
+    def export_agencies(self, fmt: str = "csv", include_closed: bool = False) -> bytes:
+        from kyso.registry.v1 import agencies_pb2
+
+        req = agencies_pb2.ExportAgenciesRequest(format=fmt, include_closed=include_closed)
+        return bytes(self._call(self._agency_service().ExportAgencies, req).content)
+
+    # -- audit log ------------------------------------------------------------
+
+    def verify_audit_log(self) -> Any:
+        """Check the server's whole audit log: an ``audit_pb2.VerifyAuditLogResponse``."""
+        from kyso.registry.v1 import audit_pb2, audit_pb2_grpc
+
+        stub = audit_pb2_grpc.AuditServiceStub(self._channel)  # type: ignore[no-untyped-call, unused-ignore]
+        return self._call(stub.VerifyAuditLog, audit_pb2.VerifyAuditLogRequest())
+
+    def list_audit_records(self, *, node_id: str = "", after_id: int = 0, limit: int = 100,
+                           action: str = "") -> Any:
+        """A page of audit records: an ``audit_pb2.ListAuditRecordsResponse``."""
+        from kyso.registry.v1 import audit_pb2, audit_pb2_grpc
+
+        stub = audit_pb2_grpc.AuditServiceStub(self._channel)  # type: ignore[no-untyped-call, unused-ignore]
+        req = audit_pb2.ListAuditRecordsRequest(node_id=node_id, after_id=after_id, limit=limit,
+                                                action=action)
+        return self._call(stub.ListAuditRecords, req)
+
 
 
 def post_timestamp_query(url: str, request_der: bytes, timeout: float = 60.0) -> bytes:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 
+from registry.audit import AuditLog, current_actor
 from registry.codes import parse_code
 from registry.devca import DevCa
-from registry.store import Agency, KeyPurpose, KeyRecord, RegistryStore
+from registry.keys import KeyLifecycle, KeyPolicy
+from registry.store import Agency, KeyRecord, RegistryStore
 from signer.errors import InvalidRequest, NotFound, NotUsable
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm, Scheme
@@ -20,15 +22,27 @@ DEMO_AGENCY_NAME = "Ủy ban nhân dân thành phố Cần Thơ"
 
 class RegistryAdmin:
     def __init__(
-        self, keystore: Pkcs11KeyStore, registry: RegistryStore, devca: DevCa | None
+        self,
+        keystore: Pkcs11KeyStore,
+        registry: RegistryStore,
+        devca: DevCa | None,
+        *,
+        policy: KeyPolicy | None = None,
     ) -> None:
         self.keystore = keystore
         self.registry = registry
         self.devca = devca
+        self.policy = policy or KeyPolicy()
+        self.audit: AuditLog | None = None  # set by the server; None: no audit records
+
+    def _audit(self, action: str, target: str, details: dict[str, object]) -> None:
+        if self.audit is not None:
+            self.audit.record(current_actor.get(), action, target, details)
 
     def create_agency(self, code: str, name: str) -> Agency:
         agency = self.registry.create_agency(parse_code(code), name)
         log.info("created agency %s", agency.code)
+        self._audit("agency.create", agency.code, {"name": agency.name})
         return agency
 
     def generate_key(
@@ -37,19 +51,11 @@ class RegistryAdmin:
         algorithm: KeyAlgorithm = KeyAlgorithm.RSA2048,
         scheme: Scheme | None = None,
     ) -> KeyRecord:
-        agency = self.registry.get_agency(agency_code)
-        chosen = scheme or algorithm.default_scheme
-        if not chosen.fits(algorithm):
-            raise InvalidRequest(
-                f"scheme {chosen.value} does not fit a {algorithm.value} key: use "
-                f"{algorithm.default_scheme.value}"
-            )
-        label = f"seal-{agency.code}-{len(agency.keys) + 1}"
-        info = self.keystore.generate_key(algorithm, label=label)
-        key = self.registry.add_key(
-            info, scheme=chosen, purpose=KeyPurpose.SEAL, agency_code=agency.code
-        )
-        log.info("generated %s key %s for %s", algorithm.value, info.key_id.hex(), agency.code)
+        """A PENDING key in the HSM, refused (InvalidRequest) outside the key policy."""
+        lifecycle = KeyLifecycle(self.keystore, self.registry, self.policy, devca=self.devca)
+        key = lifecycle.generate_key(agency_code, algorithm, scheme)
+        self._audit("key.generate", key.key_id.hex(), {"agency": key.agency_code,
+                    "algorithm": key.algorithm.value, "scheme": key.scheme.value})
         return key
 
     def issue_dev_certificate(
@@ -64,7 +70,12 @@ class RegistryAdmin:
         key = self.registry.get_key(key_id) if key_id else self.registry.newest_key(agency.code)
         if key.agency_code != agency.code:
             raise InvalidRequest(f"key {key.key_id.hex()} does not belong to agency {agency.code}")
-        return self.devca.issue_seal(agency, key, validity_days)
+        issued = self.devca.issue_seal(agency, key, validity_days)
+        assert issued.certificate is not None
+        self._audit("certificate.issue", issued.key_id.hex(), {
+            "agency": agency.code, "serial": issued.certificate.serial_hex,
+            "not_after": issued.certificate.not_after.isoformat(), "validity_days": validity_days})
+        return issued
 
     def ensure_demo(self) -> KeyRecord:
         """The quick-start demo: agency 000.00.00.H13 (Cần Thơ) with an active key."""

@@ -3,5 +3,8 @@ and the schema test see the whole database. Add a line per new models module."""
 
 from __future__ import annotations
 
+import registry.audit
+import registry.auth
 import registry.models  # noqa: F401
+import signer.records  # noqa: F401
 import tsa.models  # noqa: F401

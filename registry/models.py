@@ -4,10 +4,13 @@ models and the migrations disagree."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -41,8 +44,34 @@ class AgencyRow(Base):
     level: Mapped[int] = mapped_column(Integer)
     parent_code: Mapped[str | None] = mapped_column(String(35), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Lifecycle (registry/agencies.py): a closed code keeps its row forever, so the
+    # unique ``code`` also guarantees a closed code is never reused.
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    # NULL only for rows created before migration 0003 had a creation date to copy.
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)  # exclusive: the closing date
+    successor_code: Mapped[str | None] = mapped_column(String(35))
 
     keys: Mapped[list[KeyRow]] = relationship(back_populates="agency", order_by="KeyRow.id")
+
+
+class AgencyEventRow(Base):
+    """One lifecycle event of an agency code; history is answered from these.
+    ``kind``: create, rename, move, merge, split, close (registry/agencies.py)."""
+
+    __tablename__ = "agency_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(35), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    effective: Mapped[date] = mapped_column(Date)
+    old_name: Mapped[str | None] = mapped_column(Text)
+    new_name: Mapped[str | None] = mapped_column(Text)
+    old_parent: Mapped[str | None] = mapped_column(String(35))
+    new_parent: Mapped[str | None] = mapped_column(String(35))
+    related_codes: Mapped[list[str]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class KeyRow(Base):
@@ -62,6 +91,11 @@ class KeyRow(Base):
     public_key_der: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Lifecycle (migration 0005): when the state last changed, why, and when the key
+    # was marked compromised (signing with it stops on the next request of every node).
+    state_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    compromised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     agency: Mapped[AgencyRow | None] = relationship(back_populates="keys")
     certificates: Mapped[list[CertificateRow]] = relationship(
@@ -89,3 +123,19 @@ class CertificateRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     key: Mapped[KeyRow] = relationship(back_populates="certificates")
+
+
+class AgencyAssetRow(Base):
+    """An agency's seal image (PNG with transparency, real size in millimetres) and the
+    signature profile its PDF signatures use by default (Decree 30/2020, Appendix I).
+    Kept apart from ``agencies`` so the agency record and its assets evolve separately."""
+
+    __tablename__ = "agency_assets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("agencies.code"), unique=True)
+    seal_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    seal_width_mm: Mapped[float | None] = mapped_column(Float)
+    seal_height_mm: Mapped[float | None] = mapped_column(Float)
+    default_profile: Mapped[str] = mapped_column(String(16))  # seal | attachment | copy
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

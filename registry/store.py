@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import bindparam, create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+# Built once: the per-request key state check runs this (compiled-statement cache hit).
+_KEY_STATE = select(KeyRow.state, KeyRow.compromised_at, KeyRow.state_reason).where(
+    KeyRow.key_id == bindparam("key_id")
+)
+
 
 class KeyState(enum.Enum):
     PENDING = "pending"
@@ -44,6 +49,7 @@ class KeyPurpose(enum.Enum):
     SEAL = "seal"  # an agency's organization key
     DEV_CA = "dev-ca"  # the development CA
     TSA = "tsa"  # the time-stamp authority
+    AUDIT = "audit"  # signs the audit log's checkpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,25 @@ class KeyRecord:
     state: KeyState
     public_key_der: bytes
     certificate: CertRecord | None
+    activated_at: datetime | None = None
+    state_changed_at: datetime | None = None
+    state_reason: str | None = None
+    compromised_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    """A key's state as the signer re-checks it before each request (see ``key_state``)."""
+
+    state: KeyState
+    compromised_at: datetime | None
+    reason: str | None
+
+
+def compromised_message(key_id: bytes, when: datetime | None, reason: str | None) -> str:
+    on = f"{_aware(when):%Y-%m-%d %H:%M:%S} UTC" if when else "an unknown date"
+    why = f" ({reason})" if reason else ""
+    return f"key {key_id.hex()} was marked compromised on {on}{why}: rotate to a new key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +167,10 @@ def _key_record(row: KeyRow) -> KeyRecord:
         state=KeyState(row.state),
         public_key_der=row.public_key_der,
         certificate=cert,
+        activated_at=_aware(row.activated_at) if row.activated_at else None,
+        state_changed_at=_aware(row.state_changed_at) if row.state_changed_at else None,
+        state_reason=row.state_reason,
+        compromised_at=_aware(row.compromised_at) if row.compromised_at else None,
     )
 
 
@@ -201,24 +230,14 @@ class RegistryStore:
     # -- agencies -----------------------------------------------------------
 
     def create_agency(self, code: AgencyCode | str, name: str) -> Agency:
-        parsed = code if isinstance(code, AgencyCode) else parse_code(code)
-        name = name.strip()
-        if not name:
+        # The lifecycle lives in registry.agencies (status, validity, "create" event,
+        # closed codes never reused); this method keeps not insisting on a parent.
+        from registry.agencies import AgencyRegistry
+
+        if not name.strip():
             raise InvalidRequest("agency name is empty: give the body's official name")
-        with self._session("creating an agency") as s:
-            if s.scalar(select(AgencyRow.id).where(AgencyRow.code == parsed.code)):
-                raise AlreadyExists(f"agency {parsed.code} already exists")
-            row = AgencyRow(
-                code=parsed.code,
-                name=name,
-                format=parsed.format.value,
-                level=parsed.level,
-                parent_code=parsed.parent,
-                created_at=datetime.now(UTC),
-            )
-            s.add(row)
-            s.flush()
-            return Agency(row.code, row.name, row.format, row.level, row.parent_code, ())
+        a = AgencyRegistry(self.engine).create(code, name, require_parent=False)
+        return Agency(a.code, a.name, a.format, a.level, a.parent_code, ())
 
     def get_agency(self, code: str) -> Agency:
         parsed = parse_code(code)
@@ -275,13 +294,24 @@ class RegistryStore:
             return _key_record(row)
 
     def attach_certificate(
-        self, key_id: bytes, cert_der: bytes, chain: tuple[bytes, ...] = ()
+        self,
+        key_id: bytes,
+        cert_der: bytes,
+        chain: tuple[bytes, ...] = (),
+        *,
+        activate: bool = True,
     ) -> KeyRecord:
-        """Record the key's certificate and make the key the active one of its
-        agency and purpose; a previously active key is retired (kept for verification)."""
+        """Record the key's certificate and (with ``activate``) make the key the active one
+        of its agency and purpose; a previously active key is retired (kept for
+        verification) in the same transaction, so there is never a moment without one."""
         rec = cert_record(cert_der, chain)
         with self._session("recording a certificate") as s:
             row = self._key_row(s, key_id)
+            if row.state in (KeyState.COMPROMISED.value, KeyState.RETIRED.value):
+                raise NotUsable(
+                    f"key {key_id.hex()} is {row.state}: it cannot get a new certificate; "
+                    "generate a new key instead"
+                )
             now = datetime.now(UTC)
             s.add(
                 CertificateRow(
@@ -296,23 +326,136 @@ class RegistryStore:
                     created_at=now,
                 )
             )
-            previous = s.scalars(
-                select(KeyRow).where(
-                    KeyRow.agency_id == row.agency_id
-                    if row.agency_id is not None
-                    else KeyRow.agency_id.is_(None),
-                    KeyRow.purpose == row.purpose,
-                    KeyRow.state == KeyState.ACTIVE.value,
-                    KeyRow.id != row.id,
-                )
-            ).all()
-            for p in previous:
-                p.state = KeyState.RETIRED.value
-            row.state = KeyState.ACTIVE.value
-            row.activated_at = now
+            if activate:
+                self._activate(s, row, now)
             s.flush()
             s.refresh(row, ["agency", "certificates"])
             return _key_record(row)
+
+    def activate_key(self, key_id: bytes, reason: str | None = None) -> KeyRecord:
+        """Make a (pending or already active) key the active one of its agency and purpose;
+        the previous active key is retired in the same transaction."""
+        with self._session("activating a key") as s:
+            row = self._key_row(s, key_id)
+            if row.state not in (KeyState.PENDING.value, KeyState.ACTIVE.value):
+                raise NotUsable(
+                    f"key {key_id.hex()} is {row.state} and cannot be activated again: "
+                    "generate a new key (`kyso admin key rotate`)"
+                )
+            if not row.certificates:
+                raise NotUsable(
+                    f"key {key_id.hex()} has no certificate: import one with "
+                    "`kyso admin cert import`"
+                )
+            self._activate(s, row, datetime.now(UTC), reason)
+            s.flush()
+            s.refresh(row, ["agency", "certificates"])
+            return _key_record(row)
+
+    def retire_key(self, key_id: bytes, *, force: bool = False, reason: str | None = None
+                   ) -> KeyRecord:
+        """Retire a key (kept for verification, never signs again). The active key of an
+        agency is retired only with ``force``: that leaves the agency unable to sign."""
+        with self._session("retiring a key") as s:
+            row = self._key_row(s, key_id)
+            if row.state == KeyState.COMPROMISED.value:
+                raise NotUsable(f"key {key_id.hex()} is compromised; it stays compromised")
+            if row.state == KeyState.RETIRED.value:
+                return _key_record(row)
+            if row.state == KeyState.ACTIVE.value and not force:
+                who = row.agency.code if row.agency else row.purpose
+                raise NotUsable(
+                    f"key {key_id.hex()} is the active key of {who}: rotate to a new key "
+                    f"first (`kyso admin key rotate {who}`), or force it to leave {who} "
+                    "without a signing key"
+                )
+            now = datetime.now(UTC)
+            row.state = KeyState.RETIRED.value
+            row.state_changed_at = now
+            row.state_reason = reason
+            s.flush()
+            s.refresh(row, ["agency", "certificates"])
+            return _key_record(row)
+
+    def mark_compromised(self, key_id: bytes, reason: str) -> KeyRecord:
+        """Mark a key compromised, whatever its state; it never signs again."""
+        with self._session("marking a key compromised") as s:
+            row = self._key_row(s, key_id)
+            if row.state == KeyState.COMPROMISED.value:
+                raise NotUsable(
+                    compromised_message(key_id, row.compromised_at, row.state_reason)
+                    .replace(": rotate to a new key", " already")
+                )
+            now = datetime.now(UTC)
+            row.state = KeyState.COMPROMISED.value
+            row.state_changed_at = now
+            row.compromised_at = now
+            row.state_reason = reason
+            s.flush()
+            s.refresh(row, ["agency", "certificates"])
+            return _key_record(row)
+
+    def key_state(self, key_id: bytes) -> KeyStatus:
+        """The key's current state: one SELECT on the unique ``keys.key_id`` index.
+
+        Called by every signer node before each signing request (after its 2 s key
+        cache), so that retiring or compromising a key takes effect on the next request.
+        """
+        with self._translate("checking a key's state"), self.engine.connect() as conn:
+            row = conn.execute(_KEY_STATE, {"key_id": key_id.hex()}).first()
+        if row is None:
+            raise NotFound(f"key {key_id.hex()} is not registered")
+        return KeyStatus(
+            KeyState(row.state),
+            _aware(row.compromised_at) if row.compromised_at else None,
+            row.state_reason,
+        )
+
+    def keys_of(self, agency_code: str) -> list[KeyRecord]:
+        """Every key of an agency, oldest first."""
+        with self._session("listing keys") as s:
+            agency_id = self._agency_id(s, agency_code)
+            rows = s.scalars(
+                select(KeyRow)
+                .where(KeyRow.agency_id == agency_id)
+                .order_by(KeyRow.id)
+                .options(selectinload(KeyRow.certificates), selectinload(KeyRow.agency))
+            ).all()
+            return [_key_record(r) for r in rows]
+
+    def key_by_public_key(self, agency_code: str, public_key_der: bytes) -> KeyRecord | None:
+        """The agency's key with exactly this DER SubjectPublicKeyInfo, if any."""
+        with self._session("finding a key by its public key") as s:
+            agency_id = self._agency_id(s, agency_code)
+            row = s.scalars(
+                select(KeyRow).where(
+                    KeyRow.agency_id == agency_id, KeyRow.public_key_der == public_key_der
+                )
+            ).first()
+            return _key_record(row) if row else None
+
+    def _activate(self, s: Session, row: KeyRow, now: datetime, reason: str | None = None
+                  ) -> None:
+        """Retire the agency's (purpose's) active key and activate ``row``: one transaction."""
+        previous = s.scalars(
+            select(KeyRow).where(
+                KeyRow.agency_id == row.agency_id
+                if row.agency_id is not None
+                else KeyRow.agency_id.is_(None),
+                KeyRow.purpose == row.purpose,
+                KeyRow.state == KeyState.ACTIVE.value,
+                KeyRow.id != row.id,
+            )
+        ).all()
+        for p in previous:
+            p.state = KeyState.RETIRED.value
+            p.state_changed_at = now
+            p.state_reason = f"superseded by key {row.key_id}"
+        if row.state != KeyState.ACTIVE.value:
+            row.state = KeyState.ACTIVE.value
+            row.activated_at = now
+            row.state_changed_at = now
+            row.state_reason = reason
 
     def get_key(self, key_id: bytes) -> KeyRecord:
         with self._session("reading a key") as s:
@@ -343,6 +486,23 @@ class RegistryStore:
                 .order_by(KeyRow.activated_at.desc(), KeyRow.id.desc())
             ).first()
             if row is None:
+                last = s.scalars(
+                    select(KeyRow)
+                    .where(
+                        KeyRow.agency_id == agency_id,
+                        KeyRow.purpose == KeyPurpose.SEAL.value,
+                        KeyRow.state != KeyState.PENDING.value,
+                    )
+                    .order_by(KeyRow.state_changed_at.desc().nulls_last(), KeyRow.id.desc())
+                ).first()
+                if last is not None and last.state == KeyState.COMPROMISED.value:
+                    raise NotUsable(
+                        f"agency {parsed.code} cannot sign: "
+                        + compromised_message(
+                            bytes.fromhex(last.key_id), last.compromised_at, last.state_reason
+                        )
+                        + f" (`kyso admin key rotate {parsed.code}`)"
+                    )
                 pending = s.scalar(
                     select(KeyRow.id).where(
                         KeyRow.agency_id == agency_id, KeyRow.state == KeyState.PENDING.value

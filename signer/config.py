@@ -68,6 +68,10 @@ class ServerSettings(_Section):
     shutdown_grace_s: float = Field(10.0, ge=0, description="drain time on SIGTERM/SIGINT")
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = Field(
+        None, description="CA (PEM) of client certificates: every connection must then "
+        "present one (mTLS); the caller is its bearer token's client, else its certificate's"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ServerSettings:
@@ -79,7 +83,9 @@ class ServerSettings(_Section):
                 f"listen {self.listen!r} is off loopback and TLS is not configured: set "
                 "tls_cert_file and tls_key_file, or listen on 127.0.0.1"
             )
-        for f in (self.tls_cert_file, self.tls_key_file):
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+        for f in (self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file):
             if f is not None and not f.is_file():
                 raise ValueError(f"TLS file {f} does not exist")
         return self
@@ -202,6 +208,48 @@ class DevCaSettings(_Section):
     validity_days: int = Field(3650, ge=1)
 
 
+class KeyPolicySettings(_Section):
+    """Which organization keys may be generated (Circular 15/2025: RSA >= 2048, ECDSA >= 256)."""
+
+    allowed_algorithms: tuple[str, ...] = Field(
+        ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384"),
+        description="key algorithms an admin may generate",
+    )
+    allowed_schemes: tuple[str, ...] = Field(
+        ("pkcs1v15", "pss", "ecdsa"), description="signature schemes a key may be set to"
+    )
+    trust_anchor_files: tuple[Path, ...] = Field(
+        (), description="PEM files of CA roots imported certificate chains may end at"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> KeyPolicySettings:
+        from signer.keys.types import KeyAlgorithm, Scheme
+
+        known_algs = {a.value for a in KeyAlgorithm}
+        known_schemes = {s.value for s in Scheme}
+        if not self.allowed_algorithms:
+            raise ValueError("allowed_algorithms is empty: allow at least one key algorithm")
+        for alg in self.allowed_algorithms:
+            if alg not in known_algs:
+                raise ValueError(
+                    f"unknown key algorithm {alg!r} in allowed_algorithms: use "
+                    + ", ".join(sorted(known_algs))
+                )
+        if not self.allowed_schemes:
+            raise ValueError("allowed_schemes is empty: allow at least one signature scheme")
+        for scheme in self.allowed_schemes:
+            if scheme not in known_schemes:
+                raise ValueError(
+                    f"unknown signature scheme {scheme!r} in allowed_schemes: use "
+                    + ", ".join(sorted(known_schemes))
+                )
+        for f in self.trust_anchor_files:
+            if not f.is_file():
+                raise ValueError(f"trust anchor file {f} does not exist")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KYSO_",
@@ -219,6 +267,7 @@ class Settings(BaseSettings):
     devca: DevCaSettings = Field(default_factory=DevCaSettings)
     tsa: TsaSettings = Field(default_factory=TsaSettings)
     cades: CadesTimestampSettings = Field(default_factory=CadesTimestampSettings)
+    keys: KeyPolicySettings = Field(default_factory=KeyPolicySettings)
 
     @model_validator(mode="after")
     def _check_tls_everywhere(self) -> Settings:
@@ -280,7 +329,7 @@ def format_validation_error(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_SECTIONS = ("server", "hsm", "store", "devca", "tsa", "cades")
+_SECTIONS = ("server", "hsm", "store", "devca", "tsa", "cades", "keys")
 
 
 def is_loopback(host: str) -> bool:

@@ -6,6 +6,7 @@
     ├── InvalidRequest             INVALID_ARGUMENT     bad input: fix the request
     ├── NotFound                   NOT_FOUND            unknown agency, key, certificate
     ├── AlreadyExists              ALREADY_EXISTS       agency code or key label taken
+    ├── NotAuthenticated           UNAUTHENTICATED      no or unknown credentials
     ├── NotPermitted               PERMISSION_DENIED    not allowed for this agency
     ├── NotUsable                  FAILED_PRECONDITION  key / certificate / agency not usable now
     ├── LimitExceeded              RESOURCE_EXHAUSTED   size and rate limits
@@ -46,6 +47,10 @@ class NotFound(KysoError):
 
 class AlreadyExists(KysoError):
     status = "ALREADY_EXISTS"
+
+
+class NotAuthenticated(KysoError):
+    status = "UNAUTHENTICATED"
 
 
 class NotPermitted(KysoError):

@@ -11,6 +11,7 @@ from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from registry.store import KeyRecord, cert_record
 from signer.core import CadesLevel, OutputFormat, SignerCore
 from signer.digest import Digest, HashAlg
+from signer.doctypes import parse_document_type
 from signer.errors import InvalidRequest
 from signer.keys.types import KeyAlgorithm, Scheme
 
@@ -101,8 +102,13 @@ class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[mis
         level = LEVEL_FROM_PB.get(request.level)
         if level is None:
             raise InvalidRequest(f"unknown CAdES level {request.level}: use B_B or B_T")
+        documents = [
+            (parse_document_type(d.document_type), d.document_number.strip()[:64])
+            for d in request.digests
+        ]
         result = self._core.sign_digests(
-            request.agency_code, _digests(request), output, scheme_from_pb(request.scheme), level
+            request.agency_code, _digests(request), output, scheme_from_pb(request.scheme), level,
+            documents,
         )
         return signer_pb2.SignDigestsResponse(
             signatures=[

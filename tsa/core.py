@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from clients.tsp import TimeStampResp
+from registry.audit import AuditLog, current_actor
 from signer.digest import Digest
 from signer.errors import NotUsable, Unavailable
 from signer.runtime.durable import GroupCommitter
@@ -40,7 +41,9 @@ class TsaCore:
         node_id: str,
         key_id: bytes,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        audit: AuditLog | None = None,
     ) -> None:
+        self._audit = audit
         self._builder = builder
         self._policy = policy
         self._serials = serials
@@ -107,6 +110,11 @@ class TsaCore:
                 "key_id": self._key_hex,
             }
         )  # raises StoreUnavailable: the token is dropped, not sent
+        if self._audit is not None:
+            self._audit.record(current_actor.get(), "timestamp", format(serial, "x"), {
+                "imprint": req.imprint.hex(), "hash_alg": req.hash_alg.value,
+                "policy": req.policy, "key_id": self._key_hex,
+            })
         self.issued += 1
         return response
 

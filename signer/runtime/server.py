@@ -10,9 +10,11 @@ SIGINT stop accepting new calls and drain in-flight ones for
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from concurrent import futures
+from pathlib import Path
 from types import FrameType
 from typing import cast
 
@@ -21,19 +23,33 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy import Table
 
-from kyso.registry.v1 import registry_pb2, registry_pb2_grpc
+from kyso.registry.v1 import (
+    clients_pb2,
+    clients_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
+)
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
 from registry.admin import RegistryAdmin
+from registry.agency_service import add_agency_service  # agencies
+from registry.audit import AuditLog, CheckpointSigner, current_actor, ensure_audit_key  # audit
+from registry.auth import AuthStore, Principal, Role
+from registry.client_service import ClientServicer
 from registry.devca import DevCa
+from registry.report_service import ReportServicer
 from registry.service import RegistryServicer
 from registry.store import KeyPurpose, RegistryStore
 from signer.config import Settings
 from signer.core import SignerCore
 from signer.digest import HashAlg
-from signer.errors import ConfigError, NotUsable
+from signer.errors import ConfigError, NotFound, NotUsable
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm
+from signer.records import SignatureRecordRow
+from signer.runtime.auth import AuthInterceptor
 from signer.runtime.durable import GroupCommitter
 from signer.runtime.interceptors import ErrorMappingInterceptor
 from signer.service import SignerServicer
@@ -51,15 +67,49 @@ log = logging.getLogger(__name__)
 SIGNER_SERVICE = signer_pb2.DESCRIPTOR.services_by_name["SignerService"].full_name
 REGISTRY_SERVICE = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 TSA_SERVICE = tsa_pb2.DESCRIPTOR.services_by_name["TimestampService"].full_name
+CLIENT_SERVICE = clients_pb2.DESCRIPTOR.services_by_name["ClientService"].full_name
+REPORT_SERVICE = reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name
+DEMO_TOKEN_FILE = Path("var/demo-admin.token")
+
+
+def ensure_demo_admin(auth: AuthStore, token_file: Path) -> Path:
+    """The demo's administrator: every role on every agency. Its token is written to
+    ``token_file`` (mode 0600) when created, and replaced if that file was lost."""
+    try:
+        auth.get("demo-admin")
+        exists = True
+    except NotFound:
+        exists = False
+    if exists and token_file.is_file():
+        return token_file
+    if exists:
+        token = auth.new_token("demo-admin")
+    else:
+        _, new = auth.create_client("demo-admin", kind="person")
+        assert new is not None
+        token = new
+        for role in Role:
+            auth.grant("demo-admin", role)
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = token_file.with_name(token_file.name + ".tmp")
+    tmp.touch(mode=0o600)
+    tmp.write_text(token + "\n")
+    os.replace(tmp, token_file)
+    return token_file
 HEALTH_INTERVAL_S = 2.0
 
 
 class Node:
     """One kyso server process. ``start()`` then ``wait()``; ``stop()`` drains."""
 
-    def __init__(self, settings: Settings, *, demo: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, demo: bool = False,
+        demo_token_file: Path = DEMO_TOKEN_FILE,
+    ) -> None:
         self.settings = settings
         self.demo = demo
+        self.demo_token_file = demo_token_file
+        self.auth: AuthStore
         self.port = 0
         self.keystore: Pkcs11KeyStore | None = None
         self.registry: RegistryStore | None = None
@@ -69,6 +119,8 @@ class Node:
         self.http_port = 0
         self._tsa_guard: ClockGuard | None = None
         self._tsa_records: GroupCommitter | None = None
+        self._signature_records: GroupCommitter | None = None
+        self.audit: AuditLog | None = None  # audit
         self._services: tuple[str, ...] = ()
         self._http_pool: futures.ThreadPoolExecutor | None = None
         self._health = health.HealthServicer()
@@ -98,10 +150,24 @@ class Node:
                 validity_days=s.devca.validity_days,
             )
             devca.ensure()
-        admin = RegistryAdmin(self.keystore, self.registry, devca)
+        from registry.keys import KeyPolicy  # keys
+
+        admin = RegistryAdmin(
+            self.keystore, self.registry, devca, policy=KeyPolicy.from_settings(s.keys)  # keys
+        )
+        self.auth = AuthStore(self.registry.engine)
+        audit_key = ensure_audit_key(self.keystore, self.registry)  # audit
+        self.audit = AuditLog(self.registry.engine, s.node_id,  # audit
+                              CheckpointSigner.from_keystore(self.keystore, audit_key))  # audit
+        admin.audit = self.audit  # audit
+        current_actor.set("system")  # audit: what this start-up thread does, the system does
         if self.demo:
             key = admin.ensure_demo()
             log.info("demo agency %s signs with key %s", key.agency_code, key.key_id.hex())
+            self.demo_token_file = ensure_demo_admin(self.auth, self.demo_token_file)
+        self._signature_records = GroupCommitter(
+            self.registry.engine, cast(Table, SignatureRecordRow.__table__), name="signatures"
+        )
         if s.tsa.enabled:
             self.tsa = self._start_tsa(devca)
         timestamper: Timestamper | None = None
@@ -115,6 +181,9 @@ class Node:
             max_batch=s.server.max_batch,
             timestamper=timestamper,
             timestamp_concurrency=s.cades.max_concurrency,
+            audit=self.audit,  # audit
+            records=self._signature_records,
+            node_id=s.node_id,
         )
 
         limit = s.server.max_message_bytes
@@ -122,7 +191,11 @@ class Node:
             futures.ThreadPoolExecutor(
                 max_workers=s.server.threads, thread_name_prefix="kyso-rpc"
             ),
-            interceptors=[ErrorMappingInterceptor()],
+            # Outermost first: errors raised by the auth check are mapped too.
+            interceptors=[
+                ErrorMappingInterceptor(),
+                AuthInterceptor(self.auth, on_denied=self._denied),
+            ],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -132,7 +205,18 @@ class Node:
         )
         signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(core), server)
         registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(admin), server)
-        self._services = (SIGNER_SERVICE, REGISTRY_SERVICE)
+        clients_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(self.auth), server)
+        reports_pb2_grpc.add_ReportServiceServicer_to_server(
+            ReportServicer(self.registry.engine), server
+        )
+        self._services = (SIGNER_SERVICE, REGISTRY_SERVICE, CLIENT_SERVICE, REPORT_SERVICE)
+        from registry.key_service import add_key_service  # keys
+
+        self._services += (add_key_service(server, admin, s),)  # keys
+        from registry.audit_service import add_audit_service  # audit
+
+        self._services += (add_audit_service(server, self.registry.engine, self.keystore),)  # audit
+        self._services += (add_agency_service(server, self.registry.engine),)  # agencies
         if self.tsa is not None:
             tsa_pb2_grpc.add_TimestampServiceServicer_to_server(TsaServicer(self.tsa), server)
             self._services += (TSA_SERVICE,)
@@ -141,8 +225,14 @@ class Node:
             (*self._services, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
         if s.server.tls_cert_file and s.server.tls_key_file:
+            client_ca = s.server.tls_client_ca_file
+            # With a client CA every connection must present a certificate it issued
+            # (gRPC Python cannot make one optional). Who the caller is then comes from
+            # its bearer token if it sends one, otherwise from its certificate.
             creds = grpc.ssl_server_credentials(
-                [(s.server.tls_key_file.read_bytes(), s.server.tls_cert_file.read_bytes())]
+                [(s.server.tls_key_file.read_bytes(), s.server.tls_cert_file.read_bytes())],
+                root_certificates=client_ca.read_bytes() if client_ca else None,
+                require_client_auth=client_ca is not None,
             )
             self.port = server.add_secure_port(s.server.listen, creds)
         else:
@@ -173,6 +263,13 @@ class Node:
             self.http_port = self.tsa_http.port
         self._monitor = threading.Thread(target=self._watch, name="kyso-health", daemon=True)
         self._monitor.start()
+
+    def _denied(self, principal: Principal | None, method: str, target: str, why: str) -> None:
+        """A refused call (the audit log records it when there is one)."""
+        audit = getattr(self, "audit", None)
+        if audit is not None:
+            audit.append(principal.name if principal else "anonymous", "permission.denied",
+                         target, {"method": method, "reason": why})
 
     def _start_tsa(self, devca: DevCa | None) -> TsaCore:
         """Check the TSA key and certificate (RFC 3161 §2.3) and refuse to start on any fault."""
@@ -226,6 +323,7 @@ class Node:
             clock_guard=guard,
             node_id=self.settings.node_id,
             key_id=key.key_id,
+            audit=self.audit,  # audit
         )
 
     def _update_health(self) -> None:
@@ -263,6 +361,10 @@ class Node:
             self._http_pool.shutdown(wait=True)
         if self._tsa_records is not None:
             self._tsa_records.close()
+        if self._signature_records is not None:
+            self._signature_records.close()
+        if self.audit is not None:  # audit: drains and checkpoints; needs the HSM
+            self.audit.close()  # audit
         if self.keystore is not None:
             self.keystore.close()
         if self.registry is not None:
@@ -272,9 +374,12 @@ class Node:
         self._stopping.wait()
 
 
-def serve(settings: Settings, *, demo: bool = False, ready: threading.Event | None = None) -> Node:
+def serve(
+    settings: Settings, *, demo: bool = False, demo_token_file: Path = DEMO_TOKEN_FILE,
+    ready: threading.Event | None = None,
+) -> Node:
     """Run a node in the foreground until SIGTERM or SIGINT."""
-    node = Node(settings, demo=demo)
+    node = Node(settings, demo=demo, demo_token_file=demo_token_file)
     done = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -290,6 +395,9 @@ def serve(settings: Settings, *, demo: bool = False, ready: threading.Event | No
         scheme = "https" if settings.server.tls_cert_file else "http"
         print(f"kyso: serving RFC 3161 on {scheme}://{node.tsa_http.host}:{node.http_port}/tsa",
               flush=True)
+    if demo:
+        print(f"kyso: demo admin token in {node.demo_token_file}: "
+              f"export KYSO_TOKEN=$(cat {node.demo_token_file})", flush=True)
     # The last line: tools wait for it to know the node is ready.
     print(f"kyso: serving gRPC on {host}:{node.port} (node {settings.node_id})", flush=True)
     if ready is not None:

@@ -38,9 +38,12 @@ class Server:
     def cli(
         self, *args: str, check: bool = False, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
+        env = dict(self.env)
+        if self.token and "KYSO_TOKEN" not in env:
+            env["KYSO_TOKEN"] = self.token
         return subprocess.run(
             [KYSO, "--server", self.endpoint, *args],
-            capture_output=True, text=True, env=self.env, cwd=self.workdir,
+            capture_output=True, text=True, env=env, cwd=self.workdir,
             timeout=timeout, check=check,
         )
 
@@ -100,7 +103,9 @@ def start_server(workdir: Path, env: dict[str, str], *args: str,
         proc.wait(5)
         raise RuntimeError(f"server exited {proc.returncode}:\n" + "".join(output))
     urls = [m.group(1) for line in output if (m := HTTP.search(line))]
-    return Server(proc, found[0], env, workdir, output, urls[0] if urls else "")
+    token_file = workdir / "var" / "demo-admin.token"
+    token = token_file.read_text().strip() if "--demo" in args and token_file.is_file() else None
+    return Server(proc, found[0], env, workdir, output, urls[0] if urls else "", token)
 
 
 def stop_server(server: Server, timeout: float = 30) -> int:

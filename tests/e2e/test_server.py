@@ -91,7 +91,7 @@ def test_admin_flow_then_sign_with_each_key_type(server: Server, ca_pem: Path) -
 
 def test_raw_batch_verifies_with_the_returned_certificate(server: Server) -> None:
     digests = [os.urandom(32) for _ in range(64)]
-    with KysoClient(server.endpoint) as c:
+    with server.client() as c:
         resp = c.sign_digests(DEMO, digests, references=[f"d{i}" for i in range(64)])
     pub = x509.load_der_x509_certificate(resp.certificate.der).public_key()
     assert [s.reference for s in resp.signatures] == [f"d{i}" for i in range(64)]
@@ -120,14 +120,14 @@ def test_raw_batch_verifies_with_the_returned_certificate(server: Server) -> Non
     ],
 )
 def test_error_cases(server: Server, call, status: str, fragment: str) -> None:
-    with KysoClient(server.endpoint) as c, pytest.raises(KysoClientError) as exc:
+    with server.client() as c, pytest.raises(KysoClientError) as exc:
         call(c)
     assert exc.value.code == status
     assert fragment in exc.value.message
 
 
 def test_agency_without_key_or_certificate(server: Server) -> None:
-    with KysoClient(server.endpoint) as c:
+    with server.client() as c:
         c.create_agency("000.00.40.H13", "Chưa có khóa")
         with pytest.raises(KysoClientError) as exc:
             c.sign_digests("000.00.40.H13", [b"\0" * 32])
@@ -197,14 +197,14 @@ def test_bad_configuration_refuses_to_start(tmp_path: Path) -> None:
 def test_graceful_shutdown_drains_and_restart_keeps_state(tmp_path: Path) -> None:
     env = server_env(tmp_path, "kyso-e2e-stop")
     srv = start_server(tmp_path, env, "--demo")
-    with KysoClient(srv.endpoint) as c:
+    with srv.client() as c:
         first_key = c.signing_certificate(DEMO).key_id
     results: list[object] = []
     connected = threading.Event()
 
     def long_call() -> None:
         try:
-            with KysoClient(srv.endpoint) as c:
+            with srv.client() as c:
                 c.signing_certificate(DEMO)  # the channel is up before the long call
                 connected.set()
                 results.append(c.sign_digests(DEMO, [os.urandom(32)] * 1000))
@@ -225,7 +225,7 @@ def test_graceful_shutdown_drains_and_restart_keeps_state(tmp_path: Path) -> Non
 
     again = start_server(tmp_path, env, "--demo")
     try:
-        with KysoClient(again.endpoint) as c:
+        with again.client() as c:
             assert c.signing_certificate(DEMO).key_id == first_key
     finally:
         assert stop_server(again) == 0

@@ -14,7 +14,7 @@ import pytest
 from asn1crypto import cms, tsp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clients import KysoClient, KysoClientError
+from clients import KysoClientError
 from clients.tsp import TimeStampResp
 from tests.e2e.conftest import KYSO, Server, server_env, start_server, stop_server
 
@@ -209,7 +209,7 @@ def test_cli_timestamp_over_grpc_and_http(server: Server, ca_pem: Path) -> None:
 
 
 def test_grpc_refusal_is_a_rejection_not_an_error(server: Server) -> None:
-    with KysoClient(server.endpoint) as c:
+    with server.client() as c:
         resp = TimeStampResp.load(c.timestamp(b"\x30\x03\x02\x01\x01"))
     assert resp["status"]["status"].native == "rejection"
 
@@ -254,7 +254,7 @@ def test_cades_b_t_from_an_external_tsa_and_its_failure_modes(server: Server, ca
                KYSO_TSA_ENABLED="false")
     other = start_server(tmp_path, env, "--demo")
     try:
-        with KysoClient(other.endpoint) as c:
+        with other.client() as c:
             resp = c.sign_digests(DEMO, [os.urandom(32)], cms=True, timestamp=True)
         assert resp.signatures[0].level == 2  # B_T
         _, token = _signature_timestamp(resp.signatures[0].signature)
@@ -269,7 +269,7 @@ def test_cades_b_t_from_an_external_tsa_and_its_failure_modes(server: Server, ca
                    KYSO_CADES_TIMEOUT_S="2")
         other = start_server(tmp_path, env, "--demo")
         try:
-            with KysoClient(other.endpoint) as c:
+            with other.client() as c:
                 if mode == "fail":
                     with pytest.raises(KysoClientError) as exc:
                         c.sign_digests(DEMO, [os.urandom(32)], cms=True, timestamp=True)

@@ -27,14 +27,18 @@ CADES_LEVEL_B_B: CadesLevel
 CADES_LEVEL_B_T: CadesLevel
 
 class DigestToSign(_message.Message):
-    __slots__ = ("digest", "hash_algorithm", "reference")
+    __slots__ = ("digest", "hash_algorithm", "reference", "document_type", "document_number")
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     HASH_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     digest: bytes
     hash_algorithm: _common_pb2.HashAlgorithm
     reference: str
-    def __init__(self, digest: _Optional[bytes] = ..., hash_algorithm: _Optional[_Union[_common_pb2.HashAlgorithm, str]] = ..., reference: _Optional[str] = ...) -> None: ...
+    document_type: str
+    document_number: str
+    def __init__(self, digest: _Optional[bytes] = ..., hash_algorithm: _Optional[_Union[_common_pb2.HashAlgorithm, str]] = ..., reference: _Optional[str] = ..., document_type: _Optional[str] = ..., document_number: _Optional[str] = ...) -> None: ...
 
 class SignDigestsRequest(_message.Message):
     __slots__ = ("agency_code", "digests", "format", "scheme", "level")

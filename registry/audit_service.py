@@ -1,0 +1,75 @@
+"""registry.v1 AuditService: verify and read the audit log (protobuf stops here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import grpc
+from sqlalchemy.engine import Engine
+
+from kyso.registry.v1 import audit_pb2, audit_pb2_grpc
+from registry.audit import AuditProblem, AuditRecord, audit_public_keys, list_records, verify
+from signer.errors import InvalidRequest
+from signer.keys.store import Pkcs11KeyStore
+
+
+def problem_pb(p: AuditProblem) -> audit_pb2.AuditProblem:
+    return audit_pb2.AuditProblem(node_id=p.node_id, seq=p.seq, record_id=p.record_id or 0,
+                                  kind=p.kind, message=p.message)
+
+
+def record_pb(r: AuditRecord) -> audit_pb2.AuditRecord:
+    return audit_pb2.AuditRecord(
+        id=r.id, node_id=r.node_id, seq=r.seq, time=r.time, actor=r.actor, action=r.action,
+        target=r.target, details_json=r.details, prev_hash=r.prev_hash, hash=r.hash,
+    )
+
+
+class AuditServicer(audit_pb2_grpc.AuditServiceServicer):  # type: ignore[misc, unused-ignore]
+    """``public_keys`` is called per verification: the trusted audit keys, hex id → SPKI."""
+
+    def __init__(self, engine: Engine, public_keys: Callable[[], Mapping[str, bytes]]) -> None:
+        self._engine = engine
+        self._public_keys = public_keys
+
+    def VerifyAuditLog(
+        self, request: audit_pb2.VerifyAuditLogRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.VerifyAuditLogResponse:
+        report = verify(self._engine, public_keys=self._public_keys())
+        return audit_pb2.VerifyAuditLogResponse(
+            ok=report.ok,
+            records=report.records,
+            checkpoints_verified=report.checkpoints_verified,
+            nodes=[
+                audit_pb2.AuditNodeSummary(
+                    node_id=n.node_id, records=n.records, last_seq=n.last_seq,
+                    checkpoints_verified=n.checkpoints, last_checkpoint_seq=n.last_checkpoint_seq,
+                    problems=n.problems,
+                )
+                for n in report.nodes
+            ],
+            first_problem=problem_pb(report.first_problem) if report.first_problem else None,
+            problems=[problem_pb(p) for p in report.problems],
+            problem_count=report.problem_count,
+        )
+
+    def ListAuditRecords(
+        self, request: audit_pb2.ListAuditRecordsRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.ListAuditRecordsResponse:
+        if request.limit < 0 or request.after_id < 0:
+            raise InvalidRequest("limit and after_id must not be negative")
+        limit = min(request.limit or 100, 1000)
+        records = list_records(self._engine, node_id=request.node_id, after_id=request.after_id,
+                               limit=limit, action=request.action)
+        return audit_pb2.ListAuditRecordsResponse(
+            records=[record_pb(r) for r in records],
+            next_after_id=records[-1].id if len(records) == limit else 0,
+        )
+
+
+def add_audit_service(server: grpc.Server, engine: Engine, keystore: Pkcs11KeyStore) -> str:
+    """Register the servicer on ``server``; returns the service's full name (for health)."""
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(  # type: ignore[no-untyped-call, unused-ignore]
+        AuditServicer(engine, lambda: audit_public_keys(keystore, engine)), server
+    )
+    return str(audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name)

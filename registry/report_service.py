@@ -1,0 +1,27 @@
+"""registry.v1 ReportService (protobuf stops here)."""
+
+from __future__ import annotations
+
+import grpc
+from sqlalchemy.engine import Engine
+
+from kyso.registry.v1 import reports_pb2, reports_pb2_grpc
+from registry.reports import monthly_report
+
+
+class ReportServicer(reports_pb2_grpc.ReportServiceServicer):  # type: ignore[misc]
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def MonthlyReport(
+        self, request: reports_pb2.MonthlyReportRequest, context: grpc.ServicerContext
+    ) -> reports_pb2.MonthlyReportResponse:
+        r = monthly_report(self._engine, request.month, request.agency_code)
+        return reports_pb2.MonthlyReportResponse(
+            month=r.month,
+            signatures=r.signatures,
+            timestamps=r.timestamps,
+            rows=[reports_pb2.ReportRow(agency_code=x.agency_code, agency_name=x.agency_name,
+                                        document_type=x.document_type, signatures=x.signatures,
+                                        timestamped=x.timestamped) for x in r.rows],
+        )
