@@ -14,6 +14,7 @@ PYTEST_ARGS ?=
 run: deps
 	@eval "$$(hsm-sim/provision.sh $(HSM_DIR))" && \
 	echo "kyso: demo agency 000.00.00.H13; in another terminal try:" && \
+	echo "  export KYSO_TOKEN=\$$(cat var/demo-admin.token)   # the demo administrator (every role)" && \
 	echo "  $(KYSO) admin ca export -o ca.pem" && \
 	echo "  $(KYSO) sign cms README.md --agency 000.00.00.H13 -o README.md.p7s" && \
 	echo "  openssl cms -verify -binary -inform DER -in README.md.p7s -content README.md -CAfile ca.pem -purpose any" && \

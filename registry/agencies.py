@@ -91,12 +91,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.codes import AgencyCode, CodeFormat, parse_code
 from registry.models import AgencyEventRow, AgencyRow
-from signer.errors import AlreadyExists, InvalidRequest, NotFound, NotUsable, StoreUnavailable
+from signer.errors import AlreadyExists, InvalidRequest, NotFound, NotUsable
 
 log = logging.getLogger(__name__)
 
@@ -787,18 +786,10 @@ class AgencyRegistry:
 
     @contextmanager
     def _session(self, doing: str) -> Iterator[Session]:
-        # The same translation as RegistryStore._translate (SQL detail logged, not sent).
-        try:
-            with self._sessions.begin() as s:
-                yield s
-        except IntegrityError as exc:
-            log.warning("integrity error while %s: %s", doing, exc.orig)
-            raise AlreadyExists(f"conflict while {doing}: the record already exists") from exc
-        except (OperationalError, DBAPIError) as exc:
-            log.error("database error while %s: %s", doing, exc)
-            raise StoreUnavailable(
-                f"the database is unavailable while {doing}; retry later"
-            ) from exc
+        from registry.store import translate_sql_errors  # store imports this module
+
+        with translate_sql_errors(doing), self._sessions.begin() as s:
+            yield s
 
 
 # -- helpers ------------------------------------------------------------------

@@ -30,12 +30,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, sessionmaker
 
 from registry.codes import parse_code
 from registry.models import Base
-from signer.errors import AlreadyExists, InvalidRequest, NotFound, StoreUnavailable
+from signer.errors import AlreadyExists, InvalidRequest, NotFound
 
 TOKEN_PREFIX = "kyso_"
 
@@ -162,13 +161,10 @@ class AuthStore:
 
     @contextmanager
     def _session(self, doing: str) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as s:
-                yield s
-        except IntegrityError as exc:
-            raise AlreadyExists(f"conflict while {doing}: the record already exists") from exc
-        except DBAPIError as exc:
-            raise StoreUnavailable(f"the database is unavailable while {doing}; retry") from exc
+        from registry.store import translate_sql_errors
+
+        with translate_sql_errors(doing), self._sessions.begin() as s:
+            yield s
 
     def create_client(
         self, name: str, *, kind: str = "system", with_token: bool = True,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -556,18 +556,23 @@ class RegistryStore:
         with self._translate(doing), self._sessions.begin() as s:
             yield s
 
-    @contextmanager
-    def _translate(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except IntegrityError as exc:
-            log.warning("integrity error while %s: %s", doing, exc.orig)
-            raise AlreadyExists(f"conflict while {doing}: the record already exists") from exc
-        except (OperationalError, DBAPIError) as exc:
-            log.error("database error while %s: %s", doing, exc)
-            raise StoreUnavailable(
-                f"the database is unavailable while {doing}; retry later"
-            ) from exc
+    def _translate(self, doing: str) -> AbstractContextManager[None]:
+        return translate_sql_errors(doing)
+
+
+@contextmanager
+def translate_sql_errors(doing: str) -> Iterator[None]:
+    """The one translation of SQLAlchemy errors: uniqueness violations become
+    ``AlreadyExists``, connection trouble ``StoreUnavailable``; the SQL detail is
+    logged, never sent to clients."""
+    try:
+        yield
+    except IntegrityError as exc:
+        log.warning("integrity error while %s: %s", doing, exc.orig)
+        raise AlreadyExists(f"conflict while {doing}: the record already exists") from exc
+    except (OperationalError, DBAPIError) as exc:
+        log.error("database error while %s: %s", doing, exc)
+        raise StoreUnavailable(f"the database is unavailable while {doing}; retry later") from exc
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -33,27 +33,24 @@ TimeStampResp with status rejection), never with a gRPC or HTTP error.
 from __future__ import annotations
 
 import enum
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from asn1crypto import x509 as a_x509
 from cryptography import x509 as c_x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from signer.digest import Digest, HashAlg
-from signer.errors import ConfigError, InvalidRequest, NotUsable
+from signer.errors import ConfigError, NotUsable
 from signer.formats import _der
 from signer.formats._der import OCTET_STRING, SEQUENCE, SET, seq, tlv
 from signer.formats.cms import (
     ID_CONTENT_TYPE,
-    ID_MESSAGE_DIGEST,
     ID_SIGNED_DATA,
-    ID_SIGNING_CERTIFICATE_V2,
     ID_SIGNING_TIME,
 )
+from signer.formats.signer_info import HASHES, attribute, prepare_signer
 from signer.keys.types import Scheme, SigningKey
 
 __all__ = [
@@ -69,11 +66,7 @@ __all__ = [
 
 ID_CT_TST_INFO = "1.2.840.113549.1.9.16.1.4"
 
-_HASHES = {
-    HashAlg.SHA256: hashlib.sha256,
-    HashAlg.SHA384: hashlib.sha384,
-    HashAlg.SHA512: hashlib.sha512,
-}
+_HASHES = HASHES
 _OID_RE = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
 
 
@@ -406,9 +399,7 @@ def rejection_response(failure: FailureInfo, text: str) -> bytes:
     return seq(seq(_REJECTION, status_string, _failure_bits(failure)))
 
 
-def _attribute(attr_type: str, *values: bytes) -> bytes:
-    """Attribute ::= SEQUENCE { attrType OID, attrValues SET OF AttributeValue }."""
-    return seq(_der.oid(attr_type), _der.set_of(values))
+_attribute = attribute
 
 
 _CONTENT_INFO_OID = _der.oid(ID_SIGNED_DATA)
@@ -458,36 +449,12 @@ class TokenBuilder:
         hash_alg: HashAlg,
         policy: TsaPolicy,
     ) -> None:
-        cert = _load_certificate(certificate_der, "the TSA certificate")
-        for i, extra in enumerate(chain_der):
-            _load_certificate(extra, f"TSA chain certificate #{i + 1}")
-        if not scheme.fits(key.algorithm):
-            raise NotUsable(
-                f"signature scheme {scheme.value} cannot be used with a {key.algorithm.value} "
-                f"TSA key: configure {key.algorithm.default_scheme.value} for this key"
-            )
-        tbs = a_x509.Certificate.load(certificate_der)["tbs_certificate"]
-        try:
-            cert_spki = _der.load_spki(
-                tbs["subject_public_key_info"].dump(), "the TSA certificate's public key"
-            )
-            key_spki = _der.load_spki(public_key_der, "the TSA key's public key")
-            fits = _der.scheme_fits(scheme, cert_spki)
-            same_key = _der.key_identity(cert_spki) == _der.key_identity(key_spki)
-        except InvalidRequest as exc:  # a bad key here is configuration, not a request
-            raise NotUsable(exc.message) from exc
-        name = f"TSA certificate {cert.subject.rfc4514_string()!r} (serial {cert.serial_number:x})"
-        if not fits:
-            raise NotUsable(
-                f"signature scheme {scheme.value} does not fit the {name}'s "
-                f"{cert_spki.algorithm} public key"
-            )
-        if not same_key:
-            raise NotUsable(
-                f"{name} is not for key {key.key_id.hex()}: its public key differs from the "
-                "key in the token; import the certificate issued for this key"
-            )
-        _check_tsa_extensions(cert, name)
+        parts = prepare_signer(
+            certificate_der=certificate_der, chain_der=chain_der, key=key,
+            public_key_der=public_key_der, scheme=scheme, hash_alg=hash_alg,
+            what="the TSA certificate",
+        )
+        _check_tsa_extensions(parts.cert, f"TSA {parts.name}")
 
         self._key = key
         self._scheme = scheme
@@ -495,8 +462,8 @@ class TokenBuilder:
         self._hash = _HASHES[hash_alg]
         self._digest_size = hash_alg.digest_size
         self._policy = policy
-        self._not_before = cert.not_valid_before_utc
-        self._not_after = cert.not_valid_after_utc
+        self._not_before = parts.not_before
+        self._not_after = parts.not_after
 
         # Encoded policy OIDs: build() only looks them up.
         self._policies = {p: _der.oid(p) for p in policy.accepted_policies}
@@ -505,35 +472,20 @@ class TokenBuilder:
         # the subject names" of the certificate. Given as directoryName of the subject,
         # so a token issued without certReq still names its TSA (OpenSSL's tsa_name = yes
         # does the same). [0] and [4] are explicit: GeneralName and Name are CHOICEs.
-        subject_der = tbs["subject"].dump()
-        self._tsa_name = tlv(0xA0, tlv(0xA4, subject_der))
-
-        # Raw issuer Name and serial INTEGER exactly as encoded in the certificate:
-        # verifiers match the sid and ESSCertIDv2 issuerSerial against it byte for byte.
-        issuer_der = tbs["issuer"].dump()
-        serial_der = tbs["serial_number"].dump()
-        digest_alg = _der.digest_algorithm(hash_alg)
+        self._tsa_name = tlv(0xA0, tlv(0xA4, parts.tbs["subject"].dump()))
 
         # SignedData head: version 3 (RFC 5652 §5.1: eContentType other than id-data).
-        self._sd_head = _der.integer(3) + _der.set_of([digest_alg])
+        self._sd_head = _der.integer(3) + _der.set_of([parts.digest_alg])
         certs = [certificate_der, *chain_der] if policy.include_chain else [certificate_der]
         # [0] IMPLICIT CertificateSet; DER SET OF order, duplicates dropped.
         self._certs = tlv(0xA0, b"".join(sorted(set(certs))))
-        self._si_head = _der.integer(1) + seq(issuer_der, serial_der) + digest_alg
-        self._sig_alg = _der.cms_signature_algorithm(scheme, hash_alg)
+        self._si_head = parts.si_head
+        self._sig_alg = parts.sig_alg
 
         # RFC 3161 §2.4.2: content-type is id-ct-TSTInfo.
         self._ct_attr = _attribute(ID_CONTENT_TYPE, _ENCAP_OID)
-        md_attr = _attribute(ID_MESSAGE_DIGEST, tlv(OCTET_STRING, b"\x00" * self._digest_size))
-        self._md_attr_head = md_attr[: -self._digest_size]
-        # RFC 5816 §2.2.1 / RFC 5035 §5.4: ESSCertIDv2 { hashAlgorithm DEFAULT sha256
-        # (omitted), certHash, issuerSerial { GeneralNames { [4] issuer }, serial } };
-        # no SHA-1 ESSCertID (RFC 3161 §2.4.1 signing-certificate is updated by RFC 5816).
-        ess_cert_id = seq(
-            tlv(OCTET_STRING, hashlib.sha256(certificate_der).digest()),
-            seq(seq(tlv(0xA4, issuer_der)), serial_der),
-        )
-        self._scv2_attr = _attribute(ID_SIGNING_CERTIFICATE_V2, seq(seq(ess_cert_id)))
+        self._md_attr_head = parts.md_attr_head
+        self._scv2_attr = parts.scv2_attr
 
     @property
     def policy(self) -> TsaPolicy:
@@ -642,11 +594,6 @@ def _accuracy(ms: int) -> bytes:
     return seq(parts)
 
 
-def _load_certificate(der: bytes, what: str) -> c_x509.Certificate:
-    try:
-        return c_x509.load_der_x509_certificate(der)
-    except (ValueError, TypeError) as exc:
-        raise NotUsable(f"{what} is not a DER X.509 certificate") from exc
 
 
 def _check_tsa_extensions(cert: c_x509.Certificate, name: str) -> None:

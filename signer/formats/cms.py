@@ -23,17 +23,16 @@ the key sign that hash, and concatenates pre-encoded DER around the result.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from asn1crypto import x509 as a_x509
 from cryptography import x509 as c_x509
 
 from signer.digest import Digest, HashAlg
 from signer.errors import InvalidRequest, NotUsable
 from signer.formats import _der
 from signer.formats._der import OCTET_STRING, SEQUENCE, SET, seq, tlv
+from signer.formats.signer_info import HASHES, attribute, prepare_signer
 from signer.keys.types import Scheme, SigningKey
 
 __all__ = ["CadesSigner"]
@@ -45,19 +44,13 @@ ID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 ID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 ID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
 
-_HASHES = {
-    HashAlg.SHA256: hashlib.sha256,
-    HashAlg.SHA384: hashlib.sha384,
-    HashAlg.SHA512: hashlib.sha512,
-}
+_HASHES = HASHES
 _SIGNING_TIME_OID = _der.oid(ID_SIGNING_TIME)
 _SIGNATURE_TIME_STAMP_OID = _der.oid("1.2.840.113549.1.9.16.2.14")  # id-aa-signatureTimeStampToken
 _CONTENT_INFO_OID = _der.oid(ID_SIGNED_DATA)
 
 
-def _attribute(attr_type: str, *values: bytes) -> bytes:
-    """Attribute ::= SEQUENCE { attrType OID, attrValues SET OF AttributeValue }."""
-    return seq(_der.oid(attr_type), _der.set_of(values))
+_attribute = attribute
 
 
 class CadesSigner:
@@ -96,79 +89,36 @@ class CadesSigner:
         scheme: Scheme,
         hash_alg: HashAlg,
     ) -> None:
-        cert = _load_certificate(certificate_der, "the signer certificate")
-        for i, extra in enumerate(chain_der):
-            _load_certificate(extra, f"chain certificate #{i + 1}")
-
-        if not scheme.fits(key.algorithm):
-            raise NotUsable(
-                f"signature scheme {scheme.value} cannot be used with a "
-                f"{key.algorithm.value} key: configure "
-                f"{key.algorithm.default_scheme.value} for this key"
-            )
-        tbs = a_x509.Certificate.load(certificate_der)["tbs_certificate"]
-        try:
-            cert_spki = _der.load_spki(
-                tbs["subject_public_key_info"].dump(), "the certificate's public key"
-            )
-            key_spki = _der.load_spki(public_key_der, "the key's public key")
-            fits = _der.scheme_fits(scheme, cert_spki)
-            same_key = _der.key_identity(cert_spki) == _der.key_identity(key_spki)
-        except InvalidRequest as exc:  # here a bad key is configuration, not a request
-            raise NotUsable(exc.message) from exc
-        if not fits:
-            raise NotUsable(
-                f"signature scheme {scheme.value} does not fit the certificate's "
-                f"{cert_spki.algorithm} public key"
-            )
-        if not same_key:
-            raise NotUsable(
-                f"certificate {cert.subject.rfc4514_string()!r} (serial "
-                f"{cert.serial_number:x}) is not for key {key.key_id.hex()}: "
-                "its public key differs from the key in the token; "
-                "import the certificate issued for this key"
-            )
-        _check_key_usage(cert)
+        parts = prepare_signer(
+            certificate_der=certificate_der, chain_der=chain_der, key=key,
+            public_key_der=public_key_der, scheme=scheme, hash_alg=hash_alg,
+            what="the signer certificate",
+        )
+        _check_key_usage(parts.cert)
 
         self._key = key
         self._scheme = scheme
         self._hash_alg = hash_alg
         self._digest_size = hash_alg.digest_size
         self._hash = _HASHES[hash_alg]
-        self._not_before = cert.not_valid_before_utc
-        self._not_after = cert.not_valid_after_utc
-
-        # Raw issuer Name and serial INTEGER exactly as encoded in the certificate:
-        # verifiers match the sid against the certificate byte for byte.
-        issuer_der = tbs["issuer"].dump()
-        serial_der = tbs["serial_number"].dump()
-        digest_alg = _der.digest_algorithm(hash_alg)
+        self._not_before = parts.not_before
+        self._not_after = parts.not_after
 
         # SignedData up to, not including, signerInfos.
         certs = sorted({certificate_der, *chain_der})  # DER SET OF order, duplicates dropped
         self._sd_head = (
             _der.integer(1)
-            + _der.set_of([digest_alg])
+            + _der.set_of([parts.digest_alg])
             + seq(_der.oid(ID_DATA))
             + tlv(0xA0, b"".join(certs))  # [0] IMPLICIT CertificateSet
         )
         # SignerInfo up to, not including, signedAttrs.
-        self._si_head = _der.integer(1) + seq(issuer_der, serial_der) + digest_alg
-        self._sig_alg = _der.cms_signature_algorithm(scheme, hash_alg)
-
+        self._si_head = parts.si_head
+        self._sig_alg = parts.sig_alg
         self._ct_attr = _attribute(ID_CONTENT_TYPE, _der.oid(ID_DATA))
         # message-digest: everything but the digest octets is fixed for this hash.
-        md_value = tlv(OCTET_STRING, b"\x00" * self._digest_size)
-        md_attr = _attribute(ID_MESSAGE_DIGEST, md_value)
-        self._md_attr_head = md_attr[: -self._digest_size]
-        # RFC 5035 §5.4: ESSCertIDv2 { hashAlgorithm DEFAULT sha256 (so omitted),
-        # certHash, issuerSerial { issuer GeneralNames { [4] directoryName }, serial } }.
-        # ETSI EN 319 122-1 §5.2.2.3 uses this attribute for SHA-2 cert hashes.
-        ess_cert_id = seq(
-            tlv(OCTET_STRING, hashlib.sha256(certificate_der).digest()),
-            seq(seq(tlv(0xA4, issuer_der)), serial_der),
-        )
-        self._scv2_attr = _attribute(ID_SIGNING_CERTIFICATE_V2, seq(seq(ess_cert_id)))
+        self._md_attr_head = parts.md_attr_head
+        self._scv2_attr = parts.scv2_attr
 
     @property
     def hash_alg(self) -> HashAlg:
@@ -246,11 +196,6 @@ class CadesSigner:
         return tlv(SEQUENCE, _CONTENT_INFO_OID + tlv(0xA0, signed_data))
 
 
-def _load_certificate(der: bytes, what: str) -> c_x509.Certificate:
-    try:
-        return c_x509.load_der_x509_certificate(der)
-    except (ValueError, TypeError) as exc:
-        raise NotUsable(f"{what} is not a DER X.509 certificate") from exc
 
 
 def _check_key_usage(cert: c_x509.Certificate) -> None:

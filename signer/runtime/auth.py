@@ -55,6 +55,7 @@ class Rule:
     public: bool = False
     optional_scope: bool = False  # an empty agency means "all agencies" (needs a global grant)
     scopes: Callable[[Any], list[str]] | None = None  # several agencies: each must be covered
+    audit: bool = False  # a successful call is an admin action recorded by the interceptor
 
 
 def _agency(request: Any) -> str | None:
@@ -66,8 +67,11 @@ def _code(request: Any) -> str | None:
 
 
 def _reissued(request: Any) -> list[str]:
-    return [c for r in request.reissue for c in (r.old_code, r.new_code)] if hasattr(
-        request, "reissue") else []
+    return (
+        [c for r in request.reissue for c in (r.old_code, r.new_code)]
+        if hasattr(request, "reissue")
+        else []
+    )
 
 
 def _move(request: Any) -> list[str]:
@@ -113,60 +117,91 @@ POLICY: dict[str, Rule] = {
         (Role.KEY_ADMIN,), "issue certificates", _agency
     ),
     "/kyso.registry.v1.RegistryService/GetCaCertificate": READ,
-    "/kyso.registry.v1.ClientService/CreateClient": Rule((Role.KEY_ADMIN,), "manage clients"),
+    "/kyso.registry.v1.ClientService/CreateClient": Rule(
+        (Role.KEY_ADMIN,), "manage clients", audit=True
+    ),
     "/kyso.registry.v1.ClientService/ListClients": Rule(
         (Role.KEY_ADMIN, Role.AUDITOR), "list clients"
     ),
-    "/kyso.registry.v1.ClientService/RevokeClient": Rule((Role.KEY_ADMIN,), "manage clients"),
-    "/kyso.registry.v1.ClientService/ReplaceToken": Rule((Role.KEY_ADMIN,), "manage clients"),
-    "/kyso.registry.v1.ClientService/GrantRole": Rule((Role.KEY_ADMIN,), "manage clients"),
-    "/kyso.registry.v1.ClientService/RevokeRole": Rule((Role.KEY_ADMIN,), "manage clients"),
+    "/kyso.registry.v1.ClientService/RevokeClient": Rule(
+        (Role.KEY_ADMIN,), "manage clients", audit=True
+    ),
+    "/kyso.registry.v1.ClientService/ReplaceToken": Rule(
+        (Role.KEY_ADMIN,), "manage clients", audit=True
+    ),
+    "/kyso.registry.v1.ClientService/GrantRole": Rule(
+        (Role.KEY_ADMIN,), "manage clients", audit=True
+    ),
+    "/kyso.registry.v1.ClientService/RevokeRole": Rule(
+        (Role.KEY_ADMIN,), "manage clients", audit=True
+    ),
     "/kyso.registry.v1.ClientService/WhoAmI": Rule(ALL_ROLES, "ask who it is", any_scope=True),
     # Agency codes: a registry-admin changes the codes its grant covers (e.g. one
     # province's subtree); every code a change touches must be covered.
     "/kyso.registry.v1.AgencyService/RenameAgency": Rule(
-        (Role.REGISTRY_ADMIN,), "rename agencies", scopes=_one),
+        (Role.REGISTRY_ADMIN,), "rename agencies", scopes=_one, audit=True
+    ),
     "/kyso.registry.v1.AgencyService/MoveAgency": Rule(
-        (Role.REGISTRY_ADMIN,), "move agencies", scopes=_move),
+        (Role.REGISTRY_ADMIN,), "move agencies", scopes=_move, audit=True
+    ),
     "/kyso.registry.v1.AgencyService/MergeAgencies": Rule(
-        (Role.REGISTRY_ADMIN,), "merge agencies", scopes=_merge),
+        (Role.REGISTRY_ADMIN,), "merge agencies", scopes=_merge, audit=True
+    ),
     "/kyso.registry.v1.AgencyService/SplitAgency": Rule(
-        (Role.REGISTRY_ADMIN,), "split agencies", scopes=_split),
+        (Role.REGISTRY_ADMIN,), "split agencies", scopes=_split, audit=True
+    ),
     "/kyso.registry.v1.AgencyService/CloseAgency": Rule(
-        (Role.REGISTRY_ADMIN,), "close agencies", scopes=_close),
+        (Role.REGISTRY_ADMIN,), "close agencies", scopes=_close, audit=True
+    ),
     # A bulk import may touch any code: it needs registry-admin on every agency.
     "/kyso.registry.v1.AgencyService/ImportAgencies": Rule(
-        (Role.REGISTRY_ADMIN,), "import the agency list"),
+        (Role.REGISTRY_ADMIN,), "import the agency list", audit=True
+    ),
     "/kyso.registry.v1.AgencyService/GetAgencyHistory": READ,
     "/kyso.registry.v1.AgencyService/ListChildren": READ,
     "/kyso.registry.v1.AgencyService/ListSubtree": READ,
     "/kyso.registry.v1.AgencyService/ExportAgencies": READ,
     # Keys and certificates: key-admin on the agency; requests naming only a key id
     # need key-admin on every agency.
-    "/kyso.registry.v1.KeyService/CreateCsr": Rule((Role.KEY_ADMIN,), "make CSRs", _agency),
+    "/kyso.registry.v1.KeyService/CreateCsr": Rule(
+        (Role.KEY_ADMIN,), "make CSRs", _agency, audit=True
+    ),
     "/kyso.registry.v1.KeyService/ImportCertificate": Rule(
-        (Role.KEY_ADMIN,), "import certificates", _agency),
+        (Role.KEY_ADMIN,), "import certificates", _agency, audit=True
+    ),
     "/kyso.registry.v1.KeyService/ActivateKey": Rule(
-        (Role.KEY_ADMIN,), "activate keys", _agency, optional_scope=True),
-    "/kyso.registry.v1.KeyService/RotateKey": Rule((Role.KEY_ADMIN,), "rotate keys", _agency),
+        (Role.KEY_ADMIN,), "activate keys", _agency, optional_scope=True, audit=True
+    ),
+    "/kyso.registry.v1.KeyService/RotateKey": Rule(
+        (Role.KEY_ADMIN,), "rotate keys", _agency, audit=True
+    ),
     "/kyso.registry.v1.KeyService/RetireKey": Rule(
-        (Role.KEY_ADMIN,), "retire keys", _agency, optional_scope=True),
+        (Role.KEY_ADMIN,), "retire keys", _agency, optional_scope=True, audit=True
+    ),
     "/kyso.registry.v1.KeyService/MarkCompromised": Rule(
-        (Role.KEY_ADMIN,), "mark keys compromised", _agency, optional_scope=True),
+        (Role.KEY_ADMIN,), "mark keys compromised", _agency, optional_scope=True, audit=True
+    ),
     "/kyso.registry.v1.KeyService/ListKeys": Rule(
-        (Role.KEY_ADMIN, Role.AUDITOR, Role.SIGNER), "list keys", _agency),
+        (Role.KEY_ADMIN, Role.AUDITOR, Role.SIGNER), "list keys", _agency
+    ),
     "/kyso.registry.v1.KeyService/SetSealImage": Rule(
-        (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set seal images", _agency),
+        (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set seal images", _agency, audit=True
+    ),
     "/kyso.registry.v1.KeyService/GetSealImage": Rule(ALL_ROLES, "read seal images", _agency),
     "/kyso.registry.v1.KeyService/SetDefaultProfile": Rule(
-        (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set signature profiles", _agency),
+        (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set signature profiles", _agency, audit=True
+    ),
     # The audit log: auditors and security admins, on every agency.
     "/kyso.registry.v1.AuditService/VerifyAuditLog": Rule(
-        (Role.AUDITOR, Role.KEY_ADMIN), "verify the audit log"),
+        (Role.AUDITOR, Role.KEY_ADMIN), "verify the audit log"
+    ),
     "/kyso.registry.v1.AuditService/ListAuditRecords": Rule(
-        (Role.AUDITOR, Role.KEY_ADMIN), "read the audit log"),
+        (Role.AUDITOR, Role.KEY_ADMIN), "read the audit log"
+    ),
     "/kyso.registry.v1.ReportService/MonthlyReport": Rule(
-        (Role.AUDITOR, Role.REGISTRY_ADMIN, Role.KEY_ADMIN), "read statistics", _agency,
+        (Role.AUDITOR, Role.REGISTRY_ADMIN, Role.KEY_ADMIN),
+        "read statistics",
+        _agency,
         optional_scope=True,
     ),
 }
@@ -220,6 +255,32 @@ def authorise(principal: Principal, rule: Rule, request: Any, method: str) -> st
     )
 
 
+def request_summary(request: Any) -> dict[str, Any]:
+    """The request for the audit log: bytes fields (documents, images, certificates)
+    become their length and SHA-256; tokens are never in requests."""
+    from google.protobuf.json_format import MessageToDict
+
+    out: dict[str, Any] = {}
+    for field, value in request.ListFields():
+        if field.type == field.TYPE_BYTES:
+            blobs = list(value) if field.is_repeated else [value]
+            out[field.name] = [
+                {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for b in blobs
+            ]
+        elif field.message_type is not None:
+            if field.is_repeated and not field.message_type.GetOptions().map_entry:
+                out[field.name] = [
+                    MessageToDict(v, preserving_proto_field_name=True) for v in value
+                ]
+            elif field.is_repeated:
+                out[field.name] = dict(value)
+            else:
+                out[field.name] = MessageToDict(value, preserving_proto_field_name=True)
+        else:
+            out[field.name] = list(value) if field.is_repeated else value
+    return out
+
+
 class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     def __init__(
         self,
@@ -227,10 +288,12 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         *,
         cache_ttl_s: float = 2.0,
         on_denied: Callable[[Principal | None, str, str, str], None] | None = None,
+        on_admin_action: Callable[[Principal, str, str, dict[str, Any]], None] | None = None,
     ) -> None:
         self._store = store
         self._ttl = cache_ttl_s
         self._on_denied = on_denied
+        self._on_admin_action = on_admin_action
         self._cache: dict[str, tuple[Principal | None, float]] = {}
         self._lock = threading.Lock()
 
@@ -264,7 +327,23 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             token = current_principal.set(principal)
             actor = current_actor.set(principal.name)
             try:
-                return behavior(request, context)
+                response = behavior(request, context)
+                if rule.audit and self._on_admin_action is not None:
+                    target = ",".join(
+                        dict.fromkeys(
+                            c
+                            for c in (
+                                rule.scopes(request)
+                                if rule.scopes
+                                else [rule.scope(request) or ""]
+                                if rule.scope
+                                else []
+                            )
+                            if c
+                        )
+                    )
+                    self._on_admin_action(principal, method, target, request_summary(request))
+                return response
             finally:
                 current_actor.reset(actor)
                 current_principal.reset(token)
@@ -283,24 +362,29 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 if scheme.lower() == "bearer" and rest.strip():
                     token = rest.strip()
         if token is not None:
-            principal = self._cached("t:" + hashlib.sha256(token.encode()).hexdigest(),
-                                     lambda: self._store.by_token(token))
+            principal = self._cached(
+                "t:" + hashlib.sha256(token.encode()).hexdigest(),
+                lambda: self._store.by_token(token),
+            )
             if principal is None:
-                raise NotAuthenticated("the bearer token is unknown or revoked: ask a "
-                                       "key-admin for a new one")
+                raise NotAuthenticated(
+                    "the bearer token is unknown or revoked: ask a key-admin for a new one"
+                )
             return principal
         pems = context.auth_context().get("x509_pem_cert") or []
         if pems:
             der = x509.load_pem_x509_certificate(pems[0]).public_bytes(Encoding.DER)
-            principal = self._cached("c:" + hashlib.sha256(der).hexdigest(),
-                                     lambda: self._store.by_certificate(der))
+            principal = self._cached(
+                "c:" + hashlib.sha256(der).hexdigest(), lambda: self._store.by_certificate(der)
+            )
             if principal is None:
-                raise NotAuthenticated("this client certificate is not registered with kyso "
-                                       "or was revoked: `kyso admin client add NAME --cert`")
+                raise NotAuthenticated(
+                    "this client certificate is not registered with kyso "
+                    "or was revoked: `kyso admin client add NAME --cert`"
+                )
             return principal
         raise NotAuthenticated(
-            "no credentials: pass a bearer token (--token, or KYSO_TOKEN) or a client "
-            "certificate"
+            "no credentials: pass a bearer token (--token, or KYSO_TOKEN) or a client certificate"
         )
 
     def _cached(self, key: str, load: Callable[[], Principal | None]) -> Principal | None:
@@ -322,16 +406,24 @@ def _refuse(handler: grpc.RpcMethodHandler, error: NotPermitted) -> grpc.RpcMeth
 
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
-            deny, request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
+            deny,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
-            deny, request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
+            deny,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
     if handler.stream_unary is not None:
         return grpc.stream_unary_rpc_method_handler(
-            deny, request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
+            deny,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
     return grpc.stream_stream_rpc_method_handler(
-        deny, request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer)
+        deny,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )

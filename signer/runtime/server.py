@@ -16,7 +16,7 @@ import threading
 from concurrent import futures
 from pathlib import Path
 from types import FrameType
-from typing import cast
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -194,7 +194,9 @@ class Node:
             # Outermost first: errors raised by the auth check are mapped too.
             interceptors=[
                 ErrorMappingInterceptor(),
-                AuthInterceptor(self.auth, on_denied=self._denied),
+                AuthInterceptor(
+                    self.auth, on_denied=self._denied, on_admin_action=self._admin_action
+                ),
             ],
             options=[
                 ("grpc.max_receive_message_length", limit),
@@ -270,6 +272,17 @@ class Node:
         if audit is not None:
             audit.append(principal.name if principal else "anonymous", "permission.denied",
                          target, {"method": method, "reason": why})
+
+    def _admin_action(
+        self, principal: Principal, method: str, target: str, details: dict[str, Any]
+    ) -> None:
+        """An administrative RPC that succeeded: committed to the audit log before the
+        reply leaves."""
+        audit = getattr(self, "audit", None)
+        if audit is not None:
+            service, _, name = method.rpartition("/")
+            action = f"{service.rsplit('.', 1)[-1].removesuffix('Service').lower()}.{name}"
+            audit.record(principal.name, action, target, details)
 
     def _start_tsa(self, devca: DevCa | None) -> TsaCore:
         """Check the TSA key and certificate (RFC 3161 §2.3) and refuse to start on any fault."""

@@ -196,3 +196,24 @@ def test_mtls_client_certificate(tmp_path: Path) -> None:
         assert exc.value.code == "UNAVAILABLE"
     finally:
         stop_server(srv)
+
+
+def test_denials_and_admin_actions_are_audited(server: Server, world: dict[str, str]) -> None:
+    import json
+
+    with _as(server, world["signer"]) as c:
+        _denied(lambda: c.sign_digests(H49, [os.urandom(32)]))
+    with server.client() as admin:
+        admin.grant_role("auditor-h13", "auditor", "", False)
+    r = server.cli("admin", "audit", "list", "--action", "permission.denied", "--json",
+                   "--limit", "1000")
+    assert r.returncode == 0, r.stderr
+    denied = json.loads(r.stdout)["records"]
+    assert any(d["actor"] == "signer-h13" and d["target"] == H49
+               and "SignDigests" in d["details"]["method"] for d in denied), denied
+    r = server.cli("admin", "audit", "list", "--action", "client.GrantRole", "--json")
+    grants = json.loads(r.stdout)["records"]
+    assert any(g["actor"] == "demo-admin" and g["details"]["name"] == "auditor-h13"
+               for g in grants), grants
+    v = server.cli("admin", "audit", "verify")
+    assert v.returncode == 0, v.stdout + v.stderr
