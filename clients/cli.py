@@ -442,10 +442,11 @@ def ca_export(ctx: click.Context, output: Path) -> None:
     err.print(f"wrote the development CA certificate to {output}", highlight=False)
 
 
-from clients import cli_clients, cli_report  # noqa: E402
+from clients import cli_bench, cli_clients, cli_report  # noqa: E402
 
 cli_clients.register(admin)
 cli_report.register(admin)
+cli_bench.register(main)
 from clients import cli_keys  # noqa: E402  (keys: admin key/cert lifecycle, admin seal)
 
 cli_keys.register(admin)
@@ -457,6 +458,17 @@ admin.add_command(cli_audit.audit)
 from clients import cli_agency  # noqa: E402
 
 cli_agency.register(agency)
+
+from clients import cli_pdf  # noqa: E402  (pdf: kyso sign pdf, kyso admin seal policy)
+
+cli_pdf.register(sign, admin)
+
+from clients import cli_xml  # noqa: E402  (sign xml: XML-DSig / XAdES)
+
+cli_xml.register(sign)
+from clients import cli_verify  # noqa: E402  (verify)
+
+cli_verify.register(main)  # verify
 
 if __name__ == "__main__":
     main()

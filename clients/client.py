@@ -397,6 +397,14 @@ class KysoClient:
         req = keys_pb2.SetDefaultProfileRequest(agency_code=agency, profile=profiles[profile])
         return self._call(self._key_service().SetDefaultProfile, req)
 
+    def set_pdf_policy(self, agency: str, *, skip_personal_signature_check: bool) -> Any:
+        """pdf: whether the seal profile may sign without a valid personal signature."""
+        from kyso.registry.v1 import keys_pb2
+
+        req = keys_pb2.SetPdfPolicyRequest(
+            agency_code=agency, skip_personal_signature_check=skip_personal_signature_check)
+        return self._call(self._key_service().SetPdfPolicy, req)
+
     # -- agency-code registry (kyso.registry.v1.AgencyService) -------------------------
     # Messages are kyso.registry.v1.agencies_pb2 types; imported here to keep this block
     # whole. Dates are "YYYY-MM-DD" strings; reissue maps old sub-unit codes to new ones.
@@ -508,6 +516,36 @@ class KysoClient:
                                                 action=action)
         return self._call(stub.ListAuditRecords, req)
 
+
+    # -- verify: begin ----------------------------------------------------------
+    # Messages are kyso.signer.v1.verify_pb2 types; imported here to keep this block whole.
+
+    def verify(
+        self, document: bytes, *, content: bytes | None = None,
+        content_digest: bytes | None = None, content_hash: str = "sha256", kind: str = "auto",
+    ) -> Any:
+        """Verify signatures: a ``verify_pb2.VerifyResponse`` (indications per EN 319 102-1).
+
+        For a detached CMS or an RFC 3161 token give the ``content`` or, better, only its
+        ``content_digest`` (hashed with ``content_hash``): the document stays local.
+        """
+        from kyso.signer.v1 import verify_pb2, verify_pb2_grpc
+
+        kinds = {"auto": verify_pb2.DOCUMENT_KIND_AUTO, "cms": verify_pb2.DOCUMENT_KIND_CMS,
+                 "pdf": verify_pb2.DOCUMENT_KIND_PDF, "xml": verify_pb2.DOCUMENT_KIND_XML,
+                 "tsr": verify_pb2.DOCUMENT_KIND_TSR}
+        req = verify_pb2.VerifyRequest(document=document, kind=kinds[kind])
+        if content is not None:
+            req.content = content
+        if content_digest is not None:
+            if content_hash not in HASHES:
+                raise ValueError(f"unsupported hash {content_hash!r}: use one of "
+                                 + ", ".join(HASHES))
+            req.content_digest = content_digest
+            req.content_hash = HASHES[content_hash]
+        stub = verify_pb2_grpc.VerifyServiceStub(self._channel)  # type: ignore[no-untyped-call, unused-ignore]
+        return self._call(stub.Verify, req)
+    # -- verify: end ------------------------------------------------------------
 
 
 def post_timestamp_query(url: str, request_der: bytes, timeout: float = 60.0) -> bytes:

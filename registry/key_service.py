@@ -53,6 +53,7 @@ def assets_pb(assets: AgencyAssets, *, with_png: bool) -> keys_pb2.AgencyAssets:
         seal_height_px=assets.seal_height_px,
         default_profile=PROFILE_TO_PB[assets.default_profile],
         updated_unix=_unix(assets.updated_at),
+        skip_personal_signature_check=assets.skip_personal_signature_check,  # pdf
     )
 
 
@@ -176,6 +177,17 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):  # type: ignore[misc, unuse
             raise InvalidRequest("profile is required: seal, attachment or copy")
         return assets_pb(
             self._keys.set_default_profile(request.agency_code, profile), with_png=False
+        )
+
+    def SetPdfPolicy(  # pdf
+        self, request: keys_pb2.SetPdfPolicyRequest, context: grpc.ServicerContext
+    ) -> keys_pb2.AgencyAssets:
+        return assets_pb(
+            self._keys.set_pdf_policy(
+                request.agency_code,
+                skip_personal_signature_check=request.skip_personal_signature_check,
+            ),
+            with_png=False,
         )
 
 

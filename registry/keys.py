@@ -267,6 +267,7 @@ class AgencyAssets:
     seal_height_px: int
     default_profile: SignatureProfile
     updated_at: datetime | None
+    skip_personal_signature_check: bool = False  # pdf
 
 
 def _assets(row: AgencyAssetRow | None, code: str) -> AgencyAssets:
@@ -286,6 +287,7 @@ def _assets(row: AgencyAssetRow | None, code: str) -> AgencyAssets:
         h,
         SignatureProfile(row.default_profile),
         updated,
+        bool(row.skip_personal_signature_check),  # pdf
     )
 
 
@@ -708,12 +710,20 @@ class KeyLifecycle:
         )
         return self._save_assets(code, seal=None, profile=chosen)
 
+    def set_pdf_policy(self, agency_code: str, *, skip_personal_signature_check: bool
+                       ) -> AgencyAssets:  # pdf
+        """Whether the seal profile may sign a PDF that has no valid personal signature."""
+        code = self.registry.get_agency(agency_code).code
+        return self._save_assets(code, seal=None, profile=None,
+                                 skip_personal_check=skip_personal_signature_check)
+
     def _save_assets(
         self,
         code: str,
         *,
         seal: tuple[bytes, float, float] | None,
         profile: SignatureProfile | None,
+        skip_personal_check: bool | None = None,  # pdf
     ) -> AgencyAssets:
         now = datetime.now(UTC)
         with self.registry._session("saving an agency's seal and profile") as s:
@@ -727,6 +737,8 @@ class KeyLifecycle:
                 row.seal_png, row.seal_width_mm, row.seal_height_mm = seal
             if profile is not None:
                 row.default_profile = profile.value
+            if skip_personal_check is not None:  # pdf
+                row.skip_personal_signature_check = skip_personal_check
             row.updated_at = now
             s.flush()
             return _assets(row, code)

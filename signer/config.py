@@ -250,6 +250,39 @@ class KeyPolicySettings(_Section):
         return self
 
 
+# verify: begin ------------------------------------------------------------------
+class VerifySettings(_Section):
+    """Signature verification (signer/verify): trust anchors and the revocation policy.
+
+    A certificate pointing at a CRL or OCSP responder that cannot be reached makes the
+    signature INDETERMINATE/TRY_LATER in every mode. ``revocation`` decides what happens
+    to certificates that carry no revocation pointer at all: ``require`` accepts them
+    only under a revocation-free anchor (the development CA, and
+    ``revocation_free_anchor_files``), otherwise INDETERMINATE; ``soft`` accepts them
+    under every anchor.
+    """
+
+    trust_anchor_files: tuple[Path, ...] = Field(
+        (), description="PEM files of trusted roots, e.g. the Government CA G2 root"
+    )
+    revocation_free_anchor_files: tuple[Path, ...] = Field(
+        (), description="PEM roots whose certificates need no CRL/OCSP pointer (private CAs)"
+    )
+    trust_dev_ca: bool = Field(
+        True, description="trust this node's development CA (revocation-free: it has no CRL)"
+    )
+    revocation: Literal["require", "soft"] = "require"
+    fetch_timeout_s: float = Field(10.0, gt=0, description="per CRL/OCSP download")
+
+    @model_validator(mode="after")
+    def _check(self) -> VerifySettings:
+        for f in (*self.trust_anchor_files, *self.revocation_free_anchor_files):
+            if not f.is_file():
+                raise ValueError(f"trust anchor file {f} does not exist")
+        return self
+# verify: end --------------------------------------------------------------------
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KYSO_",
@@ -268,6 +301,7 @@ class Settings(BaseSettings):
     tsa: TsaSettings = Field(default_factory=TsaSettings)
     cades: CadesTimestampSettings = Field(default_factory=CadesTimestampSettings)
     keys: KeyPolicySettings = Field(default_factory=KeyPolicySettings)
+    verify: VerifySettings = Field(default_factory=VerifySettings)  # verify
 
     @model_validator(mode="after")
     def _check_tls_everywhere(self) -> Settings:
@@ -329,7 +363,7 @@ def format_validation_error(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_SECTIONS = ("server", "hsm", "store", "devca", "tsa", "cades", "keys")
+_SECTIONS = ("server", "hsm", "store", "devca", "tsa", "cades", "keys", "verify")  # verify
 
 
 def is_loopback(host: str) -> bool:

@@ -109,7 +109,16 @@ class SignerCore:
         audit: AuditLog | None = None,
         records: GroupCommitter | None = None,
         node_id: str = "",
+        hsm_parallelism: int = 1,
     ) -> None:
+        # Digests of one batch are signed on up to this many HSM sessions at once
+        # (PKCS#11 calls release the GIL); 1 signs them one after another.
+        self._parallel = max(1, hsm_parallelism)
+        self._hsm_pool = (
+            ThreadPoolExecutor(self._parallel, thread_name_prefix="kyso-hsm")
+            if self._parallel > 1
+            else None
+        )
         self._audit = audit
         self._records = records
         self._node = node_id
@@ -168,11 +177,11 @@ class SignerCore:
         if output is OutputFormat.RAW:
             if level is not CadesLevel.B_B:
                 raise InvalidRequest("a CAdES level applies to CMS output only: ask for CMS")
-            sigs = [self._keystore.sign_digest(key.key_id, d, chosen) for d in digests]
+            sigs = self._map(lambda d: self._keystore.sign_digest(key.key_id, d, chosen), digests)
             return self._audited(code, digests, output, documents, now,
                                  SignResult(key, chosen, sigs, [None] * len(sigs)))
         if level is CadesLevel.B_B:
-            sigs = [material.cades(d.alg, chosen).sign(d, now) for d in digests]
+            sigs = self._map(lambda d: material.cades(d.alg, chosen).sign(d, now), digests)
             return self._audited(code, digests, output, documents, now,
                                  SignResult(key, chosen, sigs, [CadesLevel.B_B] * len(sigs)))
         if self._timestamper is None or self._ts_pool is None:
@@ -195,6 +204,20 @@ class SignerCore:
         return self._audited(code, digests, output, documents, now,
                              SignResult(key, chosen, [p[0] for p in pairs], [p[1] for p in pairs]))
 
+    def _map(self, sign: Callable[[Digest], bytes], digests: Sequence[Digest]) -> list[bytes]:
+        """Sign a batch, spread over the HSM sessions in contiguous chunks (order kept)."""
+        if self._hsm_pool is None or len(digests) < 2 * self._parallel:
+            return [sign(d) for d in digests]
+        n = self._parallel
+        size = -(-len(digests) // n)
+        chunks = [digests[i:i + size] for i in range(0, len(digests), size)]
+
+        def run(chunk: Sequence[Digest]) -> list[bytes]:
+            return [sign(d) for d in chunk]
+
+        futures = [self._hsm_pool.submit(run, c) for c in chunks]
+        return [sig for f in futures for sig in f.result()]
+
     def _audited(self, code: str, digests: Sequence[Digest], output: OutputFormat,
                  documents: Sequence[tuple[str, str]] | None, now: datetime,
                  result: SignResult) -> SignResult:
@@ -214,15 +237,15 @@ class SignerCore:
                 for d, level, doc in zip(digests, result.levels, docs, strict=True)
             ]
         if self._audit is not None:
-            pending += [
-                self._audit.append(actor, "sign", code, {
-                    "key_id": key_id, "digest": d.value.hex(), "hash_alg": d.alg.value,
-                    "format": output.value, "scheme": result.scheme.value,
-                    "level": level.value if level is not None else None,
-                    "document_type": doc[0], "document_number": doc[1],
-                })
-                for d, level, doc in zip(digests, result.levels, docs, strict=True)
-            ]
+            # One hash-chained record per request naming every digest it signed: each
+            # signature is in the log, at one chain link per call rather than per digest.
+            levels = sorted({lv.value for lv in result.levels if lv is not None})
+            pending.append(self._audit.append(actor, "sign", code, {
+                "key_id": key_id, "format": output.value, "scheme": result.scheme.value,
+                "levels": levels, "count": len(digests),
+                "digests": [f"{d.alg.value}:{d.value.hex()}" for d in digests],
+                "documents": [list(doc) for doc in docs] if documents else [],
+            }))
         wait_all(pending)  # signature records and audit entries alike
         return result
 

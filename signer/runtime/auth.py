@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import itertools  # pdf
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,10 @@ class Rule:
 
 def _agency(request: Any) -> str | None:
     return str(request.agency_code)
+
+
+def _pdf_agency(request: Any) -> str | None:  # pdf: SignPdfRequest, the options message
+    return str(request.options.agency_code)
 
 
 def _code(request: Any) -> str | None:
@@ -191,6 +196,11 @@ POLICY: dict[str, Rule] = {
     "/kyso.registry.v1.KeyService/SetDefaultProfile": Rule(
         (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set signature profiles", _agency, audit=True
     ),
+    # pdf: the agency's PDF policy; server-side PDF signing (agency from the first message)
+    "/kyso.registry.v1.KeyService/SetPdfPolicy": Rule(
+        (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set PDF signing policies", _agency, audit=True
+    ),
+    "/kyso.signer.v1.PdfService/SignPdf": Rule((Role.SIGNER,), "sign", _pdf_agency),
     # The audit log: auditors and security admins, on every agency.
     "/kyso.registry.v1.AuditService/VerifyAuditLog": Rule(
         (Role.AUDITOR, Role.KEY_ADMIN), "verify the audit log"
@@ -198,6 +208,9 @@ POLICY: dict[str, Rule] = {
     "/kyso.registry.v1.AuditService/ListAuditRecords": Rule(
         (Role.AUDITOR, Role.KEY_ADMIN), "read the audit log"
     ),
+    # verify: begin — checking signatures is open to every authenticated role
+    "/kyso.signer.v1.VerifyService/Verify": Rule(ALL_ROLES, "verify documents", any_scope=True),
+    # verify: end
     "/kyso.registry.v1.ReportService/MonthlyReport": Rule(
         (Role.AUDITOR, Role.REGISTRY_ADMIN, Role.KEY_ADMIN),
         "read statistics",
@@ -307,6 +320,10 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         rule = rule_for(method)
         if handler is None or (rule is not None and rule.public):
             return handler
+        # --- pdf: stream-stream methods (PdfService.SignPdf) ---------------------------
+        if rule is not None and handler.stream_stream is not None:
+            return self._guard_stream(handler, rule, method)
+        # --- end pdf ------------------------------------------------------------------
         if rule is None or handler.unary_unary is None:
             log.error("refusing %s: it has no entry in the authorisation policy", method)
             return _refuse(handler, NotPermitted(f"{method} is not open to clients"))
@@ -353,6 +370,44 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+    # --- pdf: stream-stream methods ----------------------------------------------------
+    def _guard_stream(
+        self, handler: grpc.RpcMethodHandler, rule: Rule, method: str
+    ) -> grpc.RpcMethodHandler:
+        """Authenticate from the metadata before reading anything, then authorise on the
+        FIRST request message (it names the agency), then hand the whole stream, that
+        message included, to the servicer. Admin-action auditing is not offered for
+        streams (no streaming rule asks for it)."""
+        behavior = handler.stream_stream
+
+        def guarded(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+            principal = self._authenticate(context)
+            first = next(requests, None)
+            if first is None:
+                raise InvalidRequest("the stream carried no request message")
+            try:
+                authorise(principal, rule, first, method)
+            except NotPermitted as exc:
+                target = (rule.scope(first) or "") if rule.scope is not None else ""
+                log.warning("denied %s to %s: %s", method, principal.name, exc.message)
+                if self._on_denied is not None:
+                    self._on_denied(principal, method, target, exc.message)
+                raise
+            token = current_principal.set(principal)
+            actor = current_actor.set(principal.name)
+            try:
+                yield from behavior(itertools.chain((first,), requests), context)
+            finally:
+                current_actor.reset(actor)
+                current_principal.reset(token)
+
+        return grpc.stream_stream_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    # --- end pdf ------------------------------------------------------------------------
 
     def _authenticate(self, context: grpc.ServicerContext) -> Principal:
         token = None

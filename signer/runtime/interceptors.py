@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -44,6 +44,39 @@ def _wrap_unary(behavior: Callable[[Any, grpc.ServicerContext], Any], method: st
     return handler
 
 
+# --- pdf: stream-stream methods (PdfService.SignPdf) ------------------------------------
+def _abort(context: grpc.ServicerContext, method: str, exc: Exception) -> None:
+    """The same mapping as ``_wrap_unary``, for a stream."""
+    if isinstance(exc, KysoError):
+        code = grpc.StatusCode[exc.status]
+        if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
+            log.warning("%s failed: %s", method, exc.message)
+        else:
+            log.info("%s refused (%s): %s", method, code.name, exc.message)
+        context.abort(code, exc.message)
+    incident = uuid.uuid4().hex[:12]
+    log.error("%s: unexpected error (incident %s)", method, incident, exc_info=exc)
+    context.abort(
+        grpc.StatusCode.INTERNAL,
+        f"internal error (incident {incident}); the server log has the details",
+    )
+
+
+def _wrap_stream(
+    behavior: Callable[[Iterator[Any], grpc.ServicerContext], Iterator[Any]], method: str
+) -> Any:
+    def handler(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from behavior(requests, context)
+        except Exception as exc:
+            if not isinstance(exc, KysoError) and context.code() is not None:
+                raise  # context.abort() already chose a status
+            _abort(context, method, exc)
+
+    return handler
+# --- end pdf ------------------------------------------------------------------------------
+
+
 class ErrorMappingInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     def intercept_service(
         self,
@@ -51,9 +84,15 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is not None and handler.stream_stream is not None:  # pdf
+            return grpc.stream_stream_rpc_method_handler(
+                _wrap_stream(handler.stream_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         if handler is None or handler.unary_unary is None:
             return handler
-        method = handler_call_details.method
         return grpc.unary_unary_rpc_method_handler(
             _wrap_unary(handler.unary_unary, method),
             request_deserializer=handler.request_deserializer,

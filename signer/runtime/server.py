@@ -9,10 +9,12 @@ SIGINT stop accepting new calls and drain in-flight ones for
 
 from __future__ import annotations
 
+import functools  # pdf
 import logging
 import os
 import signal
 import threading
+from collections.abc import Callable  # pdf
 from concurrent import futures
 from pathlib import Path
 from types import FrameType
@@ -184,6 +186,7 @@ class Node:
             audit=self.audit,  # audit
             records=self._signature_records,
             node_id=s.node_id,
+            hsm_parallelism=s.hsm.pool_size,
         )
 
         limit = s.server.max_message_bytes
@@ -219,6 +222,27 @@ class Node:
 
         self._services += (add_audit_service(server, self.registry.engine, self.keystore),)  # audit
         self._services += (add_agency_service(server, self.registry.engine),)  # agencies
+        from signer.verify.engine import Verifier  # verify
+        from signer.verify.service import add_verify_service  # verify
+
+        verifier = Verifier.from_settings(  # verify
+            s.verify, devca.certificate() if devca is not None else None, self.registry.engine
+        )  # verify
+        self._services += (add_verify_service(server, verifier),)  # verify
+        from registry.keys import KeyLifecycle  # pdf
+        from signer.pdf_service import add_pdf_service  # pdf
+
+        pdf_ts: Callable[[bytes], bytes] | None = None  # pdf: PAdES-B-T/B-LT timestamps
+        if s.cades.source == "url":  # pdf
+            from clients.client import post_timestamp_query  # pdf
+
+            pdf_ts = functools.partial(post_timestamp_query, s.cades.url)  # pdf
+        elif self.tsa is not None:  # pdf
+            pdf_ts = self.tsa.respond  # pdf
+        self._services += (add_pdf_service(  # pdf
+            server, core, self.registry,  # pdf
+            KeyLifecycle(self.keystore, self.registry, admin.policy, devca=devca),  # pdf
+            pdf_ts),)  # pdf
         if self.tsa is not None:
             tsa_pb2_grpc.add_TimestampServiceServicer_to_server(TsaServicer(self.tsa), server)
             self._services += (TSA_SERVICE,)

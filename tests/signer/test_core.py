@@ -157,3 +157,15 @@ def test_new_certificate_retires_the_previous_key(world) -> None:
     states = {k.key_id: k.state for k in admin.registry.get_agency(code).keys}
     assert states == {first.key_id: KeyState.RETIRED, second.key_id: KeyState.ACTIVE}
 
+
+
+def test_parallel_batch_keeps_each_signature_with_its_digest(world, keystore) -> None:
+    admin, _ = world
+    code = "000.00.09.H26"
+    _agency_with_key(admin, code, KeyAlgorithm.EC_P256)
+    core = SignerCore(keystore, admin.registry, max_batch=64, hsm_parallelism=4)
+    digests = [Digest.of(HashAlg.SHA256, f"trang {i}".encode()) for i in range(37)]
+    result = core.sign_digests(code, digests, OutputFormat.RAW)
+    assert result.key.certificate is not None
+    for d, sig in zip(digests, result.signatures, strict=True):
+        _verify_raw(result.key.certificate.der, sig, d, result.scheme)

@@ -84,6 +84,11 @@ class KeyServiceStub:
                 request_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.SetDefaultProfileRequest.SerializeToString,
                 response_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.FromString,
                 _registered_method=True)
+        self.SetPdfPolicy = channel.unary_unary(
+                '/kyso.registry.v1.KeyService/SetPdfPolicy',
+                request_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.SetPdfPolicyRequest.SerializeToString,
+                response_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.FromString,
+                _registered_method=True)
 
 
 class KeyServiceServicer:
@@ -156,6 +161,13 @@ class KeyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPdfPolicy(self, request, context):
+        """pdf: whether the seal profile requires a valid personal signature first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KeyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -207,6 +219,11 @@ def add_KeyServiceServicer_to_server(servicer, server):
             'SetDefaultProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.SetDefaultProfile,
                     request_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.SetDefaultProfileRequest.FromString,
+                    response_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.SerializeToString,
+            ),
+            'SetPdfPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPdfPolicy,
+                    request_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.SetPdfPolicyRequest.FromString,
                     response_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.SerializeToString,
             ),
     }
@@ -479,6 +496,33 @@ class KeyService:
             target,
             '/kyso.registry.v1.KeyService/SetDefaultProfile',
             kyso_dot_registry_dot_v1_dot_keys__pb2.SetDefaultProfileRequest.SerializeToString,
+            kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPdfPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kyso.registry.v1.KeyService/SetPdfPolicy',
+            kyso_dot_registry_dot_v1_dot_keys__pb2.SetPdfPolicyRequest.SerializeToString,
             kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.FromString,
             options,
             channel_credentials,

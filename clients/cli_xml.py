@@ -1,0 +1,76 @@
+"""``kyso sign xml``: enveloped XML-DSig for edXML packages, XAdES-B-B/B-T for any XML::
+
+    kyso sign xml IN.xml --agency CODE [-o OUT.xml] [--hash sha256|sha384|sha512]
+                  [--xades] [--level B-B|B-T] [--xpath EXPR] [--no-chain]
+                  [--type CV --number "12/UBND-VP"]
+
+The document is canonicalised and hashed here; only the digest of SignedInfo goes
+to kyso (see ``clients.xmldsig``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from clients.cli import _client, _run, err
+from clients.client import HASHES, write_atomically
+
+
+@click.command("xml")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--agency", required=True, help="Agency code, e.g. 000.00.00.H13.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file [default: FILE with .signed.xml].")
+@click.option("--hash", "hash_alg", type=click.Choice(sorted(HASHES)), default="sha256",
+              show_default=True, help="Digest and signature hash.")
+@click.option("--xades", is_flag=True, help="Make an XAdES signature (ETSI EN 319 132-1).")
+@click.option("--level", type=click.Choice(["B-B", "B-T"]), default=None,
+              help="XAdES level (implies --xades): B-T adds a signature timestamp "
+                   "[default: B-B].")
+@click.option("--xpath", help="Append the signature to the one element this XPath selects "
+              "[default: the root; edXML: edXMLHeader]. Prefixes of the root, ds and edxml "
+              "are known.")
+@click.option("--no-chain", is_flag=True,
+              help="Put only the signer certificate in X509Data, not its issuers.")
+@click.option("--type", "document_type", default="",
+              help="Document type for statistics, e.g. CV, QĐ.")
+@click.option("--number", "document_number", default="",
+              help="Document number and symbol, e.g. \"12/UBND-VP\".")
+@click.pass_context
+def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path | None,
+                     hash_alg: str, xades: bool, level: str | None, xpath: str | None,
+                     no_chain: bool, document_type: str, document_number: str) -> None:
+    """Sign an XML file with an enveloped signature (edXML: in edXMLHeader).
+
+    Check it with: xmlsec1 --verify --trusted-pem CA.pem
+    --id-attr:Id http://uri.etsi.org/01903/v1.3.2#:SignedProperties OUT.xml
+    """
+    try:  # lxml is the optional "xml" extra: the rest of the CLI works without it
+        from clients.xmldsig import XmlSignError, sign_with_kyso
+    except ImportError as exc:
+        err.print(f"[red]error[/red]: XML signing needs lxml (pip install 'kyso[xml]'): {exc}",
+                  highlight=False)
+        sys.exit(2)
+    output = output or file.with_name(file.stem + ".signed.xml")
+    xades = xades or level is not None
+    level = level or "B-B"
+    data = file.read_bytes()
+    with _client(ctx) as c:
+        try:
+            signed = _run(lambda: sign_with_kyso(
+                c, agency, data, hash_alg=hash_alg, xades=xades, level=level, xpath=xpath,
+                include_chain=not no_chain, document_type=document_type,
+                document_number=document_number))
+        except XmlSignError as exc:
+            err.print(f"[red]error[/red]: {file}: {exc}", highlight=False)
+            sys.exit(1)
+    write_atomically(output, signed)
+    kind = f"XAdES-{level}" if xades else "XML-DSig"
+    err.print(f"signed {file} for {agency} ({kind}, {hash_alg}) → {output}", highlight=False)
+
+
+def register(sign: click.Group) -> None:
+    sign.add_command(sign_xml_command)

@@ -1,0 +1,144 @@
+"""signer.v1 PdfService: PAdES signing of whole PDFs for clients that cannot run pyHanko.
+
+The same code as the thin client (``clients.pdf``), with an in-process
+``SignRaw`` that calls ``SignerCore`` (so every signature is recorded for the
+statistics and the audit log like any other) and, for B-T/B-LT, this node's
+TSA or the configured external one. The PDF is held in memory, bounded by
+``MAX_PDF_BYTES``; errors of ``clients.pdf`` are translated here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+import grpc
+
+from clients.pdf import (
+    MAX_PDF_BYTES,
+    PdfOptions,
+    PdfSignError,
+    SealImage,
+    SigningIdentity,
+    sign_pdf,
+)
+from kyso.signer.v1 import pdf_pb2, pdf_pb2_grpc
+from registry.keys import KeyLifecycle
+from registry.store import RegistryStore
+from signer.core import OutputFormat, SignerCore
+from signer.digest import Digest, HashAlg
+from signer.doctypes import parse_document_type
+from signer.errors import InvalidRequest, KysoError, LimitExceeded, NotUsable
+
+log = logging.getLogger(__name__)
+
+PDF_SERVICE = str(pdf_pb2.DESCRIPTOR.services_by_name["PdfService"].full_name)
+CHUNK = 1 << 20  # response chunks: well under gRPC's 4 MiB default message limit
+
+PROFILE_FROM_PB = {
+    pdf_pb2.PDF_PROFILE_SEAL: "seal",
+    pdf_pb2.PDF_PROFILE_ATTACHMENT: "attachment",
+    pdf_pb2.PDF_PROFILE_COPY: "copy",
+}
+LEVEL_FROM_PB = {
+    pdf_pb2.PADES_LEVEL_UNSPECIFIED: "B-B",
+    pdf_pb2.PADES_LEVEL_B_B: "B-B",
+    pdf_pb2.PADES_LEVEL_B_T: "B-T",
+    pdf_pb2.PADES_LEVEL_B_LT: "B-LT",
+}
+_ERRORS: dict[str, type[KysoError]] = {
+    "INVALID_ARGUMENT": InvalidRequest,
+    "RESOURCE_EXHAUSTED": LimitExceeded,
+    "FAILED_PRECONDITION": NotUsable,
+}
+
+
+class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
+    def __init__(
+        self,
+        core: SignerCore,
+        registry: RegistryStore,
+        keys: KeyLifecycle,
+        timestamp: Callable[[bytes], bytes] | None,
+        max_bytes: int = MAX_PDF_BYTES,
+    ) -> None:
+        self._core = core
+        self._registry = registry
+        self._keys = keys
+        self._timestamp = timestamp
+        self._max = max_bytes
+
+    def SignPdf(
+        self, request_iterator: Iterator[pdf_pb2.SignPdfRequest], context: grpc.ServicerContext
+    ) -> Iterator[pdf_pb2.SignPdfResponse]:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "options":
+            raise InvalidRequest("the first SignPdfRequest must carry options")
+        o = first.options
+        parts: list[bytes] = []
+        size = 0
+        for req in request_iterator:
+            if req.WhichOneof("part") != "chunk":
+                raise InvalidRequest("after the options, send only chunks of the PDF")
+            size += len(req.chunk)
+            if size > self._max:
+                raise LimitExceeded(
+                    f"the PDF is larger than this server's limit of {self._max:,} bytes: "
+                    "sign it with the thin client (`kyso sign pdf`), which sends only a digest")
+            parts.append(req.chunk)
+        data = b"".join(parts)
+        if not data:
+            raise InvalidRequest("no PDF received: send its bytes as chunks after the options")
+
+        code = self._registry.get_agency(o.agency_code).code
+        doc_type = parse_document_type(o.document_type)
+        number = o.document_number.strip()[:64]
+        assets = self._keys.seal_image(code)
+        profile = PROFILE_FROM_PB.get(o.profile) or assets.default_profile.value
+        level = LEVEL_FROM_PB.get(o.level)
+        if level is None:
+            raise InvalidRequest(f"unknown PAdES level {o.level}: use B_B, B_T or B_LT")
+        key = self._core.signing_key(code)
+        cert = key.certificate
+        if cert is None:
+            raise NotUsable(f"agency {code} has no certificate")
+        identity = SigningIdentity(cert.der, list(cert.chain), key.scheme.value,
+                                   self._registry.get_agency(code).name)
+
+        def sign_raw(digest: bytes, hash_alg: str) -> bytes:
+            result = self._core.sign_digests(
+                code, [Digest(HashAlg.parse(hash_alg), digest)], OutputFormat.RAW,
+                key.scheme, documents=[(doc_type, number)])
+            if result.key.key_id != key.key_id:
+                raise NotUsable(f"agency {code}'s key changed while signing: sign again")
+            return result.signatures[0]
+
+        options = PdfOptions(
+            agency=code, profile=profile, number=number, doc_type=doc_type, level=level,
+            copy_form=o.copy_form or "SAO Y",
+            at=(o.page, o.x, o.y) if o.has_position else None,
+            skip_personal_check=assets.skip_personal_signature_check,
+        )
+        seal = (SealImage(assets.seal_png, assets.seal_width_mm or 0.0,
+                          assets.seal_height_mm or 0.0) if assets.seal_png else None)
+        try:
+            signed = sign_pdf(data, options, identity, sign_raw, timestamp=self._timestamp,
+                              seal=seal)
+        except PdfSignError as exc:
+            raise _ERRORS.get(exc.status, KysoError)(exc.message) from exc
+        log.info("signed a PDF of %d bytes for %s as PAdES-%s", len(data), code, signed.level)
+        yield pdf_pb2.SignPdfResponse(result=pdf_pb2.SignPdfResult(
+            level=signed.level, signing_time=signed.signing_time,
+            field_name=signed.field_name, size=len(signed.data), notes=signed.notes))
+        for i in range(0, len(signed.data), CHUNK):
+            yield pdf_pb2.SignPdfResponse(chunk=signed.data[i : i + CHUNK])
+
+
+def add_pdf_service(
+    server: grpc.Server, core: SignerCore, registry: RegistryStore, keys: KeyLifecycle,
+    timestamp: Callable[[bytes], bytes] | None,
+) -> str:
+    """Serve PdfService on ``server``; returns its full name (health and reflection)."""
+    pdf_pb2_grpc.add_PdfServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        PdfServicer(core, registry, keys, timestamp), server)
+    return PDF_SERVICE

@@ -1,0 +1,72 @@
+"""Which registry agency a signer certificate belongs to, and its name on the signing date.
+
+Government CA certificates carry no agency code (DOMAIN.md), so the registry's
+keys and certificates tables are the mapping: the exact certificate first, then
+the key (DER SubjectPublicKeyInfo) — a re-issued certificate for the same key
+still resolves. Names come from the agency history: the name the code carried
+on the signing date (Vietnam time) and today's successors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from registry.agencies import AgencyRegistry
+from registry.models import AgencyRow, CertificateRow, KeyRow
+from registry.store import translate_sql_errors
+from signer.errors import KysoError
+from signer.verify.report import AgencyMatch
+
+VIETNAM = timezone(timedelta(hours=7), "ICT")
+
+
+class AgencyResolver:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._agencies = AgencyRegistry(engine)
+
+    def resolve(
+        self, cert_der: bytes, spki_der: bytes, signed_at: datetime | None
+    ) -> AgencyMatch | None:
+        with translate_sql_errors("finding a signer's agency"), Session(self._engine) as s:
+            code = s.scalar(
+                select(AgencyRow.code)
+                .join(KeyRow, KeyRow.agency_id == AgencyRow.id)
+                .join(CertificateRow, CertificateRow.key_pk == KeyRow.id)
+                .where(CertificateRow.der == cert_der)
+                .limit(1)
+            )
+            matched_by = "certificate"
+            if code is None:
+                code = s.scalar(
+                    select(AgencyRow.code)
+                    .join(KeyRow, KeyRow.agency_id == AgencyRow.id)
+                    .where(KeyRow.public_key_der == spki_der)
+                    .limit(1)
+                )
+                matched_by = "public-key"
+        if code is None:
+            return None
+        day = (signed_at or datetime.now(VIETNAM)).astimezone(VIETNAM).date()
+        try:
+            history = self._agencies.history(code, on=day)
+            names = []
+            for succ in history.successors:
+                names.append(self._agencies.get(succ).name if succ != code
+                             else history.agency.name)
+        except KysoError:
+            return AgencyMatch(code, "", day.isoformat(), "", "", (), (), matched_by)
+        return AgencyMatch(
+            code=code,
+            name_on_signing_date=history.name_on_date or "",
+            signing_date=day.isoformat(),
+            current_name=history.agency.name,
+            status=history.agency.status,
+            successors=history.successors,
+            successor_names=tuple(names),
+            matched_by=matched_by,
+        )

@@ -1,0 +1,151 @@
+"""RFC 3161 time-stamp tokens (and granted TimeStampResp replies), alone or inside CAdES.
+
+Integrity, the ESS signing-certificate binding and the TSA certificate's EKU are
+``clients.tsp.verify_token``'s; the TSA's path to an anchor and its revocation are
+``trust``'s, like every other signer's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from asn1crypto import cms
+from asn1crypto import x509 as a_x509
+
+from clients.tsp import TimestampError, TokenInfo, token_from_response, verify_token
+from signer.digest import Digest
+from signer.errors import InvalidRequest
+from signer.verify.common import VerifyContext, describe_algorithms, find_cert, finish
+from signer.verify.report import (
+    CRYPTO_CONSTRAINTS_FAILURE,
+    FORMAT_FAILURE,
+    HASH_FAILURE,
+    NO_SIGNING_CERTIFICATE_FOUND,
+    SIG_CRYPTO_FAILURE,
+    SIGNED_DATA_NOT_FOUND,
+    Indication,
+    SignatureReport,
+    TimestampReport,
+    VerifyReport,
+)
+
+_TIME_STAMPING = "time_stamping"
+
+
+def is_response(der: bytes) -> bool:
+    """TimeStampResp: SEQUENCE { PKIStatusInfo SEQUENCE, ... }; a token starts with an OID."""
+    from asn1crypto import parser
+
+    try:
+        _, _, _, _, contents, _ = parser.parse(der, strict=False)
+        _, _, tag, _, _, _ = parser.parse(contents)
+    except Exception:  # asn1crypto raises many types on malformed input
+        return False
+    return bool(tag == 16)
+
+
+def _token_parts(token_der: bytes) -> tuple[a_x509.Certificate | None, list[a_x509.Certificate],
+                                             str, str]:
+    sd = cms.ContentInfo.load(token_der)["content"]
+    certs = [c.chosen for c in sd["certificates"] if c.name == "certificate"]
+    si = sd["signer_infos"][0]
+    signer = find_cert(si["sid"], certs)
+    return signer, certs, si["digest_algorithm"]["algorithm"].native, \
+        si["signature_algorithm"].signature_algo
+
+
+def _classify(exc: TimestampError) -> tuple[Indication, str]:
+    text = exc.text
+    if "too weak" in text:
+        return Indication.INDETERMINATE, CRYPTO_CONSTRAINTS_FAILURE
+    if "message-digest" in text or "altered" in text:
+        return Indication.FAILED, HASH_FAILURE
+    if "signature does not verify" in text:
+        return Indication.FAILED, SIG_CRYPTO_FAILURE
+    if "neither in the token nor given" in text:
+        return Indication.INDETERMINATE, NO_SIGNING_CERTIFICATE_FOUND
+    return Indication.FAILED, FORMAT_FAILURE
+
+
+async def check_token(
+    ctx: VerifyContext, report: SignatureReport, token_der: bytes,
+    *, imprint_of: bytes | None = None, digest: Digest | None = None,
+) -> TokenInfo | None:
+    """Verify one token into ``report``: integrity, imprint (of ``imprint_of`` data, or
+    equal to ``digest``), TSA certificate path. Returns what it asserts, if readable."""
+    check = report.check
+    try:
+        info = verify_token(token_der)
+    except TimestampError as exc:
+        indication, sub = _classify(exc)
+        if indication is Indication.FAILED:
+            check.fail(sub, f"the time-stamp token is invalid: {exc.text}")
+        else:
+            check.indeterminate(sub, f"the time-stamp token cannot be trusted: {exc.text}")
+        report.intact = False
+        try:
+            signer, certs, _, _ = _token_parts(token_der)
+            if signer is not None:
+                await finish(ctx, report, signer, certs, what="the TSA certificate",
+                             extended_key_usage={_TIME_STAMPING})
+        except Exception:  # a malformed token: the error above says enough
+            pass
+        return None
+    report.signature_valid = True
+    report.signing_time = info.gen_time
+    signer, certs, md, scheme = _token_parts(token_der)
+    if imprint_of is not None:
+        report.intact = hashlib.new(info.hash_alg, imprint_of).digest() == info.imprint
+    elif digest is not None:
+        if digest.alg.value != info.hash_alg:
+            check.indeterminate(
+                SIGNED_DATA_NOT_FOUND,
+                f"the token stamps a {info.hash_alg} imprint; a {digest.alg.value} digest "
+                "cannot be compared with it",
+            )
+        report.intact = digest.value == info.imprint
+    else:
+        report.intact = True  # only the token itself was checked
+    if (imprint_of is not None or digest is not None) and not report.intact:
+        check.fail(HASH_FAILURE, "the token does not stamp this data: the message imprint "
+                   "differs (wrong file, or the file was changed)")
+    assert signer is not None  # verify_token found it
+    from cryptography import x509
+
+    describe_algorithms(report, x509.load_der_x509_certificate(signer.dump()), md, scheme,
+                        extra_hashes=(info.hash_alg,))
+    await finish(ctx, report, signer, certs, what="the TSA certificate",
+                 extended_key_usage={_TIME_STAMPING}, signed_at=info.gen_time)
+    return info
+
+
+async def verify_tsr(
+    ctx: VerifyContext, der: bytes, content: bytes | None, digest: Digest | None
+) -> VerifyReport:
+    if is_response(der):
+        try:
+            der = token_from_response(der)
+        except TimestampError as exc:
+            raise InvalidRequest(f"the time-stamp reply carries no token: {exc.text}") from exc
+    try:
+        cms.ContentInfo.load(der).native  # noqa: B018  (parse everything once)
+    except Exception as exc:
+        raise InvalidRequest(f"not a DER RFC 3161 time-stamp token: {exc}") from exc
+    out = VerifyReport(kind="tsr")
+    report = SignatureReport(index=1, format="RFC 3161", coverage="imprint")
+    info = await check_token(ctx, report, der, imprint_of=content, digest=digest)
+    if info is not None:
+        report.timestamp = TimestampReport(
+            time=info.gen_time, tsa_subject=info.tsa_subject, indication=report.indication,
+            sub_indication=report.check.sub_indication, hash_algorithm=info.hash_alg,
+        )
+        report.coverage_detail = f"{info.hash_alg} {info.imprint.hex()}"
+        report.field_name = f"serial {info.serial:x}, policy {info.policy}"
+    if content is None and digest is None:
+        report.check.indeterminate(
+            SIGNED_DATA_NOT_FOUND,
+            "the stamped data was not given: the token is intact, but what it stamps is "
+            "unchecked (give the file with --sig)",
+        )
+    out.signatures.append(report)
+    return out

@@ -1,0 +1,55 @@
+"""Layout math of the Decree 30/2020 appearance profiles (clients.pdf)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from clients.pdf import (
+    MM_TO_PT,
+    Rect,
+    iso_vn,
+    mm_to_pt,
+    seal_rect_over_left_third,
+    text_width,
+    top_right_box,
+)
+
+FONT = "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf"
+
+
+def test_mm_to_pt() -> None:
+    assert mm_to_pt(25.4) == pytest.approx(72.0)
+    assert mm_to_pt(40) == pytest.approx(113.386, abs=1e-3)
+    assert MM_TO_PT == pytest.approx(2.834645, abs=1e-6)
+
+
+def test_seal_covers_the_left_third_only() -> None:
+    sig = Rect(300, 300, 450, 360)
+    seal = seal_rect_over_left_third(sig, mm_to_pt(40), mm_to_pt(40))
+    assert seal.x2 == pytest.approx(350)  # one third of 150 pt from the left
+    assert seal.width == pytest.approx(mm_to_pt(40))
+    assert (seal.y1 + seal.y2) / 2 == pytest.approx(330)  # centred vertically
+    assert seal.x1 < sig.x1 and seal.x2 < sig.x2 - sig.width / 3
+
+
+def test_top_right_box_a4() -> None:
+    a4 = Rect(0, 0, 595.28, 841.89)
+    box = top_right_box(a4, 200, 40)
+    assert box.x2 == pytest.approx(595.28 - mm_to_pt(15))
+    assert box.y2 == pytest.approx(841.89 - mm_to_pt(10))
+    assert box.width == pytest.approx(200) and box.height == pytest.approx(40)
+
+
+def test_iso_vn() -> None:
+    assert iso_vn(datetime(2025, 7, 1, 2, 15, 30, 123, tzinfo=UTC)) == \
+        "2025-07-01T09:15:30+07:00"
+
+
+@pytest.mark.skipif(not Path(FONT).is_file(), reason="fonts-liberation is not installed")
+def test_text_width_vietnamese() -> None:
+    w = text_width(FONT, "Ủy ban nhân dân thành phố Cần Thơ", 10)
+    assert 120 < w < 200
+    assert text_width(FONT, "", 10) == 0
