@@ -67,3 +67,12 @@ def test_pin_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     s = load_settings()
     assert "s3cret-pin" not in repr(s) and "s3cret-pin" not in str(s)
     assert s.hsm.read_pin() == "s3cret-pin"
+
+
+def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    f = tmp_path / "kyso.toml"
+    f.write_text(example)
+    s = load_settings(f)
+    assert s.tsa.policy == "0.4.0.2023.1.1" and s.verify.trust_dev_ca

@@ -193,6 +193,11 @@ def test_tampering_is_detected(srv: Server, env: dict[str, Path]) -> None:
     assert "Signature is Valid." not in pdfsig(env["nss"], bad)
     (status,) = validate(env, bad)
     assert not status.intact  # type: ignore[attr-defined]
+    # kyso's own verifier: the intact file passes, the tampered one fails.
+    ok = srv.cli("verify", str(dst), "--lang", "en")
+    assert ok.returncode == 0 and "PASSED" in ok.stdout, ok.stdout + ok.stderr
+    broken = srv.cli("verify", str(bad), "--json")
+    assert broken.returncode == 1, broken.stdout + broken.stderr
 
 
 def test_seal_refused_without_personal_signature_unless_policy_off(

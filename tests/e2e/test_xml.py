@@ -198,6 +198,12 @@ def test_edxml_package_verifies_with_xmlsec1_and_signxml(srv: Server, ca_pem: Pa
     assert v.returncode != 0, v.stdout + v.stderr
     with pytest.raises(InvalidDigest):
         XMLVerifier().verify(bad.read_bytes(), x509_cert=signer_pem(srv, DEMO))
+    # kyso's own verifier agrees: the package passes, the tampered one fails.
+    ok = srv.cli("verify", str(out), "--lang", "vi")
+    assert ok.returncode == 0 and "HỢP LỆ" in ok.stdout, ok.stdout + ok.stderr
+    assert "000.00.00.H13" in ok.stdout
+    broken = srv.cli("verify", str(bad), "--lang", "vi")
+    assert broken.returncode == 1 and "KHÔNG HỢP LỆ" in broken.stdout, broken.stdout
 
 
 def test_edxml_sha512_and_untrusted_ca_fails(srv: Server, ca_pem: Path, tmp_path: Path,
