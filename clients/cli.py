@@ -107,13 +107,15 @@ def main(ctx: click.Context, server: str, timeout: float, token: str | None,
 @click.option("--listen", help="gRPC address host:port (overrides server.listen).")
 @click.option("--demo", is_flag=True,
               help="Create the demo agency 000.00.00.H13 with a key and a certificate if missing.")
+@click.option("--workers", type=int,
+              help="Server processes sharing the ports (overrides server.workers).")
 @click.option("--demo-token-file", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("var/demo-admin.token"), show_default=True,
               help="With --demo: where the demo administrator's token is written.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def serve(config_file: str | None, listen: str | None, demo: bool, demo_token_file: Path,
-          log_level: str) -> None:
+def serve(config_file: str | None, listen: str | None, workers: int | None, demo: bool,
+          demo_token_file: Path, log_level: str) -> None:
     """Run the kyso server (signer and registry) in the foreground.
 
     Settings come from the TOML file and KYSO_* environment variables, e.g.
@@ -135,6 +137,8 @@ def serve(config_file: str | None, listen: str | None, demo: bool, demo_token_fi
 
     if listen:
         os.environ["KYSO_SERVER_LISTEN"] = listen  # validated with the other settings
+    if workers is not None:
+        os.environ["KYSO_SERVER_WORKERS"] = str(workers)
     try:
         settings = load_settings(config_file)
         from signer.runtime.server import serve as run

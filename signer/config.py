@@ -63,6 +63,11 @@ class ServerSettings(_Section):
         "127.0.0.1:50051", description="gRPC address host:port; port 0 picks a free port"
     )
     threads: int = Field(16, ge=1, le=1024, description="gRPC handler threads")
+    workers: int = Field(
+        1, ge=1, le=64,
+        description="server processes sharing the ports (SO_REUSEPORT); each is its own node "
+        "(node_id-N) with its own HSM login and audit chain",
+    )
     max_batch: int = Field(1000, ge=1, le=100_000, description="digests per SignDigests call")
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
     shutdown_grace_s: float = Field(10.0, ge=0, description="drain time on SIGTERM/SIGINT")

@@ -43,7 +43,9 @@ class TsaHttpServer:
         max_request_bytes: int,
         executor: Executor,
         ssl_context: ssl.SSLContext | None = None,
+        reuse_port: bool = False,
     ) -> None:
+        self._reuse_port = reuse_port
         self._core = core
         host, _, port = listen.rpartition(":")
         self.host = host.strip("[]")
@@ -85,7 +87,8 @@ class TsaHttpServer:
         assert self._runner is not None
         await self._runner.setup()
         site = web.TCPSite(
-            self._runner, self.host, self.port, ssl_context=self._ssl, reuse_port=False
+            self._runner, self.host, self.port, ssl_context=self._ssl,
+            reuse_port=self._reuse_port,
         )
         await site.start()
         if self._runner.addresses:  # the port actually bound (listen port 0 picks one)

@@ -107,9 +107,15 @@ class Node:
     def __init__(
         self, settings: Settings, *, demo: bool = False,
         demo_token_file: Path = DEMO_TOKEN_FILE,
+        reuse_port: bool = False,
+        bootstrap_only: bool = False,
     ) -> None:
         self.settings = settings
         self.demo = demo
+        # Several worker processes share the listening ports (SO_REUSEPORT).
+        self.reuse_port = reuse_port
+        # Set up the database, keys and demo data, then return without serving.
+        self.bootstrap_only = bootstrap_only
         self.demo_token_file = demo_token_file
         self.auth: AuthStore
         self.port = 0
@@ -188,6 +194,8 @@ class Node:
             node_id=s.node_id,
             hsm_parallelism=s.hsm.pool_size,
         )
+        if self.bootstrap_only:
+            return
 
         limit = s.server.max_message_bytes
         server = grpc.server(
@@ -205,7 +213,7 @@ class Node:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
                 # LIMITS.md trap 5: never silently share a port with a stale server.
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", 1 if self.reuse_port else 0),
             ],
         )
         signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(core), server)
@@ -284,6 +292,7 @@ class Node:
                 max_request_bytes=s.tsa.max_request_bytes,
                 executor=self._http_pool,
                 ssl_context=ssl_ctx,
+                reuse_port=self.reuse_port,
             )
             self.tsa_http.start()
             self.http_port = self.tsa_http.port
@@ -415,7 +424,13 @@ def serve(
     settings: Settings, *, demo: bool = False, demo_token_file: Path = DEMO_TOKEN_FILE,
     ready: threading.Event | None = None,
 ) -> Node:
-    """Run a node in the foreground until SIGTERM or SIGINT."""
+    """Run a node in the foreground until SIGTERM or SIGINT (with ``server.workers``
+    above 1, as several worker processes sharing the ports)."""
+    if settings.server.workers > 1:
+        from signer.runtime.workers import serve_workers
+
+        serve_workers(settings, demo=demo, demo_token_file=demo_token_file)
+        return Node(settings)
     node = Node(settings, demo=demo, demo_token_file=demo_token_file)
     done = threading.Event()
 
