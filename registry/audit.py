@@ -75,7 +75,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -106,6 +106,7 @@ from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm, Scheme
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 ZERO_HASH = bytes(32)
 AUDIT_KEY_LABEL = "kyso-audit"
@@ -457,8 +458,8 @@ class AuditLog:
                 "scheme": self._signer.scheme, "signature": signature}
 
 
-def wait_all(futures: Sequence[Future[AuditEntry]], timeout: float = 30.0) -> list[AuditEntry]:
-    """Wait for appended records (all share one deadline)."""
+def wait_all(futures: Sequence[Future[_T]], timeout: float = 30.0) -> list[_T]:
+    """Wait for durable writes (audit entries, group-committed records) under one deadline."""
     deadline = time.monotonic() + timeout
     try:
         return [f.result(max(0.0, deadline - time.monotonic())) for f in futures]

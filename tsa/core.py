@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime
+from typing import Any
 
 from clients.tsp import TimeStampResp
-from registry.audit import AuditLog, current_actor
+from registry.audit import AuditLog, current_actor, wait_all
 from signer.digest import Digest
 from signer.errors import NotUsable, Unavailable
 from signer.runtime.durable import GroupCommitter
@@ -98,7 +100,10 @@ class TsaCore:
             log.error("timestamp refused: %s", exc.message)
             return _rejection(FailureInfo.SYSTEM_FAILURE, "the TSA certificate is not valid now")
         response = self._builder.build(req, serial=serial, gen_time=now)
-        self._records.write(
+        # The token record and its audit record are committed concurrently (each in
+        # its own group commit); the reply waits for both. If either fails the token
+        # is dropped, never sent.
+        pending: list[Future[Any]] = [self._records.submit(
             {
                 "serial": format(serial, "x"),
                 "gen_time": now,
@@ -109,15 +114,14 @@ class TsaCore:
                 "node_id": self._node,
                 "key_id": self._key_hex,
             }
-        )  # raises StoreUnavailable: the token is dropped, not sent
+        )]
         if self._audit is not None:
-            self._audit.record(current_actor.get(), "timestamp", format(serial, "x"), {
+            pending.append(self._audit.append(current_actor.get(), "timestamp",
+                                              format(serial, "x"), {
                 "imprint": req.imprint.hex(), "hash_alg": req.hash_alg.value,
                 "policy": req.policy, "key_id": self._key_hex,
-            })
+            }))
+        wait_all(pending)  # raises StoreUnavailable
         self.issued += 1
         return response
 
-
-def rejection_response(failure: FailureInfo, text: str) -> bytes:
-    return _rejection(failure, text)

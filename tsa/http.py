@@ -25,8 +25,8 @@ from concurrent.futures import Executor
 from aiohttp import web
 
 from signer.errors import StoreUnavailable
-from tsa.core import TsaCore, rejection_response
-from tsa.token import FailureInfo
+from tsa.core import TsaCore
+from tsa.token import FailureInfo, rejection_response
 
 log = logging.getLogger(__name__)
 

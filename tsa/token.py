@@ -66,7 +66,6 @@ __all__ = [
 
 ID_CT_TST_INFO = "1.2.840.113549.1.9.16.1.4"
 
-_HASHES = HASHES
 _OID_RE = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
 
 
@@ -399,7 +398,6 @@ def rejection_response(failure: FailureInfo, text: str) -> bytes:
     return seq(seq(_REJECTION, status_string, _failure_bits(failure)))
 
 
-_attribute = attribute
 
 
 _CONTENT_INFO_OID = _der.oid(ID_SIGNED_DATA)
@@ -459,7 +457,7 @@ class TokenBuilder:
         self._key = key
         self._scheme = scheme
         self._hash_alg = hash_alg
-        self._hash = _HASHES[hash_alg]
+        self._hash = HASHES[hash_alg]
         self._digest_size = hash_alg.digest_size
         self._policy = policy
         self._not_before = parts.not_before
@@ -483,7 +481,7 @@ class TokenBuilder:
         self._sig_alg = parts.sig_alg
 
         # RFC 3161 §2.4.2: content-type is id-ct-TSTInfo.
-        self._ct_attr = _attribute(ID_CONTENT_TYPE, _ENCAP_OID)
+        self._ct_attr = attribute(ID_CONTENT_TYPE, _ENCAP_OID)
         self._md_attr_head = parts.md_attr_head
         self._scv2_attr = parts.scv2_attr
 

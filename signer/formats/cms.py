@@ -44,13 +44,11 @@ ID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 ID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 ID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
 
-_HASHES = HASHES
 _SIGNING_TIME_OID = _der.oid(ID_SIGNING_TIME)
 _SIGNATURE_TIME_STAMP_OID = _der.oid("1.2.840.113549.1.9.16.2.14")  # id-aa-signatureTimeStampToken
 _CONTENT_INFO_OID = _der.oid(ID_SIGNED_DATA)
 
 
-_attribute = attribute
 
 
 class CadesSigner:
@@ -100,7 +98,7 @@ class CadesSigner:
         self._scheme = scheme
         self._hash_alg = hash_alg
         self._digest_size = hash_alg.digest_size
-        self._hash = _HASHES[hash_alg]
+        self._hash = HASHES[hash_alg]
         self._not_before = parts.not_before
         self._not_after = parts.not_after
 
@@ -115,7 +113,7 @@ class CadesSigner:
         # SignerInfo up to, not including, signedAttrs.
         self._si_head = parts.si_head
         self._sig_alg = parts.sig_alg
-        self._ct_attr = _attribute(ID_CONTENT_TYPE, _der.oid(ID_DATA))
+        self._ct_attr = attribute(ID_CONTENT_TYPE, _der.oid(ID_DATA))
         # message-digest: everything but the digest octets is fixed for this hash.
         self._md_attr_head = parts.md_attr_head
         self._scv2_attr = parts.scv2_attr

@@ -301,9 +301,8 @@ class Node:
 
     def _denied(self, principal: Principal | None, method: str, target: str, why: str) -> None:
         """A refused call (the audit log records it when there is one)."""
-        audit = getattr(self, "audit", None)
-        if audit is not None:
-            audit.append(principal.name if principal else "anonymous", "permission.denied",
+        if self.audit is not None:
+            self.audit.append(principal.name if principal else "anonymous", "permission.denied",
                          target, {"method": method, "reason": why})
 
     def _admin_action(
@@ -311,11 +310,10 @@ class Node:
     ) -> None:
         """An administrative RPC that succeeded: committed to the audit log before the
         reply leaves."""
-        audit = getattr(self, "audit", None)
-        if audit is not None:
+        if self.audit is not None:
             service, _, name = method.rpartition("/")
             action = f"{service.rsplit('.', 1)[-1].removesuffix('Service').lower()}.{name}"
-            audit.record(principal.name, action, target, details)
+            self.audit.record(principal.name, action, target, details)
 
     def _start_tsa(self, devca: DevCa | None) -> TsaCore:
         """Check the TSA key and certificate (RFC 3161 §2.3) and refuse to start on any fault."""
