@@ -6,6 +6,12 @@ Load comes from ``--processes`` processes, each with its share of
 process's channel, so ``concurrency`` is the number of requests in flight.
 Requests are built once per thread: the generator spends its CPU on the
 transport, not on encoding.
+
+With ``--rate R`` the load is paced instead of closed-loop: each thread sends
+on a fixed schedule (R requests/s in all) and a request's latency is counted
+from the moment it was *due*, so a stalled server shows up as latency rather
+than hiding behind a slower send rate (no coordinated omission). This is how
+"p99 at half of the maximum throughput" is measured.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ class BenchConfig:
     processes: int = 1
     duration: float = 10.0
     count: int = 0  # requests in all; 0: run for `duration`
+    rate: float = 0.0  # requests/s in all, paced; 0: as fast as responses come back
+    endpoints: tuple[str, ...] = ()  # several: client processes take them in turn
 
 
 @dataclass
@@ -104,14 +112,26 @@ def _make_call(cfg: BenchConfig, channel: grpc.Channel | None) -> Any:
 
 
 def _thread(cfg: BenchConfig, channel: grpc.Channel | None, quota: int, deadline: float,
-            t0: float, out: WorkerResult, lock: threading.Lock, progress: Any) -> None:
+            t0: float, out: WorkerResult, lock: threading.Lock, progress: Any,
+            slot: float = 0.0) -> None:
     call = _make_call(cfg, channel)
     lat: list[float] = []
     per_sec: Counter[int] = Counter()
     errors: Counter[str] = Counter()
     done = sigs = 0
+    # Paced: this thread's requests are due every `interval` s, offset by its slot.
+    interval = cfg.concurrency / cfg.rate if cfg.rate else 0.0
+    due = t0 + slot * interval
     while (quota and done < quota) or (not quota and time.monotonic() < deadline):
-        start = time.perf_counter()
+        if interval:
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            # latency counts from when the request was due, not from when it left
+            start = time.perf_counter() - max(0.0, time.monotonic() - due)
+            due += interval
+        else:
+            start = time.perf_counter()
         try:
             n = call()
         except grpc.RpcError as exc:
@@ -141,12 +161,14 @@ def _thread(cfg: BenchConfig, channel: grpc.Channel | None, quota: int, deadline
             out.errors[k2] = out.errors.get(k2, 0) + v2
 
 
-def _process(cfg: BenchConfig, index: int, threads: int, quota: int, start_at: float,
-             queue: Any, progress: Any) -> None:
+def _process(cfg: BenchConfig, index: int, threads: int, first: int, quota: int,
+             start_at: float, queue: Any, progress: Any) -> None:
     channel = None
     if cfg.target != "tsa-http":
+        endpoints = cfg.endpoints or (cfg.endpoint,)
         channel = grpc.insecure_channel(
-            cfg.endpoint, options=[("grpc.use_local_subchannel_pool", 1)]
+            endpoints[index % len(endpoints)],
+            options=[("grpc.use_local_subchannel_pool", 1)],
         )
     out = WorkerResult()
     lock = threading.Lock()
@@ -156,7 +178,8 @@ def _process(cfg: BenchConfig, index: int, threads: int, quota: int, start_at: f
     deadline = t0 + cfg.duration
     per_thread = [quota // threads + (1 if i < quota % threads else 0) for i in range(threads)]
     ts = [threading.Thread(target=_thread, args=(cfg, channel, per_thread[i] if quota else 0,
-                                                 deadline, t0, out, lock, progress))
+                                                 deadline, t0, out, lock, progress,
+                                                 (first + i) / cfg.concurrency))
           for i in range(threads)]
     for t in ts:
         t.start()
@@ -187,8 +210,10 @@ def run(cfg: BenchConfig, on_progress: Any = None) -> dict[str, Any]:
         quotas = [cfg.count * t // cfg.concurrency for t in threads]
         quotas[0] += cfg.count - sum(quotas)
     start_at = time.time() + 1.0 + 0.2 * procs  # time to spawn and connect
-    workers = [ctx.Process(target=_process, args=(cfg, i, threads[i], quotas[i], start_at,
-                                                  queue, progress)) for i in range(procs)]
+    firsts = [sum(threads[:i]) for i in range(procs)]  # each thread's slot in the schedule
+    workers = [ctx.Process(target=_process, args=(cfg, i, threads[i], firsts[i], quotas[i],
+                                                  start_at, queue, progress))
+               for i in range(procs)]
     for w in workers:
         w.start()
     results: list[dict[str, Any]] = []
@@ -214,7 +239,8 @@ def run(cfg: BenchConfig, on_progress: Any = None) -> dict[str, Any]:
     seconds = cfg.duration if not cfg.count else elapsed
     return {
         "target": cfg.target, "output": cfg.output, "batch": cfg.batch,
-        "concurrency": cfg.concurrency, "processes": procs,
+        "concurrency": cfg.concurrency, "processes": procs, "rate": cfg.rate or None,
+        "endpoints": list(cfg.endpoints or (cfg.endpoint,)),
         "requests": requests, "signatures": signatures, "seconds": round(seconds, 3),
         "throughput": round(signatures / seconds, 1),
         "p50_ms": round(percentile(lat, 50), 3), "p95_ms": round(percentile(lat, 95), 3),

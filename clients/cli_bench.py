@@ -35,6 +35,12 @@ def register(main: click.Group) -> None:
             click.option("--count", default=0, help="Requests in all (instead of --duration)."),
             click.option("--processes", default=1, show_default=True,
                          help="Client processes sharing the load."),
+            click.option("--rate", default=0.0,
+                         help="Pace the load at this many requests/s in all (latency counted "
+                         "from when each request was due) [default: as fast as replies come]."),
+            click.option("--endpoint", "endpoints", multiple=True, metavar="HOST:PORT",
+                         help="gRPC endpoint(s) to drive; client processes take them in turn "
+                         "[default: --server]."),
             click.option("--raw", is_flag=True, help="Also measure the raw PKCS#11 rate."),
             click.option("--raw-duration", default=5.0, show_default=True),
             click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -68,7 +74,8 @@ def register(main: click.Group) -> None:
         table = Table("throughput/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "raw/s", "ratio",
                       "errors", title=f"kyso bench {cfg.target}: {result['signatures']} in "
                       f"{result['seconds']} s (batch {cfg.batch}, {cfg.concurrency} in flight, "
-                      f"{result['processes']} process(es))")
+                      f"{result['processes']} process(es)"
+                      + (f", paced at {cfg.rate:g} requests/s" if cfg.rate else "") + ")")
         table.add_row(str(result["throughput"]), str(result["p50_ms"]), str(result["p95_ms"]),
                       str(result["p99_ms"]), str(result["max_ms"]),
                       str(result["raw_throughput"] or "—"), str(result["ratio"] or "—"),
@@ -90,19 +97,30 @@ def register(main: click.Group) -> None:
     @click.option("--agency", required=True)
     @click.option("--batch", default=1, show_default=True, help="Digests per call.")
     @click.option("--output", type=click.Choice(["raw", "cms"]), default="raw", show_default=True)
+    @click.option("--algorithm", type=click.Choice(sorted(KEY_ALGORITHMS)),
+                  help="The key type to measure: refuse to run unless the agency's active key "
+                  "is of this type [default: whatever the agency's key is].")
     @common
     @click.pass_context
-    def bench_sign(ctx: click.Context, agency: str, batch: int, output: str, concurrency: int,
-                   duration: float, count: int, processes: int, raw: bool, raw_duration: float,
-                   json_file: Path | None, plot_file: Path | None) -> None:
+    def bench_sign(ctx: click.Context, agency: str, batch: int, output: str,
+                   algorithm: str | None, concurrency: int, duration: float, count: int,
+                   processes: int, rate: float, endpoints: tuple[str, ...], raw: bool,
+                   raw_duration: float, json_file: Path | None, plot_file: Path | None) -> None:
         """Drive SignDigests (raw or CMS, unary or batched)."""
-        algorithm = None
-        if raw:
+        actual = None
+        if raw or algorithm:  # the key type the run measures
             with _client(ctx) as c:
-                algorithm = alg_names[_run(lambda: c.signing_certificate(agency)).algorithm]
+                actual = alg_names[_run(lambda: c.signing_certificate(agency)).algorithm]
+        if algorithm is not None and algorithm != actual:
+            raise click.UsageError(
+                f"agency {agency} signs with an {actual} key, not {algorithm}: pick an agency "
+                f"with an {algorithm} key (`kyso admin key generate CODE --algorithm "
+                f"{algorithm}`, then `kyso admin cert issue CODE` and `kyso admin key activate`)")
         cfg = BenchConfig("sign", endpoint=ctx.find_root().obj["server"], token=token(ctx),
                           agency=agency, output=output, batch=batch, concurrency=concurrency,
-                          processes=processes, duration=duration, count=count)
+                          processes=processes, duration=duration, count=count, rate=rate,
+                          endpoints=endpoints)
+        algorithm = actual
         finish(ctx, cfg, algorithm, raw, raw_duration, json_file, plot_file)
 
     @bench.command("tsa")
@@ -112,11 +130,12 @@ def register(main: click.Group) -> None:
     @common
     @click.pass_context
     def bench_tsa(ctx: click.Context, url: str | None, algorithm: str, concurrency: int,
-                  duration: float, count: int, processes: int, raw: bool, raw_duration: float,
+                  duration: float, count: int, processes: int, rate: float,
+                  endpoints: tuple[str, ...], raw: bool, raw_duration: float,
                   json_file: Path | None, plot_file: Path | None) -> None:
         """Drive the TSA over HTTP (--url) or gRPC."""
         cfg = BenchConfig("tsa-http" if url else "tsa-grpc",
                           endpoint=ctx.find_root().obj["server"], token=token(ctx),
                           url=url or "", concurrency=concurrency, processes=processes,
-                          duration=duration, count=count)
+                          duration=duration, count=count, rate=rate, endpoints=endpoints)
         finish(ctx, cfg, algorithm, raw, raw_duration, json_file, plot_file)

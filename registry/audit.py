@@ -253,6 +253,7 @@ class _Pending:
     action: str
     target: str
     details: str
+    rows: Sequence[tuple[Table, Mapping[str, Any]]] = ()
     future: Future[AuditEntry] = field(default_factory=Future)
 
 
@@ -262,13 +263,26 @@ _MAX_GROUP = 1000
 
 class AuditLog:
     """Appends to this node's chain with one writer thread (the chain order is the
-    commit order), grouping records into one transaction as ``GroupCommitter`` does.
+    commit order), and is the node's one durable writer: an audit record may carry
+    rows of other tables (a signature's or a token's record), committed in the same
+    transaction.
+
+    Group commit: a caller's record is durable before its reply leaves, at the cost
+    of one commit per *group* of requests. The writer takes everything queued since
+    its last commit and commits it at once. Under load groups grow by themselves (no
+    timer: while one commit runs, the next group queues up); idle, a lone record is
+    committed at once. One writer for every table matters on SQLite: two writer
+    connections contend for its single write lock, and the loser sleeps in SQLite's
+    busy handler (measured here: 835 and 896 signatures/s with either writer alone,
+    481/s with both; docs/benchmarks.md).
 
     ``append`` returns a future that completes once the record is committed;
     ``record`` waits for it. A failed commit fails its whole group with
-    ``StoreUnavailable``; the chain then continues from the last committed record.
-    A checkpoint that cannot be signed (HSM away) is logged and retried with the
-    next group: records are never held back for it.
+    ``StoreUnavailable`` (or ``KysoError`` when a uniqueness check refuses a row):
+    the caller must not send its reply, so nothing acknowledged is lost; the chain
+    continues from the last committed record. A checkpoint that cannot be signed
+    (HSM away) is logged and retried with the next group: records are never held
+    back for it.
     """
 
     def __init__(
@@ -309,10 +323,12 @@ class AuditLog:
         return AuditEntry(self.node_id, self._seq, self._hash)
 
     def append(self, actor: str, action: str, target: str,
-               details: Mapping[str, Any] | None = None) -> Future[AuditEntry]:
-        """Queue a record; the future completes once it is committed."""
+               details: Mapping[str, Any] | None = None, *,
+               rows: Sequence[tuple[Table, Mapping[str, Any]]] = ()) -> Future[AuditEntry]:
+        """Queue a record, and ``rows`` (``(table, values)`` pairs) to insert in the
+        same transaction; the future completes once they are committed."""
         item = _Pending(_clean(actor, _ACTOR_LEN), _clean(action, _ACTION_LEN),
-                        _clean(target, _TARGET_LEN), canonical_json(details or {}))
+                        _clean(target, _TARGET_LEN), canonical_json(details or {}), rows)
         with self._close_lock:
             if self._closed:
                 raise StoreUnavailable("the server is shutting down; retry on another node")
@@ -396,7 +412,10 @@ class AuditLog:
         now = self._clock()
         t = format_time(now)
         rows: list[dict[str, Any]] = []
+        extra: dict[Table, list[Mapping[str, Any]]] = {}
         for p in group:
+            for table, values in p.rows:
+                extra.setdefault(table, []).append(values)
             seq += 1
             h = record_hash(self.node_id, seq, t, p.actor, p.action, p.target, p.details, prev)
             rows.append({"node_id": self.node_id, "seq": seq, "time": now, "actor": p.actor,
@@ -413,23 +432,28 @@ class AuditLog:
         error: KysoError | None = None
         try:
             with self._engine.begin() as conn:
+                for table, values_list in extra.items():
+                    conn.execute(insert(table), values_list)
                 if rows:
                     conn.execute(insert(_RECORDS), rows)
                 if checkpoint is not None:
                     conn.execute(insert(_CHECKPOINTS), checkpoint)
         except IntegrityError as exc:
-            log.error("audit records of node %s refused (%s): does another process use node "
-                      "id %r? Two processes must never share a node id", self.node_id,
-                      exc.orig, self.node_id)
-            error = KysoError("the audit record was refused; nothing was done")
+            # A reused serial in a companion row, or two processes sharing a node id.
+            log.error("a uniqueness check refused %d records of node %s (%s); if the audit "
+                      "chain clashed, does another process use node id %r? Two processes "
+                      "must never share a node id", len(rows) + sum(map(len, extra.values())),
+                      self.node_id, exc.orig, self.node_id)
+            error = KysoError("recording failed (a uniqueness check refused it); nothing was "
+                              "done or issued")
             try:
                 self._load_head()  # continue from what the database holds
             except DBAPIError:
                 log.exception("cannot re-read the head of node %s's audit chain", self.node_id)
         except DBAPIError as exc:
             log.error("audit commit of %d records failed: %s", len(rows), exc)
-            error = StoreUnavailable("the database is unavailable; the audit record was not "
-                                     "written and nothing was done: retry later")
+            error = StoreUnavailable("the database is unavailable; the request was not "
+                                     "recorded and nothing was done or issued: retry later")
         except Exception as exc:  # never let the writer thread die
             log.exception("audit commit of %d records failed", len(rows))
             error = KysoError(f"audit recording failed ({type(exc).__name__})")

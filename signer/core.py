@@ -7,10 +7,12 @@ import enum
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast
+
+from sqlalchemy import Table
 
 from registry.audit import AuditLog, current_actor, wait_all
 from registry.codes import parse_code
@@ -20,8 +22,10 @@ from signer.errors import InvalidRequest, NotUsable
 from signer.formats.cms import CadesSigner
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import Scheme
-from signer.runtime.durable import GroupCommitter
+from signer.records import SignatureRecordRow
 from signer.timestamps import Timestamper
+
+_SIGNATURES = cast(Table, SignatureRecordRow.__table__)
 
 
 class OutputFormat(enum.Enum):
@@ -107,7 +111,6 @@ class SignerCore:
         timestamper: Timestamper | None = None,
         timestamp_concurrency: int = 8,
         audit: AuditLog | None = None,
-        records: GroupCommitter | None = None,
         node_id: str = "",
         hsm_parallelism: int = 1,
     ) -> None:
@@ -120,7 +123,6 @@ class SignerCore:
             else None
         )
         self._audit = audit
-        self._records = records
         self._node = node_id
         self._timestamper = timestamper
         self._ts_pool = (
@@ -221,39 +223,38 @@ class SignerCore:
     def _audited(self, code: str, digests: Sequence[Digest], output: OutputFormat,
                  documents: Sequence[tuple[str, str]] | None, now: datetime,
                  result: SignResult) -> SignResult:
-        """One signature record and one audit record per signature, committed (in
-        groups) before the reply leaves: nothing acknowledged is unrecorded."""
+        """One hash-chained audit record per call naming every digest it signed, and
+        one signature record per signature, committed together (in groups) before
+        the reply leaves: nothing acknowledged is unrecorded. Without an audit log
+        (unit tests; the benchmark-only ``unsafe_skip_records`` mode) nothing is
+        recorded."""
+        if self._audit is None:
+            return result
         actor, key_id = current_actor.get(), result.key.key_id.hex()
         docs = documents or [("", "")] * len(digests)
-        pending: list[Future[Any]] = []
-        if self._records is not None:
-            pending += [
-                self._records.submit({
-                    "time": now, "node_id": self._node, "client": actor, "agency_code": code,
-                    "key_id": key_id, "hash_alg": d.alg.value, "digest": d.value,
-                    "output": output.value, "level": level.value if level else None,
-                    "document_type": doc[0], "document_number": doc[1],
-                })
-                for d, level, doc in zip(digests, result.levels, docs, strict=True)
-            ]
-        if self._audit is not None:
-            # One hash-chained record per request naming every digest it signed: each
-            # signature is in the log, at one chain link per call rather than per digest.
-            levels = sorted({lv.value for lv in result.levels if lv is not None})
-            pending.append(self._audit.append(actor, "sign", code, {
-                "key_id": key_id, "format": output.value, "scheme": result.scheme.value,
-                "levels": levels, "count": len(digests),
-                "digests": [f"{d.alg.value}:{d.value.hex()}" for d in digests],
-                "documents": [list(doc) for doc in docs] if documents else [],
-            }))
-        wait_all(pending)  # signature records and audit entries alike
+        rows = [
+            (_SIGNATURES, {
+                "time": now, "node_id": self._node, "client": actor, "agency_code": code,
+                "key_id": key_id, "hash_alg": d.alg.value, "digest": d.value,
+                "output": output.value, "level": level.value if level else None,
+                "document_type": doc[0], "document_number": doc[1],
+            })
+            for d, level, doc in zip(digests, result.levels, docs, strict=True)
+        ]
+        levels = sorted({lv.value for lv in result.levels if lv is not None})
+        wait_all([self._audit.append(actor, "sign", code, {
+            "key_id": key_id, "format": output.value, "scheme": result.scheme.value,
+            "levels": levels, "count": len(digests),
+            "digests": [f"{d.alg.value}:{d.value.hex()}" for d in digests],
+            "documents": [list(doc) for doc in docs] if documents else [],
+        }, rows=rows)])
         return result
 
     def _material(self, code: str) -> _Material:
         now = time.monotonic()
         m = self._cache.get(code)
         if m is not None and now - m.loaded_at < self._ttl:
-            if self._registry.key_state(m.key.key_id).state is KeyState.ACTIVE:
+            if self._registry.key_active(m.key.key_id):
                 return m
             # Retired, compromised or rotated away from since cached: resolve again now.
             self._cache.pop(code, None)

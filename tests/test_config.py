@@ -23,6 +23,17 @@ def test_defaults_are_loopback_and_sqlite() -> None:
     assert s.store.url.startswith("sqlite:///")
 
 
+def test_one_worker_per_core_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert load_settings().server.workers == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one
+    assert load_settings().server.workers == 1
+    monkeypatch.setenv("KYSO_SERVER_WORKERS", "5")
+    assert load_settings().server.workers == 5
+
+
 def test_toml_and_env_with_env_winning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "kyso.toml"
     f.write_text('node_id = "n1"\n[server]\nlisten = "127.0.0.1:6000"\nmax_batch = 10\n'

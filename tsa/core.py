@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast
+
+from sqlalchemy import Table
 
 from clients.tsp import TimeStampResp
 from registry.audit import AuditLog, current_actor, wait_all
 from signer.digest import Digest
 from signer.errors import NotUsable, Unavailable
-from signer.runtime.durable import GroupCommitter
 from tsa.clock import ClockGuard
+from tsa.models import TsaTokenRow
 from tsa.serials import SerialAllocator
 from tsa.token import FailureInfo, ParsedRequest, Rejection, TokenBuilder, TsaPolicy, parse_request
 from tsa.token import rejection_response as _rejection
+
+_TOKENS = cast(Table, TsaTokenRow.__table__)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,6 @@ class TsaCore:
         builder: TokenBuilder,
         policy: TsaPolicy,
         serials: SerialAllocator,
-        records: GroupCommitter,
         clock_guard: ClockGuard,
         node_id: str,
         key_id: bytes,
@@ -49,7 +51,6 @@ class TsaCore:
         self._builder = builder
         self._policy = policy
         self._serials = serials
-        self._records = records
         self._guard = clock_guard
         self._node = node_id
         self._key_hex = key_id.hex()
@@ -100,11 +101,15 @@ class TsaCore:
             log.error("timestamp refused: %s", exc.message)
             return _rejection(FailureInfo.SYSTEM_FAILURE, "the TSA certificate is not valid now")
         response = self._builder.build(req, serial=serial, gen_time=now)
-        # The token record and its audit record are committed concurrently (each in
-        # its own group commit); the reply waits for both. If either fails the token
-        # is dropped, never sent.
-        pending: list[Future[Any]] = [self._records.submit(
-            {
+        # The token record and its audit record are committed in one transaction of
+        # the node's group commit; the reply waits for it. If it fails the token is
+        # dropped, never sent. Without an audit log (the benchmark-only
+        # ``unsafe_skip_records`` mode) nothing is recorded.
+        if self._audit is not None:
+            wait_all([self._audit.append(current_actor.get(), "timestamp", format(serial, "x"), {
+                "imprint": req.imprint.hex(), "hash_alg": req.hash_alg.value,
+                "policy": req.policy, "key_id": self._key_hex,
+            }, rows=[(_TOKENS, {
                 "serial": format(serial, "x"),
                 "gen_time": now,
                 "hash_alg": req.hash_alg.value,
@@ -113,15 +118,7 @@ class TsaCore:
                 "nonce": format(req.nonce, "x") if req.nonce is not None else None,
                 "node_id": self._node,
                 "key_id": self._key_hex,
-            }
-        )]
-        if self._audit is not None:
-            pending.append(self._audit.append(current_actor.get(), "timestamp",
-                                              format(serial, "x"), {
-                "imprint": req.imprint.hex(), "hash_alg": req.hash_alg.value,
-                "policy": req.policy, "key_id": self._key_hex,
-            }))
-        wait_all(pending)  # raises StoreUnavailable
+            })])])  # raises StoreUnavailable
         self.issued += 1
         return response
 

@@ -18,12 +18,11 @@ from collections.abc import Callable  # pdf
 from concurrent import futures
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sqlalchemy import Table
 
 from kyso.registry.v1 import (
     clients_pb2,
@@ -50,16 +49,13 @@ from signer.digest import HashAlg
 from signer.errors import ConfigError, NotFound, NotUsable
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm
-from signer.records import SignatureRecordRow
 from signer.runtime.auth import AuthInterceptor
-from signer.runtime.durable import GroupCommitter
 from signer.runtime.interceptors import ErrorMappingInterceptor
 from signer.service import SignerServicer
 from signer.timestamps import HttpTimestamper, InternalTimestamper, Timestamper
 from tsa.clock import ClockCheck, ClockGuard
 from tsa.core import TsaCore
 from tsa.http import TsaHttpServer
-from tsa.models import TsaTokenRow
 from tsa.serials import SerialAllocator
 from tsa.service import TsaServicer
 from tsa.token import TokenBuilder, TsaPolicy
@@ -126,8 +122,6 @@ class Node:
         self.tsa_http: TsaHttpServer | None = None
         self.http_port = 0
         self._tsa_guard: ClockGuard | None = None
-        self._tsa_records: GroupCommitter | None = None
-        self._signature_records: GroupCommitter | None = None
         self.audit: AuditLog | None = None  # audit
         self._services: tuple[str, ...] = ()
         self._http_pool: futures.ThreadPoolExecutor | None = None
@@ -173,11 +167,16 @@ class Node:
             key = admin.ensure_demo()
             log.info("demo agency %s signs with key %s", key.agency_code, key.key_id.hex())
             self.demo_token_file = ensure_demo_admin(self.auth, self.demo_token_file)
-        self._signature_records = GroupCommitter(
-            self.registry.engine, cast(Table, SignatureRecordRow.__table__), name="signatures"
-        )
+        # Signature and token records travel with their audit records (one writer,
+        # one transaction per group). The benchmark-only mode records nothing.
+        journal: AuditLog | None = self.audit
+        if s.server.unsafe_skip_records:
+            log.warning("server.unsafe_skip_records is ON: signatures and timestamps are "
+                        "NOT recorded nor audited. This mode only measures what durability "
+                        "costs; never use it in service")
+            journal = None
         if s.tsa.enabled:
-            self.tsa = self._start_tsa(devca)
+            self.tsa = self._start_tsa(devca, journal)
         timestamper: Timestamper | None = None
         if s.cades.source == "url":
             timestamper = HttpTimestamper(s.cades)
@@ -189,8 +188,7 @@ class Node:
             max_batch=s.server.max_batch,
             timestamper=timestamper,
             timestamp_concurrency=s.cades.max_concurrency,
-            audit=self.audit,  # audit
-            records=self._signature_records,
+            audit=journal,  # audit
             node_id=s.node_id,
             hsm_parallelism=s.hsm.pool_size,
         )
@@ -315,7 +313,7 @@ class Node:
             action = f"{service.rsplit('.', 1)[-1].removesuffix('Service').lower()}.{name}"
             self.audit.record(principal.name, action, target, details)
 
-    def _start_tsa(self, devca: DevCa | None) -> TsaCore:
+    def _start_tsa(self, devca: DevCa | None, journal: AuditLog | None) -> TsaCore:
         """Check the TSA key and certificate (RFC 3161 §2.3) and refuse to start on any fault."""
         assert self.keystore is not None and self.registry is not None
         t = self.settings.tsa
@@ -355,19 +353,15 @@ class Node:
             log.warning("the TSA will answer timeNotAvailable until the clock is fixed: %s",
                         status.reason)
         self._tsa_guard = guard
-        self._tsa_records = GroupCommitter(
-            self.registry.engine, cast(Table, TsaTokenRow.__table__), name="tsa"
-        )
         log.info("TSA key %s, policy %s", key.key_id.hex(), t.policy)
         return TsaCore(
             builder=builder,
             policy=policy,
             serials=SerialAllocator(self.registry.engine, block=t.serial_block),
-            records=self._tsa_records,
             clock_guard=guard,
             node_id=self.settings.node_id,
             key_id=key.key_id,
-            audit=self.audit,  # audit
+            audit=journal,  # audit
         )
 
     def _update_health(self) -> None:
@@ -403,10 +397,6 @@ class Node:
             self._server.stop(grace).wait()
         if self._http_pool is not None:
             self._http_pool.shutdown(wait=True)
-        if self._tsa_records is not None:
-            self._tsa_records.close()
-        if self._signature_records is not None:
-            self._signature_records.close()
         if self.audit is not None:  # audit: drains and checkpoints; needs the HSM
             self.audit.close()  # audit
         if self.keystore is not None:

@@ -69,6 +69,8 @@ def server_env(workdir: Path, label: str) -> dict[str, str]:
         # guard turn it back on (tests/e2e/test_tsa.py).
         KYSO_TSA_CLOCK_CHECK="off",
         KYSO_NODE_ID="e2e",
+        # One process unless a test asks for more (the default is one per core).
+        KYSO_SERVER_WORKERS="1",
     )
     return env
 

@@ -35,6 +35,22 @@ def test_bench_sign_counts_batches_and_compares_with_raw(server: Server, tmp_pat
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_bench_paced_over_several_endpoints(server: Server, tmp_path: Path) -> None:
+    r = _bench(server, tmp_path, "sign", "--agency", H13, "--count", "24", "--rate", "24",
+               "--concurrency", "4", "--processes", "2", "--algorithm", "rsa-2048",
+               "--endpoint", server.endpoint, "--endpoint", server.endpoint)
+    assert r["requests"] == 24 and r["signatures"] == 24 and r["errors"] == {}
+    assert r["rate"] == 24 and r["endpoints"] == [server.endpoint] * 2
+    # paced: 24 requests due over one second cannot all be done much sooner
+    assert r["seconds"] >= 0.9  # type: ignore[operator]
+
+
+def test_bench_refuses_an_agency_with_another_key_type(server: Server) -> None:
+    r = server.cli("bench", "sign", "--agency", H13, "--algorithm", "ec-p256", "--count", "1")
+    assert r.returncode == 2
+    assert "signs with an rsa-2048 key, not ec-p256" in r.stderr
+
+
 def test_bench_reports_errors_by_status(server: Server, tmp_path: Path) -> None:
     r = _bench(server, tmp_path, "sign", "--agency", "000.00.00.H98", "--count", "12",
                "--concurrency", "3")
@@ -47,3 +63,34 @@ def test_bench_tsa(server: Server, tmp_path: Path, transport: str) -> None:
     r = _bench(server, tmp_path, "tsa", *args, "--count", "30", "--concurrency", "3")
     assert r["requests"] == 30 and r["signatures"] == 30 and r["errors"] == {}
     assert r["target"] == f"tsa-{transport}"
+
+
+def test_durability_can_be_switched_off_only_loudly_for_measurement(tmp_path: Path) -> None:
+    """server.unsafe_skip_records (benchmark only) replies without records and says so;
+    normally every reply has its record (counted in the database after the run)."""
+    from sqlalchemy import create_engine, text
+
+    from tests.e2e.conftest import server_env, start_server, stop_server
+
+    counts = {}
+    for skip in ("true", "false"):
+        work = tmp_path / skip
+        work.mkdir()
+        env = server_env(work, f"kyso-e2e-skip-{skip}")
+        env["KYSO_SERVER_UNSAFE_SKIP_RECORDS"] = skip
+        srv = start_server(work, env, "--demo")
+        try:
+            r = _bench(srv, work, "sign", "--agency", H13, "--count", "20", "--batch", "3",
+                       "--concurrency", "2")
+            t = _bench(srv, work, "tsa", "--url", srv.tsa_url, "--count", "7",
+                       "--concurrency", "2")
+            assert r["signatures"] == 60 and t["signatures"] == 7
+        finally:
+            assert stop_server(srv) == 0, srv.log()
+        assert ("unsafe_skip_records is ON" in srv.log()) is (skip == "true")
+        engine = create_engine(env["KYSO_STORE_URL"])
+        with engine.connect() as conn:
+            counts[skip] = tuple(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                                 for table in ("signature_records", "tsa_tokens"))
+        engine.dispose()
+    assert counts == {"true": (0, 0), "false": (60, 7)}

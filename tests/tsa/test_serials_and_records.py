@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from typing import cast
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
+from registry.audit import AuditLog, AuditRecordRow, CheckpointSigner, ensure_audit_key, wait_all
 from registry.store import RegistryStore
 from signer.errors import KysoError, StoreUnavailable
-from signer.runtime.durable import GroupCommitter
+from signer.keys.store import Pkcs11KeyStore
 from tsa.clock import STA_UNSYNC, TIME_ERROR, ClockCheck, ClockGuard
 from tsa.models import TsaTokenRow
 from tsa.serials import SerialAllocator
+
+TOKENS = cast(Table, TsaTokenRow.__table__)
 
 
 @pytest.fixture
@@ -58,23 +63,40 @@ def _row(i: int) -> dict[str, object]:
     }
 
 
-def test_group_commit_makes_every_record_durable_in_few_commits(store: RegistryStore) -> None:
-    gc = GroupCommitter(store.engine, TsaTokenRow.__table__)  # type: ignore[arg-type]
-    futures = [gc.submit(_row(i)) for i in range(2000)]
-    for f in futures:
-        f.result(30)
-    gc.close()
+@pytest.fixture
+def journal(keystore: Pkcs11KeyStore, store: RegistryStore) -> Iterator[AuditLog]:
+    log = AuditLog(store.engine, "n",
+                   CheckpointSigner.from_keystore(keystore, ensure_audit_key(keystore, store)))
+    yield log
+    log.close()
+
+
+def test_group_commit_makes_every_record_durable_in_few_commits(
+    store: RegistryStore, journal: AuditLog
+) -> None:
+    futures = [journal.append("t", "timestamp", str(i), rows=[(TOKENS, _row(i))])
+               for i in range(2000)]
+    wait_all(futures)
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(TsaTokenRow)).scalar() == 2000
-    assert gc.records == 2000 and gc.commits < 2000  # groups formed
+        # each token's record sits in the same transaction as its audit record
+        audited = conn.execute(select(func.count()).select_from(AuditRecordRow)
+                               .where(AuditRecordRow.action == "timestamp")).scalar()
+    assert audited == 2000
+    assert journal.commits < 2000  # groups formed
 
 
-def test_a_failed_commit_fails_its_callers(store: RegistryStore) -> None:
-    gc = GroupCommitter(store.engine, TsaTokenRow.__table__)  # type: ignore[arg-type]
-    gc.write(_row(1))
+def test_a_failed_commit_fails_its_callers(
+    keystore: Pkcs11KeyStore, store: RegistryStore, journal: AuditLog
+) -> None:
+    journal.append("t", "timestamp", "1", rows=[(TOKENS, _row(1))]).result(30)
     with pytest.raises(KysoError, match="uniqueness check refused it") as exc:
-        gc.write(_row(1))  # duplicate serial: the unique index refuses it
+        # duplicate serial: the unique index refuses it, and its audit record with it
+        journal.append("t", "timestamp", "1", rows=[(TOKENS, _row(1))]).result(30)
     assert not isinstance(exc.value, StoreUnavailable)
+    # the chain goes on from the last committed record
+    after = journal.append("t", "timestamp", "2", rows=[(TOKENS, _row(2))]).result(30)
+    assert after.seq == 2
     # A database that refuses writes: SQLite's read-only mode (root ignores file modes),
     # or for PostgreSQL a server that is not there.
     if store.url.startswith("sqlite"):
@@ -82,11 +104,11 @@ def test_a_failed_commit_fails_its_callers(store: RegistryStore) -> None:
         ro = RegistryStore(f"sqlite:///file:{path}?mode=ro&uri=true")
     else:
         ro = RegistryStore("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
-    gc2 = GroupCommitter(ro.engine, TsaTokenRow.__table__)  # type: ignore[arg-type]
-    with pytest.raises(StoreUnavailable, match="nothing was issued"):
-        gc2.write(_row(2))
-    gc2.close()
-    gc.close()
+    ro_log = AuditLog(store.engine, "ro", CheckpointSigner.from_keystore(
+        keystore, ensure_audit_key(keystore, store)))
+    ro_log._engine = ro.engine  # the database goes away after start-up
+    with pytest.raises(StoreUnavailable, match="nothing was done or issued"):
+        ro_log.append("t", "timestamp", "3", rows=[(TOKENS, _row(3))]).result(30)
 
 
 @pytest.mark.parametrize(
