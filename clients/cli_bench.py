@@ -21,9 +21,9 @@ def register(main: click.Group) -> None:
     def bench() -> None:
         """Load tests: `bench sign` (SignDigests) and `bench tsa` (gRPC or HTTP).
 
-        With --raw the same run first measures the raw PKCS#11 signing rate of the
-        same key type (one thread per core, straight to the token) and reports
-        ratio = throughput / raw rate. --raw needs kyso[server] and the server's
+        With --raw the same run measures the raw PKCS#11 signing rate of the same
+        key type (one thread per core, straight to the token) before and after the
+        load, and reports ratio = throughput / their mean. --raw needs kyso[server] and the server's
         KYSO_HSM_* settings (token label, PIN file, SOFTHSM2_CONF).
         """
 
@@ -53,20 +53,30 @@ def register(main: click.Group) -> None:
 
     def finish(ctx: click.Context, cfg: BenchConfig, algorithm: str | None, raw: bool,
                raw_duration: float, json_file: Path | None, plot_file: Path | None) -> None:
-        raw_result = None
-        if raw:
+        def measure_raw(when: str) -> dict[str, Any]:
             assert algorithm is not None
-            err.print(f"measuring the raw PKCS#11 rate ({algorithm}, {raw_duration:.0f} s)…")
+            err.print(f"measuring the raw PKCS#11 rate {when} ({algorithm}, "
+                      f"{raw_duration:.0f} s)…")
             try:
-                raw_result = raw_rate(algorithm, raw_duration)
+                return raw_rate(algorithm, raw_duration)
             except RuntimeError as exc:
                 raise click.ClickException(str(exc)) from None
+
+        # The raw rate is measured before and after the run and averaged: on a shared
+        # machine it drifts, and a single reading can flatter or wrong the ratio.
+        raw_before = measure_raw("before the run") if raw else None
         with err.status("starting…") as status:
             def progress(done: int, elapsed: float) -> None:
                 rate = done / elapsed if elapsed > 0 else 0
                 status.update(f"{done} requests, {elapsed:.1f} s, {rate:.0f} requests/s")
 
             result = run(cfg, on_progress=progress)
+        raw_result = None
+        if raw_before is not None:
+            raw_after = measure_raw("after the run")
+            raw_result = dict(raw_before, rate=round((raw_before["rate"] + raw_after["rate"]) / 2,
+                                                     1),
+                              before=raw_before["rate"], after=raw_after["rate"])
         result["raw_throughput"] = raw_result["rate"] if raw_result else None
         result["ratio"] = (round(result["throughput"] / raw_result["rate"], 3)
                            if raw_result and raw_result["rate"] else None)
@@ -78,7 +88,8 @@ def register(main: click.Group) -> None:
                       + (f", paced at {cfg.rate:g} requests/s" if cfg.rate else "") + ")")
         table.add_row(str(result["throughput"]), str(result["p50_ms"]), str(result["p95_ms"]),
                       str(result["p99_ms"]), str(result["max_ms"]),
-                      str(result["raw_throughput"] or "—"), str(result["ratio"] or "—"),
+                      (f"{raw_result['rate']} ({raw_result['before']}→{raw_result['after']})"
+                       if raw_result else "—"), str(result["ratio"] or "—"),
                       ", ".join(f"{k}: {v}" for k, v in result["errors"].items()) or "none")
         out.print(table)
         if plot_file:

@@ -90,7 +90,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    insert,
     select,
     update,
 )
@@ -99,7 +98,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models import Base, KeyRow
-from registry.store import KeyPurpose, KeyRecord, KeyState, RegistryStore
+from registry.store import BulkWriter, KeyPurpose, KeyRecord, KeyState, RegistryStore
 from signer.digest import Digest, HashAlg
 from signer.errors import KysoError, NotFound, StoreUnavailable
 from signer.keys.store import Pkcs11KeyStore
@@ -301,6 +300,7 @@ class AuditLog:
             raise ValueError("checkpoint_every and checkpoint_interval_s must be positive")
         self.node_id = node_id
         self._engine = engine
+        self._writer = BulkWriter(engine)
         self._signer = signer
         self._every = checkpoint_every
         self._interval = checkpoint_interval_s
@@ -357,6 +357,8 @@ class AuditLog:
             self._closed = True
             self._queue.put(_STOP)
         self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._writer.close()
 
     # -- writer ------------------------------------------------------------------------------
 
@@ -431,13 +433,12 @@ class AuditLog:
             return
         error: KysoError | None = None
         try:
-            with self._engine.begin() as conn:
+            with self._writer.transaction() as insert_rows:
                 for table, values_list in extra.items():
-                    conn.execute(insert(table), values_list)
-                if rows:
-                    conn.execute(insert(_RECORDS), rows)
+                    insert_rows(table, values_list)
+                insert_rows(_RECORDS, rows)
                 if checkpoint is not None:
-                    conn.execute(insert(_CHECKPOINTS), checkpoint)
+                    insert_rows(_CHECKPOINTS, [checkpoint])
         except IntegrityError as exc:
             # A reused serial in a companion row, or two processes sharing a node id.
             log.error("a uniqueness check refused %d records of node %s (%s); if the audit "

@@ -28,7 +28,10 @@ def test_bench_sign_counts_batches_and_compares_with_raw(server: Server, tmp_pat
                "--concurrency", "4", "--processes", "2", "--output", "cms", "--raw",
                "--raw-duration", "1", "--plot", str(plot))
     assert r["requests"] == 40 and r["signatures"] == 160 and r["errors"] == {}
-    assert r["raw"]["algorithm"] == "rsa-2048" and r["raw_throughput"] > 0  # type: ignore[index]
+    raw = r["raw"]
+    assert isinstance(raw, dict) and raw["algorithm"] == "rsa-2048"
+    assert raw["rate"] == pytest.approx((raw["before"] + raw["after"]) / 2, abs=0.1)
+    assert r["raw_throughput"] == raw["rate"] > 0
     assert r["ratio"] == pytest.approx(r["throughput"] / r["raw_throughput"], rel=0.01)  # type: ignore[operator]
     assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] <= r["max_ms"]  # type: ignore[operator]
     assert sum(r["per_second"]) == 160  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Table, func, select
 
 from registry.audit import AuditLog, AuditRecordRow, CheckpointSigner, ensure_audit_key, wait_all
-from registry.store import RegistryStore
+from registry.store import BulkWriter, RegistryStore
 from signer.errors import KysoError, StoreUnavailable
 from signer.keys.store import Pkcs11KeyStore
 from tsa.clock import STA_UNSYNC, TIME_ERROR, ClockCheck, ClockGuard
@@ -106,7 +106,7 @@ def test_a_failed_commit_fails_its_callers(
         ro = RegistryStore("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
     ro_log = AuditLog(store.engine, "ro", CheckpointSigner.from_keystore(
         keystore, ensure_audit_key(keystore, store)))
-    ro_log._engine = ro.engine  # the database goes away after start-up
+    ro_log._writer = BulkWriter(ro.engine)  # the database goes away after start-up
     with pytest.raises(StoreUnavailable, match="nothing was done or issued"):
         ro_log.append("t", "timestamp", "3", rows=[(TOKENS, _row(3))]).result(30)
 
