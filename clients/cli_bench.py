@@ -88,10 +88,12 @@ def register(main: click.Group) -> None:
                       + (f", paced at {cfg.rate:g} requests/s" if cfg.rate else "") + ")")
         table.add_row(str(result["throughput"]), str(result["p50_ms"]), str(result["p95_ms"]),
                       str(result["p99_ms"]), str(result["max_ms"]),
-                      (f"{raw_result['rate']} ({raw_result['before']}→{raw_result['after']})"
-                       if raw_result else "—"), str(result["ratio"] or "—"),
+                      str(result["raw_throughput"] or "—"), str(result["ratio"] or "—"),
                       ", ".join(f"{k}: {v}" for k, v in result["errors"].items()) or "none")
         out.print(table)
+        if raw_result:
+            out.print(f"raw PKCS#11 rate: {raw_result['before']}/s before the run, "
+                      f"{raw_result['after']}/s after it; ratio against their mean")
         if plot_file:
             plot(result, plot_file)
             err.print(f"wrote {plot_file}")

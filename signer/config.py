@@ -66,7 +66,9 @@ class ServerSettings(_Section):
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, le=64,
         description="server processes sharing the ports (SO_REUSEPORT), by default one per "
-        "core; each is its own node (node_id-N) with its own HSM login and audit chain",
+        "core; each is its own node (node_id-N) with its own HSM login and audit chain. On "
+        "SQLite the processes share its single write lock: for unary-heavy load one worker "
+        "can do as well (docs/benchmarks.md)",
     )
     unsafe_skip_records: bool = Field(
         False,

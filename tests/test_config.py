@@ -30,7 +30,7 @@ def test_one_worker_per_core_by_default(monkeypatch: pytest.MonkeyPatch) -> None
     assert load_settings().server.workers == 3
     monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one
     assert load_settings().server.workers == 1
-    monkeypatch.setenv("KYSO_SERVER_WORKERS", "5")
+    monkeypatch.setenv("KYSO_SERVER_WORKERS", "5")  # explicit wins
     assert load_settings().server.workers == 5
 
 
