@@ -97,3 +97,21 @@ def test_durability_can_be_switched_off_only_loudly_for_measurement(tmp_path: Pa
                                  for table in ("signature_records", "tsa_tokens"))
         engine.dispose()
     assert counts == {"true": (0, 0), "false": (60, 7)}
+
+
+def test_pdf_size_script_signs_and_reports(server: Server, tmp_path: Path) -> None:
+    """scripts/bench_pdf.py: the PDFs it writes are signed by `kyso sign pdf` (which
+    checks them with pyHanko) and it reports one row per size."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(server.env, KYSO_TOKEN=server.token or "", KYSO_ENDPOINT=server.endpoint)
+    r = subprocess.run(
+        [sys.executable, str(root / "scripts" / "bench_pdf.py"), "--sizes", "0.1,1",
+         "--runs", "1", "--server-pid", str(server.proc.pid), "--workdir", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| 0.1 MB")
+            or line.startswith("| 1 MB")]
+    assert len(rows) == 2, r.stdout
