@@ -20,7 +20,7 @@ run: deps
 	echo "  openssl cms -verify -binary -inform DER -in README.md.p7s -content README.md -CAfile ca.pem -purpose any" && \
 	echo "  $(KYSO) timestamp README.md -o README.md.tsr && $(KYSO) timestamp verify README.md README.md.tsr --ca ca.pem" && \
 	echo "kyso: demo TSA clock check is '$${KYSO_TSA_CLOCK_CHECK:-off}' (set KYSO_TSA_CLOCK_CHECK=kernel to refuse timestamps while the clock is unsynchronised)" && \
-	KYSO_TSA_CLOCK_CHECK=$${KYSO_TSA_CLOCK_CHECK:-off} exec $(KYSO) serve --demo
+	KYSO_TSA_CLOCK_CHECK=$${KYSO_TSA_CLOCK_CHECK:-off} KYSO_SERVER_METRICS_LISTEN=$${KYSO_SERVER_METRICS_LISTEN-127.0.0.1:9464} exec $(KYSO) serve --demo
 
 # The whole suite twice: on SQLite (the embedded default) and on a throwaway
 # PostgreSQL cluster (the multi-node store).

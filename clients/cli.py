@@ -114,8 +114,11 @@ def main(ctx: click.Context, server: str, timeout: float, token: str | None,
               help="With --demo: where the demo administrator's token is written.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-format", type=click.Choice(["text", "json"]),
+              help="Server log lines: text, or one JSON object per line with request ids "
+              "(overrides server.log_format).")
 def serve(config_file: str | None, listen: str | None, workers: int | None, demo: bool,
-          demo_token_file: Path, log_level: str) -> None:
+          demo_token_file: Path, log_level: str, log_format: str | None) -> None:
     """Run the kyso server (signer and registry) in the foreground.
 
     Settings come from the TOML file and KYSO_* environment variables, e.g.
@@ -132,8 +135,10 @@ def serve(config_file: str | None, listen: str | None, workers: int | None, demo
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     import os
+
+    if log_format:
+        os.environ["KYSO_SERVER_LOG_FORMAT"] = log_format
 
     if listen:
         os.environ["KYSO_SERVER_LISTEN"] = listen  # validated with the other settings
@@ -141,7 +146,10 @@ def serve(config_file: str | None, listen: str | None, workers: int | None, demo
         os.environ["KYSO_SERVER_WORKERS"] = str(workers)
     try:
         settings = load_settings(config_file)
+        from signer.runtime.observe import configure_logging
         from signer.runtime.server import serve as run
+
+        configure_logging(log_level, settings.server.log_format, settings.node_id)
 
         run(settings, demo=demo, demo_token_file=demo_token_file)
     except ConfigError as exc:

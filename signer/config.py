@@ -70,6 +70,12 @@ class ServerSettings(_Section):
         "SQLite the processes share its single write lock: for unary-heavy load one worker "
         "can do as well (docs/benchmarks.md)",
     )
+    metrics_listen: str = Field(
+        "", description="Prometheus /metrics address host:port (port 0 picks one); empty: off"
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="server logs: text lines, or one JSON object per line"
+    )
     unsafe_skip_records: bool = Field(
         False,
         description="BENCHMARK ONLY: reply without writing signature, timestamp or audit "
@@ -96,6 +102,13 @@ class ServerSettings(_Section):
                 f"listen {self.listen!r} is off loopback and TLS is not configured: set "
                 "tls_cert_file and tls_key_file, or listen on 127.0.0.1"
             )
+        if self.metrics_listen:
+            mhost = _check_listen(self.metrics_listen, "metrics_listen")
+            if self.tls_cert_file is None and not is_loopback(mhost):
+                raise ValueError(
+                    f"metrics_listen {self.metrics_listen!r} is off loopback and TLS is not "
+                    "configured: set tls_cert_file and tls_key_file, or listen on 127.0.0.1"
+                )
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
         for f in (self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file):

@@ -23,6 +23,7 @@ from signer.formats.cms import CadesSigner
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import Scheme
 from signer.records import SignatureRecordRow
+from signer.runtime.observe import SIGNATURES
 from signer.timestamps import Timestamper
 
 _SIGNATURES = cast(Table, SignatureRecordRow.__table__)
@@ -229,6 +230,7 @@ class SignerCore:
         (unit tests; the benchmark-only ``unsafe_skip_records`` mode) nothing is
         recorded."""
         if self._audit is None:
+            SIGNATURES.labels(code, output.value).inc(len(digests))
             return result
         actor, key_id = current_actor.get(), result.key.key_id.hex()
         docs = documents or [("", "")] * len(digests)
@@ -248,6 +250,7 @@ class SignerCore:
             "digests": [f"{d.alg.value}:{d.value.hex()}" for d in digests],
             "documents": [list(doc) for doc in docs] if documents else [],
         }, rows=rows)])
+        SIGNATURES.labels(code, output.value).inc(len(digests))  # only once on record
         return result
 
     def _material(self, code: str) -> _Material:

@@ -87,3 +87,17 @@ def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
     f.write_text(example)
     s = load_settings(f)
     assert s.tsa.policy == "0.4.0.2023.1.1" and s.verify.trust_dev_ca
+
+
+def test_deployment_guide_configuration_is_valid(tmp_path: Path) -> None:
+    """docs/deployment.md's production example loads (its files replaced by stand-ins)."""
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text()
+    example = guide.split("```toml\n", 1)[1].split("```", 1)[0]
+    for name in ("server.pem", "server.key", "db-ca.pem", "libvendorpkcs11.so"):
+        (tmp_path / name).write_text("stand-in\n")
+    f = tmp_path / "kyso.toml"
+    f.write_text(example.replace("/etc/kyso/tls/", f"{tmp_path}/")
+                 .replace("/opt/vendor/lib/", f"{tmp_path}/"))
+    s = load_settings(f)
+    assert s.store.url.startswith("postgresql+psycopg://") and s.server.log_format == "json"
+    assert s.server.metrics_listen == "0.0.0.0:9464" and not s.devca.enabled

@@ -23,6 +23,7 @@ from clients.tsp import TimeStampResp
 from registry.audit import AuditLog, current_actor, wait_all
 from signer.digest import Digest
 from signer.errors import NotUsable, Unavailable
+from signer.runtime.observe import TIMESTAMPS
 from tsa.clock import ClockGuard
 from tsa.models import TsaTokenRow
 from tsa.serials import SerialAllocator
@@ -120,5 +121,6 @@ class TsaCore:
                 "key_id": self._key_hex,
             })])])  # raises StoreUnavailable
         self.issued += 1
+        TIMESTAMPS.inc()
         return response
 

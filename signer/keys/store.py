@@ -68,6 +68,7 @@ from signer.errors import (
     NotUsable,
 )
 from signer.keys.types import KeyAlgorithm, KeyInfo, Scheme, SigningKey
+from signer.runtime.observe import HSM_ERRORS, HSM_SESSIONS_IN_USE, hsm_timer
 
 if TYPE_CHECKING:
     from pkcs11._pkcs11 import lib as _Library
@@ -858,8 +859,10 @@ class Pkcs11KeyStore:
                     generation = self._generation
                     if self._state is _State.READY:
                         pooled = self._borrow()
+                        HSM_SESSIONS_IN_USE.inc()
                         try:
-                            return op(pooled)
+                            with hsm_timer(action):
+                                return op(pooled)
                         except _SuspectLoggedOut as exc:
                             if recovered:
                                 # Freshly logged in and still no private key: it has none.
@@ -868,6 +871,7 @@ class Pkcs11KeyStore:
                                 continue
                             failure = exc
                         except p11.PKCS11Error as exc:
+                            HSM_ERRORS.labels(action).inc()
                             if isinstance(exc, _STALE_HANDLE) and not stale_retried:
                                 # A key destroyed elsewhere, or a dead login: look it up again.
                                 logger.info(
@@ -883,6 +887,7 @@ class Pkcs11KeyStore:
                                 ) from exc
                             failure = exc
                         finally:
+                            HSM_SESSIONS_IN_USE.dec()
                             self._give_back(pooled)
             except _GuardTimeout:
                 raise self._unavailable(action, None) from None

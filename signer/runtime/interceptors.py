@@ -8,7 +8,9 @@ an incident id to quote, never the exception text.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,12 +18,34 @@ from typing import Any
 import grpc
 
 from signer.errors import KysoError
+from signer.runtime.observe import RPC_DURATION, RPC_REQUESTS, new_request_id, request_id
 
 log = logging.getLogger(__name__)
 
 
+def _begin(context: grpc.ServicerContext) -> tuple[contextvars.Token[str], str, float]:
+    """Give the call its request id (the caller's ``x-request-id`` if sensible)."""
+    offered = next((v for k, v in context.invocation_metadata() if k == "x-request-id"), None)
+    rid = new_request_id(offered if isinstance(offered, str) else None)
+    context.set_trailing_metadata((("x-request-id", rid),))
+    return request_id.set(rid), rid, time.perf_counter()
+
+
+def _end(method: str, context: grpc.ServicerContext, started: float,
+         token: contextvars.Token[str], code: grpc.StatusCode | None = None) -> None:
+    status = code or context.code() or grpc.StatusCode.OK
+    RPC_REQUESTS.labels(method, status.name).inc()
+    RPC_DURATION.labels(method).observe(time.perf_counter() - started)
+    try:
+        request_id.reset(token)
+    except ValueError:  # a stream's generator finished in another context
+        pass
+
+
 def _wrap_unary(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Any:
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
+        token, _rid, started = _begin(context)
+        code: grpc.StatusCode | None = None
         try:
             return behavior(request, context)
         except KysoError as exc:
@@ -34,12 +58,15 @@ def _wrap_unary(behavior: Callable[[Any, grpc.ServicerContext], Any], method: st
         except Exception:
             if context.code() is not None:  # context.abort() already chose a status
                 raise
+            code = grpc.StatusCode.INTERNAL
             incident = uuid.uuid4().hex[:12]
             log.exception("%s: unexpected error (incident %s)", method, incident)
             context.abort(
                 grpc.StatusCode.INTERNAL,
                 f"internal error (incident {incident}); the server log has the details",
             )
+        finally:
+            _end(method, context, started, token, code)
 
     return handler
 
@@ -66,12 +93,18 @@ def _wrap_stream(
     behavior: Callable[[Iterator[Any], grpc.ServicerContext], Iterator[Any]], method: str
 ) -> Any:
     def handler(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+        token, _rid, started = _begin(context)
+        code: grpc.StatusCode | None = None
         try:
             yield from behavior(requests, context)
         except Exception as exc:
             if not isinstance(exc, KysoError) and context.code() is not None:
                 raise  # context.abort() already chose a status
+            code = (grpc.StatusCode[exc.status] if isinstance(exc, KysoError)
+                    else grpc.StatusCode.INTERNAL)
             _abort(context, method, exc)
+        finally:
+            _end(method, context, started, token, code)
 
     return handler
 # --- end pdf ------------------------------------------------------------------------------

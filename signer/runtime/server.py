@@ -51,6 +51,7 @@ from signer.keys.store import HsmConfig, Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm
 from signer.runtime.auth import AuthInterceptor
 from signer.runtime.interceptors import ErrorMappingInterceptor
+from signer.runtime.observe import HEALTH, serve_metrics
 from signer.service import SignerServicer
 from signer.timestamps import HttpTimestamper, InternalTimestamper, Timestamper
 from tsa.clock import ClockCheck, ClockGuard
@@ -371,9 +372,11 @@ class Node:
         not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", *self._services):
             self._health.set(name, serving if ok else not_serving)
+            HEALTH.labels(name or "overall").set(1 if ok else 0)
         if self._tsa_guard is not None:
             clock_ok = self._tsa_guard.status().synchronised
             self._health.set(TSA_SERVICE, serving if ok and clock_ok else not_serving)
+            HEALTH.labels(TSA_SERVICE).set(1 if ok and clock_ok else 0)
             if self.tsa_http is not None:
                 self.tsa_http.set_serving(ok and clock_ok)
 
@@ -430,6 +433,7 @@ def serve(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     node.start()
+    metrics = start_metrics(settings)
     host = settings.server.listen.rpartition(":")[0]
     if node.tsa_http is not None:
         scheme = "https" if settings.server.tls_cert_file else "http"
@@ -444,5 +448,21 @@ def serve(
         ready.set()
     done.wait()
     node.stop()
+    if metrics is not None:
+        metrics.shutdown()
     print("kyso: stopped", flush=True)
     return node
+
+
+def start_metrics(settings: Settings) -> Any:
+    """Serve /metrics if ``server.metrics_listen`` is set; prints where."""
+    listen = settings.server.metrics_listen
+    if not listen:
+        return None
+    cert, key = settings.server.tls_cert_file, settings.server.tls_key_file
+    server, port = serve_metrics(listen, certfile=str(cert) if cert else None,
+                                 keyfile=str(key) if key else None)
+    scheme = "https" if cert else "http"
+    host = listen.rpartition(":")[0]
+    print(f"kyso: serving Prometheus metrics on {scheme}://{host}:{port}/metrics", flush=True)
+    return server

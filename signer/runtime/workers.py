@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
+import shutil
 import signal
 import socket
-import sys
+import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from signer.config import Settings
+from signer.runtime.observe import MULTIPROC_ENV, worker_exited
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +45,10 @@ def _reserve(listen: str) -> tuple[socket.socket | None, str]:
 
 
 def _worker(settings: Settings, index: int, ready: Any, log_level: int) -> None:
+    from signer.runtime.observe import configure_logging
     from signer.runtime.server import Node
 
-    logging.basicConfig(level=log_level,
-                        format=f"%(asctime)s %(levelname)s w{index} %(name)s: %(message)s",
-                        stream=sys.stderr)
+    configure_logging(log_level, settings.server.log_format, settings.node_id)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -72,6 +74,12 @@ def serve_workers(settings: Settings, *, demo: bool, demo_token_file: Path) -> N
     http_sock, http_listen = (None, settings.tsa.http_listen)
     if settings.tsa.enabled and settings.tsa.http_listen:
         http_sock, http_listen = _reserve(settings.tsa.http_listen)
+    metrics_dir = None
+    if settings.server.metrics_listen:
+        # Workers (spawned below, inheriting this environment) keep their samples in
+        # files here; this process serves their sum.
+        metrics_dir = tempfile.mkdtemp(prefix="kyso-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
     ctx = mp.get_context("spawn")
     ready = ctx.Queue()
     procs = []
@@ -109,21 +117,31 @@ def serve_workers(settings: Settings, *, demo: bool, demo_token_file: Path) -> N
     if demo:
         print(f"kyso: demo admin token in {demo_token_file}: "
               f"export KYSO_TOKEN=$(cat {demo_token_file})", flush=True)
+    from signer.runtime.server import start_metrics
+
+    metrics = start_metrics(settings)
     print(f"kyso: serving gRPC on {listen} (nodes {settings.node_id}-0..{n - 1}, "
           f"{n} workers)", flush=True)
     while not stop.wait(0.5):
         if any(not p.is_alive() for p in procs):
             log.error("a worker exited unexpectedly: stopping the others")
             break
+
     for p in procs:
         if p.is_alive() and p.pid is not None:
             p.terminate()  # SIGTERM: the worker drains, then exits
     grace = settings.server.shutdown_grace_s + 15
     for p in procs:
         p.join(grace)
+        if p.pid is not None:
+            worker_exited(p.pid)
     for sock in (grpc_sock, http_sock):
         if sock is not None:
             sock.close()
+    if metrics is not None:
+        metrics.shutdown()
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     codes = [p.exitcode for p in procs]
     print("kyso: stopped", flush=True)
     if any(c not in (0, -signal.SIGTERM) for c in codes) and not stop.is_set():
