@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 KYSO := $(VENV)/bin/kyso
 HSM_DIR ?= var/hsm
-APT_PACKAGES := softhsm2 p11-kit opensc poppler-utils xmlsec1 libnss3-tools openssl curl postgresql fonts-liberation
+APT_PACKAGES := softhsm2 p11-kit p11-kit-modules opensc poppler-utils xmlsec1 libnss3-tools openssl curl postgresql fonts-liberation
 PYTEST_ARGS ?=
 
 .PHONY: run test test-sqlite test-postgres deps apt venv proto lint clean

@@ -67,7 +67,8 @@ def _run(fn: Callable[[], Any]) -> Any:
     envvar="KYSO_ENDPOINT",
     default=DEFAULT_ENDPOINT,
     show_default=True,
-    help="kyso gRPC endpoint host:port (env KYSO_ENDPOINT).",
+    help="kyso gRPC endpoint host:port, or several separated by commas: calls are "
+    "balanced over them and retried on another when one is unavailable (env KYSO_ENDPOINT).",
 )
 @click.option("--timeout", default=60.0, show_default=True, help="Deadline per call, seconds.")
 @click.option("--token", envvar="KYSO_TOKEN", help="Bearer token (env KYSO_TOKEN).")

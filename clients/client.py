@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import socket
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import grpc
 
@@ -79,6 +82,56 @@ def _hash_stream(h: Any, f: BinaryIO) -> bytes:
     return h.digest()  # type: ignore[no-any-return]
 
 
+# Every call: round-robin over the endpoints' addresses; UNAVAILABLE (a node down,
+# draining, or without its HSM/database) is retried on the next one with backoff,
+# within the call's deadline. Signing and timestamp requests carry an idempotency
+# key, so a retry of a request the first node did complete returns its reply.
+SERVICE_CONFIG = json.dumps({
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [{
+        "name": [{}],
+        "retryPolicy": {
+            "maxAttempts": 5,
+            "initialBackoff": "0.1s",
+            "maxBackoff": "2s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": ["UNAVAILABLE"],
+        },
+    }],
+})
+
+
+def channel_target(endpoint: str) -> tuple[str, list[tuple[str, Any]]]:
+    """The gRPC target and options for ``endpoint``: ``host:port``, or several
+    separated by commas (each host's addresses are resolved now; a DNS name with
+    several addresses is balanced over them too)."""
+    options: list[tuple[str, Any]] = [("grpc.service_config", SERVICE_CONFIG),
+                                      ("grpc.enable_retries", 1)]
+    parts = [p.strip() for p in endpoint.split(",") if p.strip()]
+    if len(parts) <= 1:
+        return endpoint.strip(), options
+    addresses: list[str] = []
+    for part in parts:
+        host, sep, port = part.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"endpoint {part!r} must be host:port")
+        try:
+            infos = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise ValueError(f"cannot resolve {host!r}: {exc}") from None
+        for family, _, _, _, addr in infos:
+            ip, aport = cast(tuple[str, int], addr[:2])
+            a = f"[{ip}]:{aport}" if family == socket.AF_INET6 else f"{ip}:{aport}"
+            if a not in addresses:
+                addresses.append(a)
+    # A static address list; TLS checks the server certificate against the first host.
+    options.append(("grpc.default_authority", parts[0]))
+    v4 = [a for a in addresses if not a.startswith("[")]
+    if v4:  # one scheme per target: IPv4 when there is any
+        return "ipv4:" + ",".join(v4), options
+    return "ipv6:" + ",".join(addresses), options
+
+
 class KysoClient:
     """A connection to one kyso server.
 
@@ -101,15 +154,16 @@ class KysoClient:
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {token}"),) if token else ()
         )
+        target, options = channel_target(endpoint)
         if root_certificates is not None or client_certificate is not None:
             creds = grpc.ssl_channel_credentials(
                 root_certificates=root_certificates,
                 private_key=client_key,
                 certificate_chain=client_certificate,
             )
-            self._channel = grpc.secure_channel(endpoint, creds)
+            self._channel = grpc.secure_channel(target, creds, options=options)
         else:
-            self._channel = grpc.insecure_channel(endpoint)
+            self._channel = grpc.insecure_channel(target, options=options)
         self._signer = signer_pb2_grpc.SignerServiceStub(self._channel)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
         self._tsa = tsa_pb2_grpc.TimestampServiceStub(self._channel)
@@ -155,11 +209,14 @@ class KysoClient:
         scheme: str | None = None,
         references: Sequence[str] | None = None,
         timestamp: bool = False,
+        idempotency_key: str | None = None,
     ) -> signer_pb2.SignDigestsResponse:
         """Sign digests in one call; the response carries the signer certificate and chain.
 
         With ``cms`` and ``timestamp`` the signatures are CAdES-B-T; each
-        ``SignedDigest.level`` says which level was reached.
+        ``SignedDigest.level`` says which level was reached. The request carries an
+        idempotency key (a fresh one unless given): retries of this call, automatic
+        or yours with the same key, return the first reply and sign nothing twice.
         """
         if hash_alg not in HASHES:
             raise ValueError(f"unsupported hash {hash_alg!r}: use one of {', '.join(HASHES)}")
@@ -176,6 +233,7 @@ class KysoClient:
             format=signer_pb2.OUTPUT_FORMAT_CMS if cms else signer_pb2.OUTPUT_FORMAT_RAW,
             scheme=SCHEMES[scheme] if scheme else common_pb2.SIGNATURE_SCHEME_UNSPECIFIED,
             level=signer_pb2.CADES_LEVEL_B_T if timestamp else signer_pb2.CADES_LEVEL_UNSPECIFIED,
+            idempotency_key=idempotency_key or uuid.uuid4().hex,
         )
         resp: signer_pb2.SignDigestsResponse = self._call(self._signer.SignDigests, req)
         return resp
@@ -197,10 +255,12 @@ class KysoClient:
 
     # -- timestamps ---------------------------------------------------------
 
-    def timestamp(self, request_der: bytes) -> bytes:
-        """Send a DER TimeStampReq over gRPC; return the DER TimeStampResp."""
+    def timestamp(self, request_der: bytes, *, idempotency_key: str | None = None) -> bytes:
+        """Send a DER TimeStampReq over gRPC; return the DER TimeStampResp (one token
+        however often the call is retried: see ``sign_digests``)."""
         resp: tsa_pb2.TimestampResponse = self._call(
-            self._tsa.Timestamp, tsa_pb2.TimestampRequest(time_stamp_req=request_der)
+            self._tsa.Timestamp, tsa_pb2.TimestampRequest(
+                time_stamp_req=request_der, idempotency_key=idempotency_key or uuid.uuid4().hex)
         )
         return bytes(resp.time_stamp_resp)
 

@@ -6,5 +6,6 @@ from __future__ import annotations
 import registry.audit
 import registry.auth
 import registry.models  # noqa: F401
+import signer.idempotency
 import signer.records  # noqa: F401
 import tsa.models  # noqa: F401

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table
 
@@ -149,8 +149,12 @@ class SignerCore:
         scheme: Scheme | None = None,
         level: CadesLevel = CadesLevel.B_B,
         documents: Sequence[tuple[str, str]] | None = None,
+        reply: Callable[[SignResult], tuple[Table, dict[str, Any]]] | None = None,
     ) -> SignResult:
-        """Sign ``digests``; ``documents`` gives each one's (type, number) for the statistics."""
+        """Sign ``digests``; ``documents`` gives each one's (type, number) for the statistics.
+
+        ``reply`` makes the row that records the reply to this request (idempotency),
+        committed in the same transaction as the signature and audit records."""
         if not digests:
             raise InvalidRequest("no digests to sign: send at least one")
         if len(digests) > self._max_batch:
@@ -181,11 +185,11 @@ class SignerCore:
             if level is not CadesLevel.B_B:
                 raise InvalidRequest("a CAdES level applies to CMS output only: ask for CMS")
             sigs = self._map(lambda d: self._keystore.sign_digest(key.key_id, d, chosen), digests)
-            return self._audited(code, digests, output, documents, now,
+            return self._audited(code, digests, output, documents, now, reply,
                                  SignResult(key, chosen, sigs, [None] * len(sigs)))
         if level is CadesLevel.B_B:
             sigs = self._map(lambda d: material.cades(d.alg, chosen).sign(d, now), digests)
-            return self._audited(code, digests, output, documents, now,
+            return self._audited(code, digests, output, documents, now, reply,
                                  SignResult(key, chosen, sigs, [CadesLevel.B_B] * len(sigs)))
         if self._timestamper is None or self._ts_pool is None:
             raise NotUsable("this server has no timestamp authority configured for CAdES-B-T")
@@ -204,7 +208,7 @@ class SignerCore:
 
         # A slow external TSA is waited for concurrently (bounded by the timestamper).
         pairs = list(self._ts_pool.map(one, digests))
-        return self._audited(code, digests, output, documents, now,
+        return self._audited(code, digests, output, documents, now, reply,
                              SignResult(key, chosen, [p[0] for p in pairs], [p[1] for p in pairs]))
 
     def _map(self, sign: Callable[[Digest], bytes], digests: Sequence[Digest]) -> list[bytes]:
@@ -223,6 +227,7 @@ class SignerCore:
 
     def _audited(self, code: str, digests: Sequence[Digest], output: OutputFormat,
                  documents: Sequence[tuple[str, str]] | None, now: datetime,
+                 reply: Callable[[SignResult], tuple[Table, dict[str, Any]]] | None,
                  result: SignResult) -> SignResult:
         """One hash-chained audit record per call naming every digest it signed, and
         one signature record per signature, committed together (in groups) before
@@ -243,6 +248,8 @@ class SignerCore:
             })
             for d, level, doc in zip(digests, result.levels, docs, strict=True)
         ]
+        if reply is not None:
+            rows.append(reply(result))
         levels = sorted({lv.value for lv in result.levels if lv is not None})
         wait_all([self._audit.append(actor, "sign", code, {
             "key_id": key_id, "format": output.value, "scheme": result.scheme.value,

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import grpc
+from sqlalchemy import Table
 
 from kyso.common.v1 import common_pb2
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
+from registry.audit import current_actor
 from registry.store import KeyRecord, cert_record
-from signer.core import CadesLevel, OutputFormat, SignerCore
+from signer.core import CadesLevel, OutputFormat, SignerCore, SignResult
 from signer.digest import Digest, HashAlg
 from signer.doctypes import parse_document_type
 from signer.errors import InvalidRequest
+from signer.idempotency import Replies, fingerprint
 from signer.keys.types import KeyAlgorithm, Scheme
 
 HASH_FROM_PB = {
@@ -90,12 +95,31 @@ def _digests(request: signer_pb2.SignDigestsRequest) -> list[Digest]:
 
 
 class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[misc]
-    def __init__(self, core: SignerCore) -> None:
+    def __init__(self, core: SignerCore, replies: Replies | None = None) -> None:
         self._core = core
+        self._replies = replies
 
     def SignDigests(
         self, request: signer_pb2.SignDigestsRequest, context: grpc.ServicerContext
     ) -> signer_pb2.SignDigestsResponse:
+        key = request.idempotency_key
+        if not key or self._replies is None:
+            return self._sign(request, None)
+        replies = self._replies
+        replies.check_key(key)
+        client, method, fp = current_actor.get(), "SignDigests", fingerprint(request)
+        with replies.once(client, key):
+            stored = replies.find(client, key, method, fp)
+            if stored is not None:  # a retry: the first reply, nothing signed again
+                first: signer_pb2.SignDigestsResponse = (
+                    signer_pb2.SignDigestsResponse.FromString(stored))
+                return first
+            return self._sign(request, lambda reply: replies.row(
+                client, key, method, fp, reply.SerializeToString()))
+
+    def _sign(self, request: signer_pb2.SignDigestsRequest,
+              record: Callable[[signer_pb2.SignDigestsResponse], tuple[Table, dict[str, Any]]]
+              | None) -> signer_pb2.SignDigestsResponse:
         output = OUTPUT_FROM_PB.get(request.format)
         if output is None:
             raise InvalidRequest(f"unknown output format {request.format}: use RAW or CMS")
@@ -106,24 +130,18 @@ class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[mis
             (parse_document_type(d.document_type), d.document_number.strip()[:64])
             for d in request.digests
         ]
+        response: list[signer_pb2.SignDigestsResponse] = []
+
+        def reply(result: SignResult) -> tuple[Table, dict[str, Any]]:
+            assert record is not None
+            response.append(_response(request, result))
+            return record(response[0])
+
         result = self._core.sign_digests(
             request.agency_code, _digests(request), output, scheme_from_pb(request.scheme), level,
-            documents,
+            documents, reply if record is not None else None,
         )
-        return signer_pb2.SignDigestsResponse(
-            signatures=[
-                signer_pb2.SignedDigest(
-                    reference=d.reference, signature=sig, level=LEVEL_TO_PB[lvl]
-                )
-                for d, sig, lvl in zip(
-                    request.digests, result.signatures, result.levels, strict=True
-                )
-            ],
-            key_id=result.key.key_id.hex(),
-            scheme=SCHEME_TO_PB[result.scheme],
-            certificate=_cert(result.key),
-            chain=_chain(result.key),
-        )
+        return response[0] if response else _response(request, result)
 
     def GetSigningCertificate(
         self, request: signer_pb2.GetSigningCertificateRequest, context: grpc.ServicerContext
@@ -146,3 +164,21 @@ def _cert(key: KeyRecord) -> common_pb2.Certificate:
 def _chain(key: KeyRecord) -> list[common_pb2.Certificate]:
     assert key.certificate is not None
     return [cert_pb(c) for c in key.certificate.chain]
+
+
+def _response(request: signer_pb2.SignDigestsRequest,
+              result: SignResult) -> signer_pb2.SignDigestsResponse:
+    return signer_pb2.SignDigestsResponse(
+        signatures=[
+            signer_pb2.SignedDigest(
+                reference=d.reference, signature=sig, level=LEVEL_TO_PB[lvl]
+            )
+            for d, sig, lvl in zip(
+                request.digests, result.signatures, result.levels, strict=True
+            )
+        ],
+        key_id=result.key.key_id.hex(),
+        scheme=SCHEME_TO_PB[result.scheme],
+        certificate=_cert(result.key),
+        chain=_chain(result.key),
+    )

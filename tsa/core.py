@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table
 
@@ -31,6 +31,7 @@ from tsa.token import FailureInfo, ParsedRequest, Rejection, TokenBuilder, TsaPo
 from tsa.token import rejection_response as _rejection
 
 _TOKENS = cast(Table, TsaTokenRow.__table__)
+Recorder = Callable[[bytes], tuple[Table, dict[str, Any]]]
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,17 @@ class TsaCore:
         self._clock = clock
         self.issued = 0
 
-    def respond(self, request_der: bytes) -> bytes:
-        """A DER TimeStampResp for ``request_der``: granted, or a rejection saying why."""
+    def respond(self, request_der: bytes, record: Recorder | None = None) -> bytes:
+        """A DER TimeStampResp for ``request_der``: granted, or a rejection saying why.
+
+        ``record`` makes a row recording a granted response (idempotency), committed
+        with the token's record."""
         try:
             req = parse_request(request_der, self._policy)
         except Rejection as r:
             log.info("timestamp refused (%s): %s", r.failure.name, r.text)
             return _rejection(r.failure, r.text)
-        return self._issue(req)
+        return self._issue(req, record)
 
     def issue_token(self, digest: Digest) -> bytes:
         """A TimeStampToken (DER ContentInfo) over ``digest``, for signature timestamps
@@ -89,7 +93,7 @@ class TsaCore:
         token: bytes = resp["time_stamp_token"].dump()
         return token
 
-    def _issue(self, req: ParsedRequest) -> bytes:
+    def _issue(self, req: ParsedRequest, record: Recorder | None = None) -> bytes:
         status = self._guard.status()
         if not status.synchronised:
             log.warning("timestamp refused: %s", status.reason)
@@ -119,7 +123,7 @@ class TsaCore:
                 "nonce": format(req.nonce, "x") if req.nonce is not None else None,
                 "node_id": self._node,
                 "key_id": self._key_hex,
-            })])])  # raises StoreUnavailable
+            }), *([record(response)] if record is not None else [])])])  # StoreUnavailable
         self.issued += 1
         TIMESTAMPS.inc()
         return response

@@ -47,6 +47,7 @@ from signer.config import Settings
 from signer.core import SignerCore
 from signer.digest import HashAlg
 from signer.errors import ConfigError, NotFound, NotUsable
+from signer.idempotency import Replies
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm
 from signer.runtime.auth import AuthInterceptor
@@ -215,7 +216,8 @@ class Node:
                 ("grpc.so_reuseport", 1 if self.reuse_port else 0),
             ],
         )
-        signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(core), server)
+        replies = Replies(self.registry.engine)  # idempotency keys
+        signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(core, replies), server)
         registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(admin), server)
         clients_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(self.auth), server)
         reports_pb2_grpc.add_ReportServiceServicer_to_server(
@@ -251,7 +253,8 @@ class Node:
             KeyLifecycle(self.keystore, self.registry, admin.policy, devca=devca),  # pdf
             pdf_ts),)  # pdf
         if self.tsa is not None:
-            tsa_pb2_grpc.add_TimestampServiceServicer_to_server(TsaServicer(self.tsa), server)
+            tsa_pb2_grpc.add_TimestampServiceServicer_to_server(
+                TsaServicer(self.tsa, replies), server)
             self._services += (TSA_SERVICE,)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

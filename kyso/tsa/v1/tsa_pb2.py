@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kyso/tsa/v1/tsa.proto\x12\x0bkyso.tsa.v1\"*\n\x10TimestampRequest\x12\x16\n\x0etime_stamp_req\x18\x01 \x01(\x0c\",\n\x11TimestampResponse\x12\x17\n\x0ftime_stamp_resp\x18\x01 \x01(\x0c\x32^\n\x10TimestampService\x12J\n\tTimestamp\x12\x1d.kyso.tsa.v1.TimestampRequest\x1a\x1e.kyso.tsa.v1.TimestampResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kyso/tsa/v1/tsa.proto\x12\x0bkyso.tsa.v1\"C\n\x10TimestampRequest\x12\x16\n\x0etime_stamp_req\x18\x01 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\",\n\x11TimestampResponse\x12\x17\n\x0ftime_stamp_resp\x18\x01 \x01(\x0c\x32^\n\x10TimestampService\x12J\n\tTimestamp\x12\x1d.kyso.tsa.v1.TimestampRequest\x1a\x1e.kyso.tsa.v1.TimestampResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,9 +32,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kyso.tsa.v1.tsa_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TIMESTAMPREQUEST']._serialized_start=38
-  _globals['_TIMESTAMPREQUEST']._serialized_end=80
-  _globals['_TIMESTAMPRESPONSE']._serialized_start=82
-  _globals['_TIMESTAMPRESPONSE']._serialized_end=126
-  _globals['_TIMESTAMPSERVICE']._serialized_start=128
-  _globals['_TIMESTAMPSERVICE']._serialized_end=222
+  _globals['_TIMESTAMPREQUEST']._serialized_end=105
+  _globals['_TIMESTAMPRESPONSE']._serialized_start=107
+  _globals['_TIMESTAMPRESPONSE']._serialized_end=151
+  _globals['_TIMESTAMPSERVICE']._serialized_start=153
+  _globals['_TIMESTAMPSERVICE']._serialized_end=247
 # @@protoc_insertion_point(module_scope)

@@ -5,10 +5,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TimestampRequest(_message.Message):
-    __slots__ = ("time_stamp_req",)
+    __slots__ = ("time_stamp_req", "idempotency_key")
     TIME_STAMP_REQ_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     time_stamp_req: bytes
-    def __init__(self, time_stamp_req: _Optional[bytes] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, time_stamp_req: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class TimestampResponse(_message.Message):
     __slots__ = ("time_stamp_resp",)
