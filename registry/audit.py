@@ -258,6 +258,7 @@ class _Pending:
 
 _STOP = object()
 _MAX_GROUP = 1000
+CHECKPOINT_RETRY_S = 10.0
 
 
 class AuditLog:
@@ -310,6 +311,7 @@ class AuditLog:
         self._close_lock = threading.Lock()
         self.commits = 0
         self.checkpoints = 0
+        self._checkpoint_retry_at = 0.0
         self._load_head()
         self._thread = threading.Thread(target=self._run, name=f"kyso-audit-{node_id}",
                                         daemon=True)
@@ -427,8 +429,12 @@ class AuditLog:
         checkpoint = None
         due = (seq - self._signed_seq >= self._every
                or time.monotonic() - self._last_checkpoint >= self._interval)
-        if seq > self._signed_seq and (due or force_checkpoint):
+        if seq > self._signed_seq and (due or force_checkpoint) and (
+                force_checkpoint or time.monotonic() >= self._checkpoint_retry_at):
             checkpoint = self._sign_checkpoint(seq, prev, now)
+            if checkpoint is None:  # HSM away: records go on; try again in a while, not
+                # with every group (each try waits out the key store's recovery budget)
+                self._checkpoint_retry_at = time.monotonic() + CHECKPOINT_RETRY_S
         if not rows and checkpoint is None:
             return
         error: KysoError | None = None

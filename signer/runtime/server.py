@@ -130,6 +130,7 @@ class Node:
         self._health = health.HealthServicer()
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
+        self._hsm_ok = True  # as of the last health check (every HEALTH_INTERVAL_S)
 
     def start(self) -> None:
         s = self.settings
@@ -193,6 +194,7 @@ class Node:
             audit=journal,  # audit
             node_id=s.node_id,
             hsm_parallelism=s.hsm.pool_size,
+            hsm_available=lambda: self._hsm_ok,
         )
         if self.bootstrap_only:
             return
@@ -370,7 +372,8 @@ class Node:
 
     def _update_health(self) -> None:
         assert self.keystore is not None and self.registry is not None
-        ok = self.keystore.healthy and self.registry.ping()
+        self._hsm_ok = self.keystore.healthy
+        ok = self._hsm_ok and self.registry.ping()
         serving = health_pb2.HealthCheckResponse.SERVING
         not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", *self._services):
