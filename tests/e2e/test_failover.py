@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from clients.client import KysoClient, KysoClientError
-from clients.tsp import make_request
+from clients.tsp import TimeStampResp, make_request
 from tests.e2e.conftest import Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +47,7 @@ def test_a_retried_request_returns_the_first_reply_and_records_once(server: Serv
 
 
 def test_clients_fail_over_when_a_node_is_killed_under_load(tmp_path: Path) -> None:
+    """Signing and gRPC timestamps, balanced over two nodes; one is killed (SIGKILL)."""
     env_a = server_env(tmp_path / "a", "kyso-e2e-failover")
     env_b = dict(env_a, KYSO_NODE_ID="e2e-b")
     env_a["KYSO_NODE_ID"] = "e2e-a"
@@ -55,9 +56,23 @@ def test_clients_fail_over_when_a_node_is_killed_under_load(tmp_path: Path) -> N
     b = start_server(tmp_path / "b", env_b)
     url = env_a["KYSO_STORE_URL"]
     received: list[bytes] = []
+    serials: list[str] = []  # of the timestamp tokens clients received
     errors: list[str] = []
     stop = threading.Event()
     lock = threading.Lock()
+
+    def stamps() -> None:
+        with KysoClient(f"{a.endpoint},{b.endpoint}", token=a.token, timeout=20) as c:
+            while not stop.is_set():
+                try:
+                    resp = TimeStampResp.load(c.timestamp(make_request(os.urandom(32))[0]))
+                except KysoClientError as exc:
+                    with lock:
+                        errors.append(f"{exc.code}: {exc.message}")
+                    continue
+                tst = resp["time_stamp_token"]["content"]["encap_content_info"]["content"]
+                with lock:
+                    serials.append(format(tst.parsed["serial_number"].native, "x"))
 
     def load() -> None:
         with KysoClient(f"{a.endpoint},{b.endpoint}", token=a.token, timeout=20) as c:
@@ -72,7 +87,8 @@ def test_clients_fail_over_when_a_node_is_killed_under_load(tmp_path: Path) -> N
                 with lock:
                     received.append(d)
 
-    threads = [threading.Thread(target=load) for _ in range(4)]
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    threads.append(threading.Thread(target=stamps))
     try:
         for t in threads:
             t.start()
@@ -98,7 +114,11 @@ def test_clients_fail_over_when_a_node_is_killed_under_load(tmp_path: Path) -> N
         recorded = {bytes(r[0]) for r in conn.execute(text(
             "SELECT digest FROM signature_records"))}
         total = conn.execute(text("SELECT count(*) FROM signature_records")).scalar()
+        token_serials = [r[0] for r in conn.execute(text("SELECT serial FROM tsa_tokens"))]
     engine.dispose()
+    # every token a client received is on record, and no serial was issued twice
+    assert serials and set(serials) <= set(token_serials)
+    assert len(token_serials) == len(set(token_serials))
     assert nodes.get("e2e-a", 0) > 0 and nodes.get("e2e-b", 0) > 0, nodes
     assert set(received) <= recorded
     assert total == len(recorded)  # no digest recorded twice
