@@ -76,6 +76,10 @@ class ServerSettings(_Section):
     log_format: Literal["text", "json"] = Field(
         "text", description="server logs: text lines, or one JSON object per line"
     )
+    idempotency_retention_days: float = Field(
+        7.0, gt=0, description="how long the first reply to an idempotency key is kept for "
+        "retries (pruned hourly)"
+    )
     unsafe_skip_records: bool = Field(
         False,
         description="BENCHMARK ONLY: reply without writing signature, timestamp or audit "

@@ -15,6 +15,9 @@ nodes receiving the same key at the same instant (a retry racing its original)
 both sign, and the second commit is refused by the table's primary key — that
 caller gets an error and nothing is issued to it, and its next retry finds the
 first reply.
+
+Stored replies are kept ``server.idempotency_retention_days`` (7 by default): every
+node deletes older ones hourly. A retry after that is treated as a new request.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, LargeBinary, String, Table, select
+from sqlalchemy import DateTime, LargeBinary, String, Table, delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -92,6 +95,12 @@ class Replies:
                 f"idempotency_key {key!r} was already used for a different request: use a "
                 "new key for each new request, and the same key only to retry it")
         return bytes(row.reply)
+
+    def prune(self, older_than: datetime) -> int:
+        """Delete replies stored before ``older_than``; returns how many."""
+        with translate_sql_errors("pruning idempotent replies"), self._engine.begin() as c:
+            n = c.execute(delete(REPLIES).where(REPLIES.c.created < older_than)).rowcount
+        return int(n or 0)
 
     @staticmethod
     def row(client: str, key: str, method: str, fingerprint: bytes,

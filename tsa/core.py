@@ -5,9 +5,9 @@ parse and check the request → check the clock → take a serial → read the t
 build and sign the token in the HSM → commit its record (group commit) → reply.
 If the record cannot be committed the token is dropped, never sent.
 
-Refusals (RFC 3161 PKIFailureInfo) are replies, not errors; only a database
-outage raises (``StoreUnavailable``), so transports can say "retry" in their own
-terms (gRPC UNAVAILABLE, HTTP 503).
+Refusals (RFC 3161 PKIFailureInfo) are replies, not errors; only an outage of the
+database or the HSM raises (``StoreUnavailable``, ``HsmUnavailable``), so transports
+can say "retry" in their own terms (gRPC UNAVAILABLE, HTTP 503).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy import Table
 from clients.tsp import TimeStampResp
 from registry.audit import AuditLog, current_actor, wait_all
 from signer.digest import Digest
-from signer.errors import NotUsable, Unavailable
+from signer.errors import HsmUnavailable, NotUsable, Unavailable
 from signer.runtime.observe import TIMESTAMPS
 from tsa.clock import ClockGuard
 from tsa.models import TsaTokenRow
@@ -48,7 +48,9 @@ class TsaCore:
         key_id: bytes,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         audit: AuditLog | None = None,
+        hsm_available: Callable[[], bool] | None = None,
     ) -> None:
+        self._hsm_available = hsm_available  # fail fast while the node finds the HSM away
         self._audit = audit
         self._builder = builder
         self._policy = policy
@@ -98,6 +100,9 @@ class TsaCore:
         if not status.synchronised:
             log.warning("timestamp refused: %s", status.reason)
             return _rejection(FailureInfo.TIME_NOT_AVAILABLE, status.reason)
+        if self._hsm_available is not None and not self._hsm_available():
+            raise HsmUnavailable("the HSM is unreachable (this node's last health check "
+                                 "failed); retry later or on another node")
         serial = self._serials.next()  # may raise StoreUnavailable
         now = self._clock()
         try:

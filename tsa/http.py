@@ -7,7 +7,7 @@ in a thread pool so the loop never blocks.
 HTTP-level refusals (the request never reached the TSA):
   * 415 wrong Content-Type, 413 body above ``tsa.max_request_bytes``,
     405 a method other than POST, 404 another path: a plain-text reason.
-  * 503 the database is unavailable: the body is a TimeStampResp rejection
+  * 503 the database or the HSM is unavailable: the body is a TimeStampResp rejection
     (systemFailure) and ``Retry-After`` is set, so RFC 3161 clients and HTTP
     clients both understand it.
 Everything else, including malformed requests, is HTTP 200 with a
@@ -24,7 +24,7 @@ from concurrent.futures import Executor
 
 from aiohttp import web
 
-from signer.errors import StoreUnavailable
+from signer.errors import Unavailable
 from tsa.core import TsaCore
 from tsa.token import FailureInfo, rejection_response
 
@@ -137,7 +137,7 @@ class TsaHttpServer:
         loop = asyncio.get_running_loop()
         try:
             reply = await loop.run_in_executor(self._executor, self._core.respond, body)
-        except StoreUnavailable as exc:
+        except Unavailable as exc:  # the database or the HSM: retry later
             return web.Response(
                 status=503,
                 headers={"Retry-After": "1"},

@@ -14,8 +14,10 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable  # pdf
 from concurrent import futures
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -97,6 +99,7 @@ def ensure_demo_admin(auth: AuthStore, token_file: Path) -> Path:
     os.replace(tmp, token_file)
     return token_file
 HEALTH_INTERVAL_S = 2.0
+PRUNE_INTERVAL_S = 3600.0
 
 
 class Node:
@@ -131,6 +134,7 @@ class Node:
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
         self._hsm_ok = True  # as of the last health check (every HEALTH_INTERVAL_S)
+        self._replies: Replies | None = None
 
     def start(self) -> None:
         s = self.settings
@@ -218,7 +222,7 @@ class Node:
                 ("grpc.so_reuseport", 1 if self.reuse_port else 0),
             ],
         )
-        replies = Replies(self.registry.engine)  # idempotency keys
+        replies = self._replies = Replies(self.registry.engine)  # idempotency keys
         signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(core, replies), server)
         registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(admin), server)
         clients_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(self.auth), server)
@@ -347,8 +351,6 @@ class Node:
                 hash_alg=HashAlg.SHA256,
                 policy=policy,
             )
-            from datetime import UTC, datetime
-
             builder.check_validity(datetime.now(UTC))
         except NotUsable as exc:
             raise ConfigError(f"the TSA cannot start: {exc.message}") from exc
@@ -368,6 +370,7 @@ class Node:
             node_id=self.settings.node_id,
             key_id=key.key_id,
             audit=journal,  # audit
+            hsm_available=lambda: self._hsm_ok,
         )
 
     def _update_health(self) -> None:
@@ -387,11 +390,21 @@ class Node:
                 self.tsa_http.set_serving(ok and clock_ok)
 
     def _watch(self) -> None:
+        next_prune = 0.0
         while not self._stopping.wait(HEALTH_INTERVAL_S):
             try:
                 self._update_health()
             except Exception:  # health must never kill the process
                 log.exception("health check failed")
+            if time.monotonic() >= next_prune and self._replies is not None:
+                next_prune = time.monotonic() + PRUNE_INTERVAL_S
+                days = self.settings.server.idempotency_retention_days
+                try:
+                    n = self._replies.prune(datetime.now(UTC) - timedelta(days=days))
+                    if n:
+                        log.info("pruned %d idempotent replies older than %g days", n, days)
+                except Exception:  # retried at the next interval
+                    log.exception("pruning idempotent replies failed")
 
     def stop(self, grace: float | None = None) -> None:
         if self._stopping.is_set():

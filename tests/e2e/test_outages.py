@@ -86,13 +86,33 @@ def test_hsm_outage_fails_fast_and_heals(tmp_path: Path) -> None:
         # the health monitor (every 2 s) has seen it, calls fail at once.
         run = _outage_under_load(srv, take_away=lambda: tokens.rename(away),
                                  bring_back=lambda: away.rename(tokens), seconds=9,
-                                 settle=4.0)
+                                 settle=4.0, probe=lambda: _post_tsa(srv.tsa_url))
         recorded = _records(env["KYSO_STORE_URL"])
     finally:
         if away.exists():
             away.rename(tokens)
         stop_server(srv)
     run.check(recorded)
+    # RFC 3161 over HTTP during the outage: 503 with a rejection body, promptly, once the
+    # node has noticed (the first probes may still wait out the recovery budget)
+    assert run.probes[-3:] == ["503"] * 3, run.probes
+
+
+def _post_tsa(url: str) -> str:
+    import urllib.error
+    import urllib.request
+
+    from clients.tsp import make_request
+
+    req = urllib.request.Request(url, data=make_request(os.urandom(32))[0],
+                                 headers={"Content-Type": "application/timestamp-query"})
+    try:
+        with urllib.request.urlopen(req, timeout=3) as r:
+            return str(r.status)
+    except urllib.error.HTTPError as exc:
+        return str(exc.code)
+    except OSError as exc:  # a timeout: not failing fast
+        return type(exc).__name__
 
 
 @dataclass
@@ -100,6 +120,7 @@ class _Run:
     outcomes: list[tuple[float, str, float]]  # (when, status, seconds taken)
     received: list[bytes]
     health_during: set[str]
+    probes: list[str]
     down_at: float
     up_at: float
     settle: float
@@ -122,7 +143,7 @@ class _Run:
 
 def _outage_under_load(srv: Server, *, take_away: Callable[[], object],
                        bring_back: Callable[[], object], seconds: int,
-                       settle: float = 1.0) -> _Run:
+                       settle: float = 1.0, probe: Callable[[], str] | None = None) -> _Run:
     received: list[bytes] = []
     outcomes: list[tuple[float, str, float]] = []
     stop = threading.Event()
@@ -148,6 +169,7 @@ def _outage_under_load(srv: Server, *, take_away: Callable[[], object],
 
     threads = [threading.Thread(target=load) for _ in range(3)]
     health_during: set[str] = set()
+    probes: list[str] = []
     try:
         for t in threads:
             t.start()
@@ -157,6 +179,8 @@ def _outage_under_load(srv: Server, *, take_away: Callable[[], object],
         for _ in range(seconds):
             time.sleep(1)
             health_during.add(_health(srv.endpoint))
+            if probe is not None:
+                probes.append(probe())
         bring_back()
         up_at = time.monotonic() - t0
         deadline = time.monotonic() + 30
@@ -172,7 +196,7 @@ def _outage_under_load(srv: Server, *, take_away: Callable[[], object],
         for t in threads:
             t.join(30)
     assert srv.proc.poll() is None, "the server must keep running"
-    return _Run(outcomes, received, health_during, down_at, up_at, settle)
+    return _Run(outcomes, received, health_during, probes, down_at, up_at, settle)
 
 
 def _records(url: str) -> set[bytes]:
