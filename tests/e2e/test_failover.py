@@ -150,12 +150,14 @@ def test_changes_made_on_one_node_reach_the_other_within_the_documented_bound(
                 admin_a.revoke_client("dms-propagate")
             revoked_at = time.monotonic()
             while True:
+                started = time.monotonic()
                 try:
                     dms_b.sign_digests("000.00.00.G09", [os.urandom(32)])
                 except KysoClientError as exc:
                     assert exc.code == "UNAUTHENTICATED", exc
                     break
-                assert time.monotonic() - revoked_at < 2.5, "revocation took more than 2 s"
+                # a call that *started* more than 2 s after the revocation must be refused
+                assert started - revoked_at < 2.3, "revocation took more than 2 s"
                 time.sleep(0.1)
         with KysoClient(b.endpoint, token=a.token) as admin_b:
             admin_b.sign_digests("000.00.00.G09", [os.urandom(32)])  # cached on B now
