@@ -142,6 +142,12 @@ class SignerCore:
         self._clock = clock
         self._cache: dict[str, _Material] = {}
 
+    def close(self) -> None:
+        """Stop the HSM and timestamp worker threads (after the server has drained)."""
+        for pool in (self._hsm_pool, self._ts_pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
+
     def signing_key(self, agency_code: str) -> KeyRecord:
         return self._material(parse_code(agency_code).code).key
 

@@ -135,6 +135,7 @@ class Node:
         self._monitor: threading.Thread | None = None
         self._hsm_ok = True  # as of the last health check (every HEALTH_INTERVAL_S)
         self._replies: Replies | None = None
+        self._core: SignerCore | None = None
 
     def start(self) -> None:
         s = self.settings
@@ -189,7 +190,7 @@ class Node:
             timestamper = HttpTimestamper(s.cades)
         elif self.tsa is not None:
             timestamper = InternalTimestamper(self.tsa.issue_token, s.cades.on_failure)
-        core = SignerCore(
+        core = self._core = SignerCore(
             self.keystore,
             self.registry,
             max_batch=s.server.max_batch,
@@ -419,6 +420,8 @@ class Node:
             self._server.stop(grace).wait()
         if self._http_pool is not None:
             self._http_pool.shutdown(wait=True)
+        if self._core is not None:
+            self._core.close()
         if self.audit is not None:  # audit: drains and checkpoints; needs the HSM
             self.audit.close()  # audit
         if self.keystore is not None:
