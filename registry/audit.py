@@ -433,7 +433,7 @@ class AuditLog:
                 force_checkpoint or time.monotonic() >= self._checkpoint_retry_at):
             checkpoint = self._sign_checkpoint(seq, prev, now)
             if checkpoint is None:  # HSM away: records go on; try again in a while, not
-                # with every group (each try waits out the key store's recovery budget)
+                # with every group (one error logged per try)
                 self._checkpoint_retry_at = time.monotonic() + CHECKPOINT_RETRY_S
         if not rows and checkpoint is None:
             return

@@ -18,7 +18,7 @@ from registry.audit import AuditLog, current_actor, wait_all
 from registry.codes import parse_code
 from registry.store import KeyRecord, KeyState, RegistryStore
 from signer.digest import Digest, HashAlg
-from signer.errors import HsmUnavailable, InvalidRequest, NotUsable
+from signer.errors import InvalidRequest, NotUsable
 from signer.formats.cms import CadesSigner
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import Scheme
@@ -114,11 +114,7 @@ class SignerCore:
         audit: AuditLog | None = None,
         node_id: str = "",
         hsm_parallelism: int = 1,
-        hsm_available: Callable[[], bool] | None = None,
     ) -> None:
-        # Fail fast while the node's health monitor finds the HSM away, instead of each
-        # request waiting out the key store's recovery budget (hsm.recovery_timeout_s).
-        self._hsm_available = hsm_available
         # Digests of one batch are signed on up to this many HSM sessions at once
         # (PKCS#11 calls release the GIL); 1 signs them one after another.
         self._parallel = max(1, hsm_parallelism)
@@ -172,9 +168,6 @@ class SignerCore:
                 f"batch of {len(digests)} digests is larger than this server's limit of "
                 f"{self._max_batch}: split it into several calls"
             )
-        if self._hsm_available is not None and not self._hsm_available():
-            raise HsmUnavailable("the HSM is unreachable (this node's last health check "
-                                 "failed); retry later or on another node")
         code = parse_code(agency_code).code
         material = self._material(code)
         key = material.key

@@ -15,14 +15,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table
 
 from clients.tsp import TimeStampResp
 from registry.audit import AuditLog, current_actor, wait_all
 from signer.digest import Digest
-from signer.errors import HsmUnavailable, NotUsable, Unavailable
+from signer.errors import NotUsable, Unavailable
+from signer.idempotency import Recorder
 from signer.runtime.observe import TIMESTAMPS
 from tsa.clock import ClockGuard
 from tsa.models import TsaTokenRow
@@ -31,7 +32,6 @@ from tsa.token import FailureInfo, ParsedRequest, Rejection, TokenBuilder, TsaPo
 from tsa.token import rejection_response as _rejection
 
 _TOKENS = cast(Table, TsaTokenRow.__table__)
-Recorder = Callable[[bytes], tuple[Table, dict[str, Any]]]
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,7 @@ class TsaCore:
         key_id: bytes,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         audit: AuditLog | None = None,
-        hsm_available: Callable[[], bool] | None = None,
     ) -> None:
-        self._hsm_available = hsm_available  # fail fast while the node finds the HSM away
         self._audit = audit
         self._builder = builder
         self._policy = policy
@@ -100,9 +98,6 @@ class TsaCore:
         if not status.synchronised:
             log.warning("timestamp refused: %s", status.reason)
             return _rejection(FailureInfo.TIME_NOT_AVAILABLE, status.reason)
-        if self._hsm_available is not None and not self._hsm_available():
-            raise HsmUnavailable("the HSM is unreachable (this node's last health check "
-                                 "failed); retry later or on another node")
         serial = self._serials.next()  # may raise StoreUnavailable
         now = self._clock()
         try:

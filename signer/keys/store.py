@@ -434,6 +434,10 @@ class Pkcs11KeyStore:
         self._state = _State.CLOSED
         self._generation = 0
         self._recoveries = 0
+        # The last recovery gave up and none has succeeded since: calls fail at once
+        # (HsmUnavailable) while a background recovery keeps trying, instead of each
+        # call waiting out recovery_timeout_s of its own.
+        self._gave_up = False
         self._public_only: dict[bytes, int] = {}  # key id -> generation it was seen so
         self._failure: KysoError | None = None
         self._healer: threading.Thread | None = None
@@ -589,7 +593,7 @@ class Pkcs11KeyStore:
 
         Raises :class:`~signer.errors.HsmUnavailable` if the token cannot be reached.
         """
-        self._call("check the HSM", self._probe)
+        self._call("check the HSM", self._probe, fail_fast=False)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -843,11 +847,15 @@ class Pkcs11KeyStore:
 
     # --- the call wrapper: guard, pool, retry, recovery ---
 
-    def _call(self, action: str, op: Callable[[_Pooled], T]) -> T:
+    def _call(self, action: str, op: Callable[[_Pooled], T], *, fail_fast: bool = True) -> T:
         deadline = _Deadline(self._config.recovery_timeout_s)
         recovered = 0
         stale_retried = False
         while True:
+            if fail_fast and self._gave_up:
+                # Not even waiting for the guard: a background recovery may hold it.
+                self._heal_in_background()
+                raise self._unavailable(action, None)
             failure: BaseException | None = None
             try:
                 with self._shared(deadline):
@@ -958,9 +966,14 @@ class Pkcs11KeyStore:
             try:
                 with self._guard.exclusive(deadline.remaining()):
                     self._state = _State.BROKEN
-                    self._connect_with_backoff(deadline, action)
+                    try:
+                        self._connect_with_backoff(deadline, action)
+                    except KysoError:
+                        self._gave_up = True
+                        raise
             except _GuardTimeout:
                 raise self._unavailable(action, cause) from None
+            self._gave_up = False
             self._recoveries += 1
             logger.warning(
                 "HSM recovered: token %r, generation %d, %d recoveries so far",

@@ -133,7 +133,6 @@ class Node:
         self._health = health.HealthServicer()
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
-        self._hsm_ok = True  # as of the last health check (every HEALTH_INTERVAL_S)
         self._replies: Replies | None = None
         self._core: SignerCore | None = None
 
@@ -199,7 +198,6 @@ class Node:
             audit=journal,  # audit
             node_id=s.node_id,
             hsm_parallelism=s.hsm.pool_size,
-            hsm_available=lambda: self._hsm_ok,
         )
         if self.bootstrap_only:
             return
@@ -371,13 +369,11 @@ class Node:
             node_id=self.settings.node_id,
             key_id=key.key_id,
             audit=journal,  # audit
-            hsm_available=lambda: self._hsm_ok,
         )
 
     def _update_health(self) -> None:
         assert self.keystore is not None and self.registry is not None
-        self._hsm_ok = self.keystore.healthy
-        ok = self._hsm_ok and self.registry.ping()
+        ok = self.keystore.healthy and self.registry.ping()
         serving = health_pb2.HealthCheckResponse.SERVING
         not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", *self._services):
