@@ -24,15 +24,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import DateTime, LargeBinary, String, Table, delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
+from registry.audit import current_actor
 from registry.models import Base
 from registry.store import translate_sql_errors
 from signer.errors import InvalidRequest
@@ -52,6 +53,9 @@ class IdempotentReplyRow(Base):
 
 
 REPLIES = cast(Table, IdempotentReplyRow.__table__)
+Row = tuple[Table, dict[str, Any]]  # a row to commit with a request's records
+Recorder = Callable[[bytes], Row]
+T = TypeVar("T")
 
 
 class Replies:
@@ -61,6 +65,23 @@ class Replies:
         self._engine = engine
         self._locks: dict[tuple[str, str], list[Any]] = {}  # [lock, users]
         self._guard = threading.Lock()
+
+    def first_reply(self, method: str, request: Any, run: Callable[[Recorder | None], T],
+                    decode: Callable[[bytes], T]) -> T:
+        """The reply to ``request``: the stored first reply (``decode``d) when its
+        idempotency key was seen before, else ``run(record)``, where ``record(reply)``
+        makes the row that stores the serialised reply with the request's records
+        (``record`` is ``None`` for a request without a key)."""
+        key = request.idempotency_key
+        if not key:
+            return run(None)
+        self.check_key(key)
+        client, fp = current_actor.get(), fingerprint(request)
+        with self.once(client, key):
+            stored = self.find(client, key, method, fp)
+            if stored is not None:  # a retry: the first reply, nothing done again
+                return decode(stored)
+            return run(lambda reply: self.row(client, key, method, fp, reply))
 
     @staticmethod
     def check_key(key: str) -> None:
@@ -103,8 +124,7 @@ class Replies:
         return int(n or 0)
 
     @staticmethod
-    def row(client: str, key: str, method: str, fingerprint: bytes,
-            reply: bytes) -> tuple[Table, dict[str, Any]]:
+    def row(client: str, key: str, method: str, fingerprint: bytes, reply: bytes) -> Row:
         """The row that records ``reply``, to commit with the request's other records."""
         return REPLIES, {"client": client, "key": key, "method": method,
                          "fingerprint": fingerprint, "reply": reply,

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
 
 import grpc
-from sqlalchemy import Table
 
 from kyso.common.v1 import common_pb2
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
-from registry.audit import current_actor
 from registry.store import KeyRecord, cert_record
 from signer.core import CadesLevel, OutputFormat, SignerCore, SignResult
 from signer.digest import Digest, HashAlg
 from signer.doctypes import parse_document_type
 from signer.errors import InvalidRequest
-from signer.idempotency import Replies, fingerprint
+from signer.idempotency import Recorder, Replies, Row
 from signer.keys.types import KeyAlgorithm, Scheme
 
 HASH_FROM_PB = {
@@ -102,24 +98,14 @@ class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[mis
     def SignDigests(
         self, request: signer_pb2.SignDigestsRequest, context: grpc.ServicerContext
     ) -> signer_pb2.SignDigestsResponse:
-        key = request.idempotency_key
-        if not key or self._replies is None:
+        if self._replies is None:
             return self._sign(request, None)
-        replies = self._replies
-        replies.check_key(key)
-        client, method, fp = current_actor.get(), "SignDigests", fingerprint(request)
-        with replies.once(client, key):
-            stored = replies.find(client, key, method, fp)
-            if stored is not None:  # a retry: the first reply, nothing signed again
-                first: signer_pb2.SignDigestsResponse = (
-                    signer_pb2.SignDigestsResponse.FromString(stored))
-                return first
-            return self._sign(request, lambda reply: replies.row(
-                client, key, method, fp, reply.SerializeToString()))
+        return self._replies.first_reply("SignDigests", request,
+                                         lambda record: self._sign(request, record),
+                                         _parse_response)
 
     def _sign(self, request: signer_pb2.SignDigestsRequest,
-              record: Callable[[signer_pb2.SignDigestsResponse], tuple[Table, dict[str, Any]]]
-              | None) -> signer_pb2.SignDigestsResponse:
+              record: Recorder | None) -> signer_pb2.SignDigestsResponse:
         output = OUTPUT_FROM_PB.get(request.format)
         if output is None:
             raise InvalidRequest(f"unknown output format {request.format}: use RAW or CMS")
@@ -130,18 +116,18 @@ class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[mis
             (parse_document_type(d.document_type), d.document_number.strip()[:64])
             for d in request.digests
         ]
-        response: list[signer_pb2.SignDigestsResponse] = []
+        built: list[signer_pb2.SignDigestsResponse] = []  # made once, recorded and returned
 
-        def reply(result: SignResult) -> tuple[Table, dict[str, Any]]:
+        def recorded(result: SignResult) -> Row:
             assert record is not None
-            response.append(_response(request, result))
-            return record(response[0])
+            built.append(_response(request, result))
+            return record(built[0].SerializeToString())
 
         result = self._core.sign_digests(
             request.agency_code, _digests(request), output, scheme_from_pb(request.scheme), level,
-            documents, reply if record is not None else None,
+            documents, recorded if record is not None else None,
         )
-        return response[0] if response else _response(request, result)
+        return built[0] if built else _response(request, result)
 
     def GetSigningCertificate(
         self, request: signer_pb2.GetSigningCertificateRequest, context: grpc.ServicerContext
@@ -182,3 +168,8 @@ def _response(request: signer_pb2.SignDigestsRequest,
         certificate=_cert(result.key),
         chain=_chain(result.key),
     )
+
+
+def _parse_response(data: bytes) -> signer_pb2.SignDigestsResponse:
+    response: signer_pb2.SignDigestsResponse = signer_pb2.SignDigestsResponse.FromString(data)
+    return response

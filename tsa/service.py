@@ -5,8 +5,7 @@ from __future__ import annotations
 import grpc
 
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
-from registry.audit import current_actor
-from signer.idempotency import Replies, fingerprint
+from signer.idempotency import Replies
 from tsa.core import TsaCore
 
 
@@ -20,16 +19,10 @@ class TsaServicer(tsa_pb2_grpc.TimestampServiceServicer):  # type: ignore[misc]
     ) -> tsa_pb2.TimestampResponse:
         # Refusals are TimeStampResp rejections; a database outage raises
         # StoreUnavailable, which the error interceptor turns into UNAVAILABLE.
-        key = request.idempotency_key
-        if not key or self._replies is None:
+        if self._replies is None:
             return tsa_pb2.TimestampResponse(
                 time_stamp_resp=self._core.respond(request.time_stamp_req))
-        replies = self._replies
-        replies.check_key(key)
-        client, method, fp = current_actor.get(), "Timestamp", fingerprint(request)
-        with replies.once(client, key):
-            stored = replies.find(client, key, method, fp)
-            if stored is None:  # first time: the token is recorded with its reply
-                stored = self._core.respond(request.time_stamp_req, lambda der: replies.row(
-                    client, key, method, fp, der))
+        stored = self._replies.first_reply(
+            "Timestamp", request, lambda record: self._core.respond(request.time_stamp_req, record),
+            bytes)
         return tsa_pb2.TimestampResponse(time_stamp_resp=stored)
