@@ -23,12 +23,12 @@ from signer.runtime.observe import RPC_DURATION, RPC_REQUESTS, new_request_id, r
 log = logging.getLogger(__name__)
 
 
-def _begin(context: grpc.ServicerContext) -> tuple[contextvars.Token[str], str, float]:
+def _begin(context: grpc.ServicerContext) -> tuple[contextvars.Token[str], float]:
     """Give the call its request id (the caller's ``x-request-id`` if sensible)."""
     offered = next((v for k, v in context.invocation_metadata() if k == "x-request-id"), None)
     rid = new_request_id(offered if isinstance(offered, str) else None)
     context.set_trailing_metadata((("x-request-id", rid),))
-    return request_id.set(rid), rid, time.perf_counter()
+    return request_id.set(rid), time.perf_counter()
 
 
 def _end(method: str, context: grpc.ServicerContext, started: float,
@@ -44,7 +44,7 @@ def _end(method: str, context: grpc.ServicerContext, started: float,
 
 def _wrap_unary(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Any:
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
-        token, _rid, started = _begin(context)
+        token, started = _begin(context)
         code: grpc.StatusCode | None = None
         try:
             return behavior(request, context)
@@ -93,7 +93,7 @@ def _wrap_stream(
     behavior: Callable[[Iterator[Any], grpc.ServicerContext], Iterator[Any]], method: str
 ) -> Any:
     def handler(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-        token, _rid, started = _begin(context)
+        token, started = _begin(context)
         code: grpc.StatusCode | None = None
         try:
             yield from behavior(requests, context)
