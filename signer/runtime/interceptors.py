@@ -23,11 +23,16 @@ from signer.runtime.observe import RPC_DURATION, RPC_REQUESTS, new_request_id, r
 log = logging.getLogger(__name__)
 
 
-def _begin(context: grpc.ServicerContext) -> tuple[contextvars.Token[str], float]:
-    """Give the call its request id (the caller's ``x-request-id`` if sensible)."""
+def _begin(context: grpc.ServicerContext,
+           node_id: str) -> tuple[contextvars.Token[str], float]:
+    """Give the call its request id (the caller's ``x-request-id`` if sensible) and tell
+    the caller which node answered (``x-kyso-node``: with several nodes or workers behind
+    one address, an error report names the node whose log has the details)."""
     offered = next((v for k, v in context.invocation_metadata() if k == "x-request-id"), None)
     rid = new_request_id(offered if isinstance(offered, str) else None)
-    context.set_trailing_metadata((("x-request-id", rid),))
+    trailing = (("x-request-id", rid), ("x-kyso-node", node_id)) if node_id else (
+        ("x-request-id", rid),)
+    context.set_trailing_metadata(trailing)
     return request_id.set(rid), time.perf_counter()
 
 
@@ -42,9 +47,10 @@ def _end(method: str, context: grpc.ServicerContext, started: float,
         pass
 
 
-def _wrap_unary(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Any:
+def _wrap_unary(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str,
+                node_id: str) -> Any:
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
-        token, started = _begin(context)
+        token, started = _begin(context, node_id)
         code: grpc.StatusCode | None = None
         try:
             return behavior(request, context)
@@ -90,10 +96,11 @@ def _abort(context: grpc.ServicerContext, method: str, exc: Exception) -> None:
 
 
 def _wrap_stream(
-    behavior: Callable[[Iterator[Any], grpc.ServicerContext], Iterator[Any]], method: str
+    behavior: Callable[[Iterator[Any], grpc.ServicerContext], Iterator[Any]], method: str,
+    node_id: str,
 ) -> Any:
     def handler(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-        token, started = _begin(context)
+        token, started = _begin(context, node_id)
         code: grpc.StatusCode | None = None
         try:
             yield from behavior(requests, context)
@@ -111,6 +118,9 @@ def _wrap_stream(
 
 
 class ErrorMappingInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, node_id: str = "") -> None:
+        self._node_id = node_id
+
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
@@ -120,14 +130,14 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         method = handler_call_details.method
         if handler is not None and handler.stream_stream is not None:  # pdf
             return grpc.stream_stream_rpc_method_handler(
-                _wrap_stream(handler.stream_stream, method),
+                _wrap_stream(handler.stream_stream, method, self._node_id),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler is None or handler.unary_unary is None:
             return handler
         return grpc.unary_unary_rpc_method_handler(
-            _wrap_unary(handler.unary_unary, method),
+            _wrap_unary(handler.unary_unary, method, self._node_id),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )

@@ -24,7 +24,8 @@ Request ids
 Every RPC gets an id: the caller's ``x-request-id`` metadata when it is a
 sensible token (1–64 of ``A-Z a-z 0-9 . _ -``), else a fresh one. It is in every
 log line written while the call runs and is returned to the caller as trailing
-metadata ``x-request-id``, so a client's error report can be matched to the log.
+metadata ``x-request-id``, so a client's error report can be matched to the log; the
+trailing metadata ``x-kyso-node`` names the node (worker) that answered.
 
 Logs
 ----

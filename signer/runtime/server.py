@@ -209,7 +209,7 @@ class Node:
             ),
             # Outermost first: errors raised by the auth check are mapped too.
             interceptors=[
-                ErrorMappingInterceptor(),
+                ErrorMappingInterceptor(s.node_id),
                 AuthInterceptor(
                     self.auth, on_denied=self._denied, on_admin_action=self._admin_action
                 ),

@@ -182,8 +182,10 @@ def _outage_under_load(srv: Server, *, take_away: Callable[[], object],
             health_during.add(_health(srv.endpoint))
             if probe is not None:
                 probes.append(probe())
-        bring_back()
+        # The part may be back before bring_back() returns (pg_ctl start waits until the
+        # server accepts connections, and more): "during the outage" ends when it starts.
         up_at = time.monotonic() - t0
+        bring_back()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # back by itself, no restart
             with lock:
