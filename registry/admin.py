@@ -4,6 +4,8 @@ certificates. Shared by the registry servicer and the demo bootstrap."""
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from registry.audit import AuditLog, current_actor
 from registry.codes import parse_code
@@ -35,14 +37,18 @@ class RegistryAdmin:
         self.policy = policy or KeyPolicy()
         self.audit: AuditLog | None = None  # set by the server; None: no audit records
 
-    def _audit(self, action: str, target: str, details: dict[str, object]) -> None:
-        if self.audit is not None:
-            self.audit.record(current_actor.get(), action, target, details)
+    def _action(self, action: str, target: str, details: dict[str, Any]
+                ) -> AbstractContextManager[Any]:
+        """The change and its audit record commit together (``registry.audit.actions``)."""
+        if self.audit is None:
+            return nullcontext()
+        return self.audit.action(current_actor.get(), action, target, details)
 
     def create_agency(self, code: str, name: str) -> Agency:
-        agency = self.registry.create_agency(parse_code(code), name)
+        parsed = parse_code(code)
+        with self._action("agency.create", parsed.code, {"name": name}):
+            agency = self.registry.create_agency(parsed, name)
         log.info("created agency %s", agency.code)
-        self._audit("agency.create", agency.code, {"name": agency.name})
         return agency
 
     def generate_key(
@@ -53,10 +59,11 @@ class RegistryAdmin:
     ) -> KeyRecord:
         """A PENDING key in the HSM, refused (InvalidRequest) outside the key policy."""
         lifecycle = KeyLifecycle(self.keystore, self.registry, self.policy, devca=self.devca)
-        key = lifecycle.generate_key(agency_code, algorithm, scheme)
-        self._audit("key.generate", key.key_id.hex(), {"agency": key.agency_code,
-                    "algorithm": key.algorithm.value, "scheme": key.scheme.value})
-        return key
+        code = parse_code(agency_code).code
+        with self._action("key.generate", code, {
+                "agency": code, "algorithm": algorithm.value,
+                "scheme": (scheme or algorithm.default_scheme).value}):
+            return lifecycle.generate_key(agency_code, algorithm, scheme)  # notes the key id
 
     def issue_dev_certificate(
         self, agency_code: str, key_id: bytes | None = None, validity_days: int = 365
@@ -70,12 +77,9 @@ class RegistryAdmin:
         key = self.registry.get_key(key_id) if key_id else self.registry.newest_key(agency.code)
         if key.agency_code != agency.code:
             raise InvalidRequest(f"key {key.key_id.hex()} does not belong to agency {agency.code}")
-        issued = self.devca.issue_seal(agency, key, validity_days)
-        assert issued.certificate is not None
-        self._audit("certificate.issue", issued.key_id.hex(), {
-            "agency": agency.code, "serial": issued.certificate.serial_hex,
-            "not_after": issued.certificate.not_after.isoformat(), "validity_days": validity_days})
-        return issued
+        with self._action("certificate.issue", key.key_id.hex(), {
+                "agency": agency.code, "validity_days": validity_days}):
+            return self.devca.issue_seal(agency, key, validity_days)  # notes the serial
 
     def ensure_demo(self) -> KeyRecord:
         """The quick-start demo: agency 000.00.00.H13 (Cần Thơ) with an active key."""

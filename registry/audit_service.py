@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 import grpc
 from sqlalchemy.engine import Engine
 
 from kyso.registry.v1 import audit_pb2, audit_pb2_grpc
-from registry.audit import AuditProblem, AuditRecord, audit_public_keys, list_records, verify
+from registry.audit import (
+    AUDIT_KEY_LABEL,
+    AuditLog,
+    AuditProblem,
+    AuditRecord,
+    fingerprint,
+    list_records,
+    read_witnesses,
+    trusted_keys,
+    verify,
+)
 from signer.errors import InvalidRequest
 from signer.keys.store import Pkcs11KeyStore
 
@@ -26,16 +34,26 @@ def record_pb(r: AuditRecord) -> audit_pb2.AuditRecord:
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):  # type: ignore[misc, unused-ignore]
-    """``public_keys`` is called per verification: the trusted audit keys, hex id → SPKI."""
+    """Trusted keys and witnesses are read from the HSM at every verification, never
+    from the database (``registry.audit.notary``)."""
 
-    def __init__(self, engine: Engine, public_keys: Callable[[], Mapping[str, bytes]]) -> None:
+    def __init__(self, engine: Engine, keystore: Pkcs11KeyStore, audit: AuditLog | None,
+                 pinned: frozenset[bytes] = frozenset()) -> None:
         self._engine = engine
-        self._public_keys = public_keys
+        self._keystore = keystore
+        self._audit = audit
+        self._pinned = pinned
 
     def VerifyAuditLog(
         self, request: audit_pb2.VerifyAuditLogRequest, context: grpc.ServicerContext
     ) -> audit_pb2.VerifyAuditLogResponse:
-        report = verify(self._engine, public_keys=self._public_keys())
+        if self._audit is not None and self._audit.healthy:
+            self._audit.checkpoint()  # this node's records so far are signed and witnessed
+        witnesses = read_witnesses(self._keystore)  # before the walk: see verify()
+        trusted = trusted_keys(self._keystore, self._pinned)
+        report = verify(self._engine, trusted=trusted, witnesses=witnesses)
+        keys = {i.key_id: i for i in self._keystore.find_keys(label=AUDIT_KEY_LABEL)
+                if i.key_id in trusted.keys}
         return audit_pb2.VerifyAuditLogResponse(
             ok=report.ok,
             records=report.records,
@@ -51,6 +69,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):  # type: ignore[misc, 
             first_problem=problem_pb(report.first_problem) if report.first_problem else None,
             problems=[problem_pb(p) for p in report.problems],
             problem_count=report.problem_count,
+            trusted_keys=[f"{kid.hex()} sha256:{fingerprint(i.public_key_der).hex()}"
+                          for kid, i in sorted(keys.items())],
+            node_damage=(self._audit.damage or "") if self._audit is not None else "",
         )
 
     def ListAuditRecords(
@@ -67,9 +88,10 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):  # type: ignore[misc, 
         )
 
 
-def add_audit_service(server: grpc.Server, engine: Engine, keystore: Pkcs11KeyStore) -> str:
+def add_audit_service(server: grpc.Server, engine: Engine, keystore: Pkcs11KeyStore,
+                      audit: AuditLog | None, pinned: frozenset[bytes] = frozenset()) -> str:
     """Register the servicer on ``server``; returns the service's full name (for health)."""
     audit_pb2_grpc.add_AuditServiceServicer_to_server(  # type: ignore[no-untyped-call, unused-ignore]
-        AuditServicer(engine, lambda: audit_public_keys(keystore, engine)), server
+        AuditServicer(engine, keystore, audit, pinned), server
     )
     return str(audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from cryptography import x509
+
+from registry.audit.actions import note
 from registry.store import Agency, KeyPurpose, KeyRecord, KeyState, RegistryStore
 from signer.digest import HashAlg
 from signer.errors import NotUsable
 from signer.formats.x509 import issue_certificate
 from signer.keys.store import Pkcs11KeyStore
-from signer.keys.types import KeyAlgorithm, Scheme
+from signer.keys.types import KeyAlgorithm, KeyUse, Scheme
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ class DevCa:
             subject=subject,
             subject_public_key_der=info.public_key_der,
             issuer=None,
-            issuer_key=self._keystore.key(info.key_id),
+            issuer_key=self._keystore.key(info.key_id, use=KeyUse.CA),
             issuer_public_key_der=info.public_key_der,
             scheme=CA_SCHEME,
             hash_alg=CA_HASH,
@@ -83,7 +86,7 @@ class DevCa:
                      "country_name": "VN"},
             subject_public_key_der=info.public_key_der,
             issuer=ca.certificate.der,
-            issuer_key=self._keystore.key(ca.key_id),
+            issuer_key=self._keystore.key(ca.key_id, use=KeyUse.CA),
             issuer_public_key_der=ca.public_key_der,
             scheme=ca.scheme,
             hash_alg=CA_HASH,
@@ -110,7 +113,7 @@ class DevCa:
             subject=subject,
             subject_public_key_der=key.public_key_der,
             issuer=ca.certificate.der,
-            issuer_key=self._keystore.key(ca.key_id),
+            issuer_key=self._keystore.key(ca.key_id, use=KeyUse.CA),
             issuer_public_key_der=ca.public_key_der,
             scheme=ca.scheme,
             hash_alg=CA_HASH,
@@ -118,4 +121,7 @@ class DevCa:
             not_after=not_after,
             profile="seal",
         )
+        issued = x509.load_der_x509_certificate(der)
+        note(serial=format(issued.serial_number, "x"),
+             not_after=issued.not_valid_after_utc.isoformat())
         return self._registry.attach_certificate(key.key_id, der, (ca.certificate.der,))

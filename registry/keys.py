@@ -40,6 +40,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
+from registry.audit.actions import note
 from registry.codes import parse_code
 from registry.models import AgencyAssetRow
 from registry.store import KeyPurpose, KeyRecord, KeyState, RegistryStore, split_der_sequence
@@ -83,8 +84,9 @@ class _PolicySettings(Protocol):
 class KeyPolicy:
     """Which key algorithms and signature schemes an admin may choose (``[keys]`` settings)."""
 
-    allowed_algorithms: frozenset[KeyAlgorithm] = frozenset(KeyAlgorithm)
-    allowed_schemes: frozenset[Scheme] = frozenset(Scheme)
+    allowed_algorithms: frozenset[KeyAlgorithm] = frozenset(
+        a for a in KeyAlgorithm if a.signs_digests)
+    allowed_schemes: frozenset[Scheme] = frozenset(s for s in Scheme if s is not Scheme.EDDSA)
 
     @classmethod
     def from_settings(cls, settings: _PolicySettings) -> KeyPolicy:
@@ -94,6 +96,10 @@ class KeyPolicy:
         )
 
     def check(self, algorithm: KeyAlgorithm, scheme: Scheme) -> None:
+        if not algorithm.signs_digests:
+            raise InvalidRequest(
+                f"{algorithm.value} keys are kyso's audit checkpoint keys; agency keys sign "
+                "documents with RSA or ECDSA (Circular 15/2025)")
         if algorithm not in self.allowed_algorithms:
             allowed = ", ".join(a.value for a in KeyAlgorithm if a in self.allowed_algorithms)
             raise InvalidRequest(
@@ -363,6 +369,7 @@ class KeyLifecycle:
         self.policy.check(algorithm, chosen)
         label = f"seal-{agency.code}-{len(agency.keys) + 1}"
         info = self.keystore.generate_key(algorithm, label=label)
+        note(key_id=info.key_id.hex())  # for the audit record of the action in progress
         key = self.registry.add_key(
             info, scheme=chosen, purpose=KeyPurpose.SEAL, agency_code=agency.code
         )

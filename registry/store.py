@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ from typing import Any
 from cryptography import x509
 from sqlalchemy import Table, bindparam, create_engine, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from registry.codes import AgencyCode, parse_code
@@ -592,6 +592,25 @@ def raw_connect(engine: Engine) -> Any:
     return conn
 
 
+class BulkTransaction:
+    """One open transaction of a :class:`BulkWriter` (see there)."""
+
+    def __init__(self, writer: BulkWriter, cursor: Any) -> None:
+        self._writer = writer
+        self._cur = cursor
+
+    def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """INSERT ``rows`` (mappings with the same keys) into ``table``."""
+        if rows:
+            sql, params = self._writer.bind(table, rows)
+            self._cur.executemany(sql, params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement written with ``?`` placeholders; its rows, if it returns any."""
+        self._cur.execute(sql if self._writer.qmark else sql.replace("?", "%s"), tuple(params))
+        return list(self._cur.fetchall()) if self._cur.description else []
+
+
 class BulkWriter:
     """INSERTs of many rows in one transaction, for a writer thread (group commit).
 
@@ -602,21 +621,21 @@ class BulkWriter:
     pool checkout with pre-ping) took the audit writer from ~60 % of the server's
     GIL time to a small share (py-spy, docs/benchmarks.md).
 
-    Errors are raised as SQLAlchemy's ``IntegrityError`` / ``DBAPIError`` so callers
-    handle them as before; after any error the connection is dropped and the next
-    transaction opens a new one.
+    Errors are raised as SQLAlchemy's ``IntegrityError`` / ``DataError`` /
+    ``DBAPIError`` so callers handle them as SQLAlchemy's own; after any error the
+    connection is dropped and the next transaction opens a new one.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._dialect = engine.dialect
-        self._sqlite = engine.dialect.paramstyle == "qmark"
+        self.qmark = engine.dialect.paramstyle == "qmark"
         self._conn: Any = None
         self._prepared: dict[tuple[Table, tuple[str, ...]], tuple[str, list[Any]]] = {}
 
     @contextmanager
-    def transaction(self) -> Iterator[Callable[[Table, Sequence[Mapping[str, Any]]], None]]:
-        """``with w.transaction() as insert: insert(table, rows) …`` commits on exit."""
+    def transaction(self) -> Iterator[BulkTransaction]:
+        """``with w.transaction() as tx: tx.insert(table, rows) …`` commits on exit."""
         dbapi = self._dialect.loaded_dbapi
         try:
             if self._conn is None:
@@ -624,20 +643,17 @@ class BulkWriter:
             conn = self._conn
             cur = conn.cursor()
             try:
-                cur.execute("BEGIN IMMEDIATE" if self._sqlite else "BEGIN")
-
-                def insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-                    if rows:
-                        sql, params = self._params(table, rows)
-                        cur.executemany(sql, params)
-
-                yield insert
+                cur.execute("BEGIN IMMEDIATE" if self.qmark else "BEGIN")
+                yield BulkTransaction(self, cur)
                 cur.execute("COMMIT")
             finally:
                 cur.close()
         except dbapi.IntegrityError as exc:
             self._drop()
             raise IntegrityError("bulk insert", None, exc) from exc
+        except dbapi.DataError as exc:
+            self._drop()
+            raise DataError("bulk insert", None, exc) from exc
         except dbapi.Error as exc:
             self._drop()
             raise DBAPIError("bulk insert", None, exc) from exc
@@ -645,15 +661,13 @@ class BulkWriter:
             self._drop()
             raise
 
-    def _params(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[Any]]:
+    def bind(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[Any]]:
+        """The INSERT statement for ``rows``' keys and each row's bound parameters."""
         names = tuple(rows[0])
         prepared = self._prepared.get((table, names))
         if prepared is None:
-            mark = "?" if self._sqlite else "%s"
-            sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
-                   f"VALUES ({', '.join([mark] * len(names))})")
-            procs = [table.c[n].type.bind_processor(self._dialect) for n in names]
-            prepared = self._prepared[(table, names)] = (sql, procs)
+            prepared = self._prepared[(table, names)] = insert_statement(
+                self._dialect, table, names)
         sql, procs = prepared
         return sql, [tuple(p(r[n]) if p else r[n] for n, p in zip(names, procs, strict=True))
                      for r in rows]
@@ -668,6 +682,15 @@ class BulkWriter:
 
     def close(self) -> None:
         self._drop()
+
+
+def insert_statement(dialect: Any, table: Table, names: Sequence[str]) -> tuple[str, list[Any]]:
+    """A DBAPI INSERT of ``names`` into ``table`` in ``dialect``'s parameter style, and the
+    columns' bind converters (so raw DBAPI writes read back through SQLAlchemy as its own)."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
+           f"VALUES ({', '.join([mark] * len(names))})")
+    return sql, [table.c[n].type.bind_processor(dialect) for n in names]
 
 
 class _ThreadConnections:
@@ -735,13 +758,17 @@ class _ThreadConnections:
 @contextmanager
 def translate_sql_errors(doing: str) -> Iterator[None]:
     """The one translation of SQLAlchemy errors: uniqueness violations become
-    ``AlreadyExists``, connection trouble ``StoreUnavailable``; the SQL detail is
-    logged, never sent to clients."""
+    ``AlreadyExists``, values the database refuses ``InvalidRequest``, connection
+    trouble ``StoreUnavailable``; the SQL detail is logged, never sent to clients."""
     try:
         yield
     except IntegrityError as exc:
         log.warning("integrity error while %s: %s", doing, exc.orig)
         raise AlreadyExists(f"conflict while {doing}: the record already exists") from exc
+    except DataError as exc:  # the request's own data, not an outage: never "retry later"
+        log.warning("data refused by the database while %s: %s", doing, exc.orig)
+        raise InvalidRequest(f"a value is too long or malformed for the database while "
+                             f"{doing}: check the request") from exc
     except (OperationalError, DBAPIError) as exc:
         log.error("database error while %s: %s", doing, exc)
         raise StoreUnavailable(f"the database is unavailable while {doing}; retry later") from exc

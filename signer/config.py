@@ -257,10 +257,13 @@ class KeyPolicySettings(_Section):
         from signer.keys.types import KeyAlgorithm, Scheme
 
         known_algs = {a.value for a in KeyAlgorithm}
-        known_schemes = {s.value for s in Scheme}
+        known_schemes = {s.value for s in Scheme if s is not Scheme.EDDSA}
         if not self.allowed_algorithms:
             raise ValueError("allowed_algorithms is empty: allow at least one key algorithm")
         for alg in self.allowed_algorithms:
+            if alg == KeyAlgorithm.ED25519.value:
+                raise ValueError("ed25519 is the audit checkpoint key type, not an agency key "
+                                 "algorithm: agencies sign with RSA or ECDSA (Circular 15/2025)")
             if alg not in known_algs:
                 raise ValueError(
                     f"unknown key algorithm {alg!r} in allowed_algorithms: use "
@@ -278,6 +281,44 @@ class KeyPolicySettings(_Section):
             if not f.is_file():
                 raise ValueError(f"trust anchor file {f} does not exist")
         return self
+
+
+_FINGERPRINT = re.compile(r"^(sha256:)?[0-9a-fA-F]{64}$")
+
+
+class AuditSettings(_Section):
+    """The audit log's checkpoints (``registry.audit``).
+
+    Checkpoints are signed by Ed25519 keys labelled ``kyso-audit`` in the HSM; the
+    verifier trusts those keys as the token lists them, never as the database does.
+    ``trusted_key_fingerprints`` pins them further: when set, only keys whose public key
+    (SHA-256 of the DER SubjectPublicKeyInfo, as the node logs at start and
+    ``kyso admin audit keys`` prints) is listed are trusted, so not even someone holding
+    the HSM PIN can add a trusted audit key without changing the configuration.
+    """
+
+    trusted_key_fingerprints: tuple[str, ...] = Field(
+        (), description="SHA-256 fingerprints (hex, optionally 'sha256:'-prefixed) of the "
+        "audit keys whose checkpoints are trusted; empty: every kyso-audit key in the HSM"
+    )
+    checkpoint_every: int = Field(1000, ge=1, le=1_000_000,
+                                  description="records between two checkpoints at most")
+    checkpoint_interval_s: float = Field(60.0, gt=0, le=86_400,
+                                         description="seconds between checkpoints at most "
+                                         "while there are new records")
+
+    @model_validator(mode="after")
+    def _check(self) -> AuditSettings:
+        for f in self.trusted_key_fingerprints:
+            if not _FINGERPRINT.match(f):
+                raise ValueError(f"trusted_key_fingerprints: {f!r} is not a SHA-256 "
+                                 "fingerprint (64 hex digits, optionally 'sha256:'-prefixed)")
+        return self
+
+    def pinned(self) -> frozenset[bytes]:
+        """The pinned fingerprints as bytes (empty: none pinned)."""
+        return frozenset(bytes.fromhex(f.removeprefix("sha256:"))
+                         for f in self.trusted_key_fingerprints)
 
 
 # verify: begin ------------------------------------------------------------------
@@ -331,6 +372,7 @@ class Settings(BaseSettings):
     tsa: TsaSettings = Field(default_factory=TsaSettings)
     cades: CadesTimestampSettings = Field(default_factory=CadesTimestampSettings)
     keys: KeyPolicySettings = Field(default_factory=KeyPolicySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     verify: VerifySettings = Field(default_factory=VerifySettings)  # verify
 
     @model_validator(mode="after")
@@ -393,7 +435,7 @@ def format_validation_error(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_SECTIONS = ("server", "hsm", "store", "devca", "tsa", "cades", "keys", "verify")  # verify
+_SECTIONS = ("server", "hsm", "store", "devca", "tsa", "cades", "keys", "audit", "verify")
 
 
 def is_loopback(host: str) -> bool:

@@ -9,6 +9,7 @@
     ├── NotAuthenticated           UNAUTHENTICATED      no or unknown credentials
     ├── NotPermitted               PERMISSION_DENIED    not allowed for this agency
     ├── NotUsable                  FAILED_PRECONDITION  key / certificate / agency not usable now
+    │   └── AuditLogDamaged        this node's audit chain cannot be vouched for: it stops
     ├── LimitExceeded              RESOURCE_EXHAUSTED   size and rate limits
     ├── Unavailable                UNAVAILABLE          retry later
     │   ├── HsmUnavailable         the PKCS#11 token is away or recovering
@@ -59,6 +60,12 @@ class NotPermitted(KysoError):
 
 class NotUsable(KysoError):
     status = "FAILED_PRECONDITION"
+
+
+class AuditLogDamaged(NotUsable):
+    """This node's audit chain does not connect to its last signed checkpoint (or someone
+    else writes it): the node signs, timestamps and administers nothing until an
+    administrator has looked (``kyso admin audit verify``)."""
 
 
 class LimitExceeded(KysoError):

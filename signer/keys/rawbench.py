@@ -26,7 +26,7 @@ from signer.keys.types import KeyAlgorithm
 
 def measure(store: Pkcs11KeyStore, algorithm: KeyAlgorithm, threads: int,
             duration: float) -> dict[str, object]:
-    info = store.generate_key(algorithm, label=f"kyso-rawbench-{os.getpid()}")
+    info = store.generate_key(algorithm, label=f"seal-rawbench-{os.getpid()}")
     scheme = algorithm.default_scheme
     digest = Digest(HashAlg.SHA256, os.urandom(32))
     counts = [0] * threads

@@ -51,7 +51,7 @@ import pkcs11
 from asn1crypto.core import OctetString
 from asn1crypto.keys import ECDomainParameters
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from pkcs11 import MGF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11
 from pkcs11.types import Object, Session, SignMixin, Token
@@ -67,7 +67,7 @@ from signer.errors import (
     NotFound,
     NotUsable,
 )
-from signer.keys.types import KeyAlgorithm, KeyInfo, Scheme, SigningKey
+from signer.keys.types import KeyAlgorithm, KeyInfo, KeyUse, Scheme, SigningKey
 from signer.runtime.observe import HSM_ERRORS, HSM_SESSIONS_IN_USE, hsm_timer
 
 if TYPE_CHECKING:
@@ -136,6 +136,8 @@ _EC_CURVE: dict[KeyAlgorithm, str] = {
     KeyAlgorithm.EC_P384: "secp384r1",
 }
 _CURVE_ALG = {name: alg for alg, name in _EC_CURVE.items()}
+# RFC 8410: id-Ed25519; PKCS#11 v3.0 names Edwards curves by this OID in CKA_EC_PARAMS.
+_ED25519_OID_DER = bytes.fromhex("06032b6570")
 _CRYPTOGRAPHY_CURVE: dict[KeyAlgorithm, ec.EllipticCurve] = {
     KeyAlgorithm.EC_P256: ec.SECP256R1(),
     KeyAlgorithm.EC_P384: ec.SECP384R1(),
@@ -360,6 +362,7 @@ class _State(enum.Enum):
 
 
 _OPEN_MODULES: set[str] = set()
+_APPLICATION = "kyso"  # CKA_APPLICATION of kyso's data objects
 _OPEN_MODULES_LOCK = threading.Lock()
 
 _MAX_RECOVERIES_PER_CALL = 3
@@ -376,11 +379,17 @@ def _algorithm_of(obj: Object) -> KeyAlgorithm | None:
         if params.name != "named":
             return None
         return _CURVE_ALG.get(params.chosen.native)
+    if key_type == KeyType.EC_EDWARDS:
+        raw = bytes(obj[Attribute.EC_PARAMS])
+        # the OID, or the curve's name as a PrintableString (PKCS#11 v3.0 allows both)
+        return KeyAlgorithm.ED25519 if raw == _ED25519_OID_DER or b"edwards25519" in raw else None
     return None
 
 
 def _ec_point(raw: bytes, algorithm: KeyAlgorithm) -> bytes:
     # PKCS#11 v2.40 §2.3.3: CKA_EC_POINT is a DER OCTET STRING; some modules return it bare.
+    if algorithm is KeyAlgorithm.ED25519:
+        return raw if len(raw) == 32 else bytes(OctetString.load(raw).native)
     coord = (_CRYPTOGRAPHY_CURVE[algorithm].key_size + 7) // 8
     if len(raw) == 1 + 2 * coord and raw[0] == 4:
         return raw
@@ -390,12 +399,14 @@ def _ec_point(raw: bytes, algorithm: KeyAlgorithm) -> bytes:
 
 def _spki(obj: Object, algorithm: KeyAlgorithm) -> bytes:
     """DER SubjectPublicKeyInfo from a public key object (or an RSA private key's public part)."""
+    public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
     if algorithm.is_rsa:
         n = int.from_bytes(obj[Attribute.MODULUS], "big")
         e = int.from_bytes(obj[Attribute.PUBLIC_EXPONENT], "big")
-        public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey = rsa.RSAPublicNumbers(
-            e, n
-        ).public_key()
+        public = rsa.RSAPublicNumbers(e, n).public_key()
+    elif algorithm is KeyAlgorithm.ED25519:
+        public = ed25519.Ed25519PublicKey.from_public_bytes(
+            _ec_point(obj[Attribute.EC_POINT], algorithm))
     else:
         public = ec.EllipticCurvePublicKey.from_encoded_point(
             _CRYPTOGRAPHY_CURVE[algorithm], _ec_point(obj[Attribute.EC_POINT], algorithm)
@@ -407,14 +418,15 @@ def _spki(obj: Object, algorithm: KeyAlgorithm) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class _StoreSigningKey:
-    """A :class:`~signer.keys.types.SigningKey` that delegates to the store."""
+    """A :class:`~signer.keys.types.SigningKey` that delegates to the store, for one use."""
 
     store: Pkcs11KeyStore
     key_id: bytes
     algorithm: KeyAlgorithm
+    use: KeyUse
 
     def sign_digest(self, digest: Digest, scheme: Scheme) -> bytes:
-        return self.store.sign_digest(self.key_id, digest, scheme)
+        return self.store.sign_digest(self.key_id, digest, scheme, use=self.use)
 
 
 # --- the store -------------------------------------------------------------------------------
@@ -630,7 +642,8 @@ class Pkcs11KeyStore:
             with self._keygen_lock if key_id is not None else nullcontext():
                 if list(session.get_objects({Attribute.ID: new_id})):
                     if attempted:  # made by our own attempt before a recovery: done already
-                        return self._key_info(pooled, new_id, self._private_key(pooled, new_id))
+                        key = self._find_private_key(pooled, new_id)
+                        return self._key_info(pooled, new_id, key)
                     raise AlreadyExists(f"a key with id {new_id.hex()} already exists")
                 public_template: dict[Attribute, Any] = {
                     Attribute.PRIVATE: False,
@@ -664,6 +677,13 @@ class Pkcs11KeyStore:
                         | {Attribute.PUBLIC_EXPONENT: b"\x01\x00\x01"},
                         **common,
                     )
+                elif algorithm is KeyAlgorithm.ED25519:
+                    public, _private = session.generate_keypair(
+                        KeyType.EC_EDWARDS,
+                        public_template=public_template
+                        | {Attribute.EC_PARAMS: _ED25519_OID_DER},
+                        **common,
+                    )
                 else:
                     public, _private = session.generate_keypair(
                         KeyType.EC,
@@ -693,7 +713,7 @@ class Pkcs11KeyStore:
         """What the token holds for the signing key ``key_id``; NotFound if it has none."""
 
         def op(pooled: _Pooled) -> KeyInfo:
-            key = self._private_key(pooled, key_id)
+            key = self._find_private_key(pooled, key_id)
             return self._key_info(pooled, key_id, key)
 
         return self._call("read a public key", op)
@@ -734,10 +754,12 @@ class Pkcs11KeyStore:
 
         return self._call("list keys", op)
 
-    def key(self, key_id: bytes) -> SigningKey:
-        """A :class:`~signer.keys.types.SigningKey` for ``key_id``; NotFound if unknown."""
-        algorithm = self._call("find a key", lambda p: self._private_key(p, key_id).algorithm)
-        return _StoreSigningKey(self, key_id, algorithm)
+    def key(self, key_id: bytes, *, use: KeyUse = KeyUse.SEAL) -> SigningKey:
+        """A :class:`~signer.keys.types.SigningKey` for ``key_id`` and ``use``; NotFound if
+        unknown, NotUsable if the token labels it for another use."""
+        algorithm = self._call("find a key",
+                               lambda p: self._private_key(p, key_id, use).algorithm)
+        return _StoreSigningKey(self, key_id, algorithm, use)
 
     def delete_key(self, key_id: bytes) -> None:
         """Destroy every key object with CKA_ID ``key_id``; NotFound if there is none."""
@@ -766,15 +788,23 @@ class Pkcs11KeyStore:
 
         self._call("delete a key", op)
 
-    def sign_digest(self, key_id: bytes, digest: Digest, scheme: Scheme) -> bytes:
-        """Sign ``digest`` with key ``key_id``.
+    def sign_digest(
+        self, key_id: bytes, digest: Digest, scheme: Scheme, *, use: KeyUse = KeyUse.SEAL
+    ) -> bytes:
+        """Sign ``digest`` with key ``key_id``, for ``use``.
 
         RSA returns the raw signature; ECDSA returns a DER ECDSA-Sig-Value.
-        Raises InvalidRequest if ``scheme`` does not fit the key, NotFound for an unknown key.
+        Raises InvalidRequest if ``scheme`` does not fit the key, NotFound for an unknown key,
+        NotUsable if the token labels the key for another use (an agency's ``SEAL`` signing
+        never reaches the CA, TSA or audit keys, whatever the database says) or if the key
+        signs messages, not digests (Ed25519).
         """
 
         def op(pooled: _Pooled) -> bytes:
-            key = self._private_key(pooled, key_id)
+            key = self._private_key(pooled, key_id, use)
+            if not key.algorithm.signs_digests:
+                raise NotUsable(f"key {key_id.hex()} is an {key.algorithm.value} key: it signs "
+                                "whole messages, never digests")
             if not scheme.fits(key.algorithm):
                 fitting = ", ".join(s.value for s in Scheme if s.fits(key.algorithm))
                 raise InvalidRequest(
@@ -788,9 +818,68 @@ class Pkcs11KeyStore:
 
         return self._call("sign", op)
 
+    def sign_message(self, key_id: bytes, message: bytes, *, use: KeyUse) -> bytes:
+        """Sign a whole ``message`` with the Ed25519 key ``key_id`` (pure EdDSA, RFC 8032:
+        the token hashes the message itself, so no digest a caller chooses can stand in
+        for it). NotUsable for a key of another type or labelled for another use."""
+
+        def op(pooled: _Pooled) -> bytes:
+            key = self._private_key(pooled, key_id, use)
+            if key.algorithm is not KeyAlgorithm.ED25519:
+                raise NotUsable(f"key {key_id.hex()} is an {key.algorithm.value} key: only "
+                                "Ed25519 keys sign whole messages here")
+            signature: bytes = key.obj.sign(message, mechanism=Mechanism.EDDSA)
+            return signature
+
+        return self._call("sign a message", op)
+
+    # --- data objects: small records the token keeps (audit witnesses) ---
+
+    def put_data(self, label: str, value: bytes) -> None:
+        """Keep ``value`` in a private token data object labelled ``label`` (application
+        ``kyso``), replacing an earlier one. Data objects' values are read-only once made,
+        so the new object is created before the old ones are destroyed: a crash in between
+        leaves both, and :meth:`get_data` returns every value for the caller to choose."""
+
+        def op(pooled: _Pooled) -> None:
+            session = pooled.session
+            template = {Attribute.CLASS: ObjectClass.DATA, Attribute.APPLICATION: _APPLICATION,
+                        Attribute.LABEL: label}
+            old = list(session.get_objects(template))
+            session.create_object(template | {Attribute.TOKEN: True, Attribute.PRIVATE: True,
+                                              Attribute.VALUE: value})
+            for obj in old:  # found before the new one was made
+                obj.destroy()
+
+        self._call("write a data object", op)
+
+    def get_data(self, label_prefix: str) -> dict[str, list[bytes]]:
+        """Values of kyso's token data objects whose label starts with ``label_prefix``."""
+
+        def op(pooled: _Pooled) -> dict[str, list[bytes]]:
+            found: dict[str, list[bytes]] = {}
+            for obj in list(pooled.session.get_objects(
+                    {Attribute.CLASS: ObjectClass.DATA, Attribute.APPLICATION: _APPLICATION})):
+                label = str(obj[Attribute.LABEL])
+                if label.startswith(label_prefix):
+                    found.setdefault(label, []).append(bytes(obj[Attribute.VALUE]))
+            return found
+
+        return self._call("read data objects", op)
+
     # --- lookups (run inside _call, on a borrowed session) ---
 
-    def _private_key(self, pooled: _Pooled, key_id: bytes) -> _Key:
+    def _private_key(self, pooled: _Pooled, key_id: bytes, use: KeyUse = KeyUse.SEAL) -> _Key:
+        key = self._find_private_key(pooled, key_id)
+        if not use.allows(key.label):
+            raise NotUsable(
+                f"key {key_id.hex()} is labelled {key.label!r} in the HSM, which is not a key "
+                f"for {use.value} signatures: refusing to use it (does the database point an "
+                "agency at one of the server's own keys?)"
+            )
+        return key
+
+    def _find_private_key(self, pooled: _Pooled, key_id: bytes) -> _Key:
         cached = pooled.keys.get(key_id)
         if cached is not None:
             return cached

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,7 @@ class Rule:
     public: bool = False
     optional_scope: bool = False  # an empty agency means "all agencies" (needs a global grant)
     scopes: Callable[[Any], list[str]] | None = None  # several agencies: each must be covered
-    audit: bool = False  # a successful call is an admin action recorded by the interceptor
+    audit: bool = False  # an admin action: its changes commit with their audit record
 
 
 def _agency(request: Any) -> str | None:
@@ -268,6 +269,14 @@ def authorise(principal: Principal, rule: Rule, request: Any, method: str) -> st
     )
 
 
+def _targets(rule: Rule, request: Any) -> list[str]:
+    if rule.scopes is not None:
+        return rule.scopes(request)
+    if rule.scope is not None:
+        return [rule.scope(request) or ""]
+    return []
+
+
 def request_summary(request: Any) -> dict[str, Any]:
     """The request for the audit log: bytes fields (documents, images, certificates)
     become their length and SHA-256; tokens are never in requests."""
@@ -301,12 +310,15 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         *,
         cache_ttl_s: float = 2.0,
         on_denied: Callable[[Principal | None, str, str, str], None] | None = None,
-        on_admin_action: Callable[[Principal, str, str, dict[str, Any]], None] | None = None,
+        admin_action: Callable[[Principal, str, str, dict[str, Any]],
+                               AbstractContextManager[Any]] | None = None,
     ) -> None:
         self._store = store
         self._ttl = cache_ttl_s
         self._on_denied = on_denied
-        self._on_admin_action = on_admin_action
+        # An administrative RPC runs inside this scope: its changes commit with their
+        # audit record (registry.audit.actions).
+        self._admin_action = admin_action
         self._cache: dict[str, tuple[Principal | None, float]] = {}
         self._lock = threading.Lock()
 
@@ -344,23 +356,11 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             token = current_principal.set(principal)
             actor = current_actor.set(principal.name)
             try:
-                response = behavior(request, context)
-                if rule.audit and self._on_admin_action is not None:
-                    target = ",".join(
-                        dict.fromkeys(
-                            c
-                            for c in (
-                                rule.scopes(request)
-                                if rule.scopes
-                                else [rule.scope(request) or ""]
-                                if rule.scope
-                                else []
-                            )
-                            if c
-                        )
-                    )
-                    self._on_admin_action(principal, method, target, request_summary(request))
-                return response
+                if not (rule.audit and self._admin_action is not None):
+                    return behavior(request, context)
+                target = ",".join(dict.fromkeys(c for c in _targets(rule, request) if c))
+                with self._admin_action(principal, method, target, request_summary(request)):
+                    return behavior(request, context)
             finally:
                 current_actor.reset(actor)
                 current_principal.reset(token)

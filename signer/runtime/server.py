@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable  # pdf
 from concurrent import futures
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -38,7 +39,7 @@ from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
 from registry.admin import RegistryAdmin
 from registry.agency_service import add_agency_service  # agencies
-from registry.audit import AuditLog, CheckpointSigner, current_actor, ensure_audit_key  # audit
+from registry.audit import AuditLog, AuditNotary, current_actor, fingerprint
 from registry.auth import AuthStore, Principal, Role
 from registry.client_service import ClientServicer
 from registry.devca import DevCa
@@ -51,7 +52,7 @@ from signer.digest import HashAlg
 from signer.errors import ConfigError, NotFound, NotUsable
 from signer.idempotency import Replies
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
-from signer.keys.types import KeyAlgorithm
+from signer.keys.types import KeyAlgorithm, KeyUse
 from signer.runtime.auth import AuthInterceptor
 from signer.runtime.interceptors import ErrorMappingInterceptor
 from signer.runtime.observe import HEALTH, serve_metrics
@@ -165,10 +166,13 @@ class Node:
             self.keystore, self.registry, devca, policy=KeyPolicy.from_settings(s.keys)  # keys
         )
         self.auth = AuthStore(self.registry.engine)
-        audit_key = ensure_audit_key(self.keystore, self.registry)  # audit
-        self.audit = AuditLog(self.registry.engine, s.node_id,  # audit
-                              CheckpointSigner.from_keystore(self.keystore, audit_key))  # audit
-        admin.audit = self.audit  # audit
+        notary = AuditNotary(self.keystore, self.registry, s.audit.pinned())
+        log.info("audit checkpoints are signed with key %s (sha256:%s)",
+                 notary.key.key_id.hex(), fingerprint(notary.key.public_key_der).hex())
+        self.audit = AuditLog(self.registry.engine, s.node_id, notary,
+                              checkpoint_every=s.audit.checkpoint_every,
+                              checkpoint_interval_s=s.audit.checkpoint_interval_s)
+        admin.audit = self.audit
         current_actor.set("system")  # audit: what this start-up thread does, the system does
         if self.demo:
             key = admin.ensure_demo()
@@ -211,7 +215,7 @@ class Node:
             interceptors=[
                 ErrorMappingInterceptor(s.node_id),
                 AuthInterceptor(
-                    self.auth, on_denied=self._denied, on_admin_action=self._admin_action
+                    self.auth, on_denied=self._denied, admin_action=self._admin_action
                 ),
             ],
             options=[
@@ -234,7 +238,8 @@ class Node:
         self._services += (add_key_service(server, admin, s),)  # keys
         from registry.audit_service import add_audit_service  # audit
 
-        self._services += (add_audit_service(server, self.registry.engine, self.keystore),)  # audit
+        self._services += (add_audit_service(server, self.registry.engine, self.keystore,
+                                             self.audit, s.audit.pinned()),)
         self._services += (add_agency_service(server, self.registry.engine),)  # agencies
         from signer.verify.engine import Verifier  # verify
         from signer.verify.service import add_verify_service  # verify
@@ -314,13 +319,14 @@ class Node:
 
     def _admin_action(
         self, principal: Principal, method: str, target: str, details: dict[str, Any]
-    ) -> None:
-        """An administrative RPC that succeeded: committed to the audit log before the
-        reply leaves."""
-        if self.audit is not None:
-            service, _, name = method.rpartition("/")
-            action = f"{service.rsplit('.', 1)[-1].removesuffix('Service').lower()}.{name}"
-            self.audit.record(principal.name, action, target, details)
+    ) -> AbstractContextManager[Any]:
+        """The scope of an administrative RPC: its changes commit with its audit record,
+        which is on the chain before the reply leaves."""
+        if self.audit is None:
+            return nullcontext()
+        service, _, name = method.rpartition("/")
+        action = f"{service.rsplit('.', 1)[-1].removesuffix('Service').lower()}.{name}"
+        return self.audit.action(principal.name, action, target, details)
 
     def _start_tsa(self, devca: DevCa | None, journal: AuditLog | None) -> TsaCore:
         """Check the TSA key and certificate (RFC 3161 §2.3) and refuse to start on any fault."""
@@ -344,7 +350,7 @@ class Node:
             builder = TokenBuilder(
                 certificate_der=key.certificate.der,
                 chain_der=list(key.certificate.chain),
-                key=self.keystore.key(key.key_id),
+                key=self.keystore.key(key.key_id, use=KeyUse.TSA),
                 public_key_der=key.public_key_der,
                 scheme=key.scheme,
                 hash_alg=HashAlg.SHA256,
@@ -373,7 +379,8 @@ class Node:
 
     def _update_health(self) -> None:
         assert self.keystore is not None and self.registry is not None
-        ok = self.keystore.healthy and self.registry.ping()
+        ok = (self.keystore.healthy and self.registry.ping()
+              and (self.audit is None or self.audit.healthy))
         serving = health_pb2.HealthCheckResponse.SERVING
         not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", *self._services):

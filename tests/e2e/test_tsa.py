@@ -295,6 +295,7 @@ from registry.devca import DevCa, CA_HASH
 from registry.store import RegistryStore, KeyPurpose
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
 from signer.formats.x509 import issue_certificate
+from signer.keys.types import KeyUse
 from datetime import UTC, datetime, timedelta
 store = RegistryStore(os.environ["KYSO_STORE_URL"])
 ks = Pkcs11KeyStore(HsmConfig(token_label=os.environ["KYSO_HSM_TOKEN_LABEL"],
@@ -305,7 +306,8 @@ tsa = store.active_key(KeyPurpose.TSA)
 now = datetime.now(UTC)
 der = issue_certificate(subject={"common_name": "not a TSA"},
     subject_public_key_der=tsa.public_key_der, issuer=ca.certificate.der,
-    issuer_key=ks.key(ca.key_id), issuer_public_key_der=ca.public_key_der, scheme=ca.scheme,
+    issuer_key=ks.key(ca.key_id, use=KeyUse.CA), issuer_public_key_der=ca.public_key_der,
+    scheme=ca.scheme,
     hash_alg=CA_HASH, not_before=now - timedelta(minutes=1), not_after=now + timedelta(days=30),
     profile="seal")
 store.attach_certificate(tsa.key_id, der, (ca.certificate.der,))

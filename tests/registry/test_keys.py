@@ -29,7 +29,7 @@ from signer.digest import Digest, HashAlg
 from signer.errors import InvalidRequest, NotUsable
 from signer.formats.x509 import issue_certificate
 from signer.keys.store import Pkcs11KeyStore
-from signer.keys.types import KeyAlgorithm, Scheme
+from signer.keys.types import KeyAlgorithm, KeyUse, Scheme
 
 PROVINCE = "000.00.00.H49"
 PROVINCE_NAME = "Ủy ban nhân dân tỉnh Quảng Ninh"
@@ -241,7 +241,7 @@ def test_import_refusals_say_what_is_wrong(world, keystore, tmp_path: Path) -> N
     dev_ca_key = registry.active_key(KeyPurpose.DEV_CA)
     dev = issue_certificate(
         subject={"CN": "Sở Y tế", "C": "VN"}, subject_public_key_der=key.public_key_der,
-        issuer=devca.certificate(), issuer_key=keystore.key(dev_ca_key.key_id),
+        issuer=devca.certificate(), issuer_key=keystore.key(dev_ca_key.key_id, use=KeyUse.CA),
         scheme=Scheme.PKCS1V15, hash_alg=HashAlg.SHA256,
         not_before=now - timedelta(minutes=1), not_after=now + timedelta(days=5), profile="seal",
     )

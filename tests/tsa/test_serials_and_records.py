@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import cast
 
 import pytest
 from sqlalchemy import Table, func, select
 
-from registry.audit import AuditLog, AuditRecordRow, CheckpointSigner, ensure_audit_key, wait_all
+from registry.audit import AuditLog, AuditNotary, AuditRecordRow, wait_all
 from registry.store import BulkWriter, RegistryStore
 from signer.errors import KysoError, StoreUnavailable
 from signer.keys.store import Pkcs11KeyStore
@@ -65,8 +66,7 @@ def _row(i: int) -> dict[str, object]:
 
 @pytest.fixture
 def journal(keystore: Pkcs11KeyStore, store: RegistryStore) -> Iterator[AuditLog]:
-    log = AuditLog(store.engine, "n",
-                   CheckpointSigner.from_keystore(keystore, ensure_audit_key(keystore, store)))
+    log = AuditLog(store.engine, f"n-{uuid.uuid4().hex[:8]}", AuditNotary(keystore, store))
     yield log
     log.close()
 
@@ -104,8 +104,7 @@ def test_a_failed_commit_fails_its_callers(
         ro = RegistryStore(f"sqlite:///file:{path}?mode=ro&uri=true")
     else:
         ro = RegistryStore("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
-    ro_log = AuditLog(store.engine, "ro", CheckpointSigner.from_keystore(
-        keystore, ensure_audit_key(keystore, store)))
+    ro_log = AuditLog(store.engine, f"ro-{uuid.uuid4().hex[:8]}", AuditNotary(keystore, store))
     ro_log._writer = BulkWriter(ro.engine)  # the database goes away after start-up
     with pytest.raises(StoreUnavailable, match="nothing was done or issued"):
         ro_log.append("t", "timestamp", "3", rows=[(TOKENS, _row(3))]).result(30)

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckyso/registry/v1/audit.proto\x12\x10kyso.registry.v1\"\x17\n\x15VerifyAuditLogRequest\"^\n\x0c\x41uditProblem\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x11\n\trecord_id\x18\x03 \x01(\x03\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\x93\x01\n\x10\x41uditNodeSummary\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x01(\x03\x12\x10\n\x08last_seq\x18\x03 \x01(\x03\x12\x1c\n\x14\x63heckpoints_verified\x18\x04 \x01(\x03\x12\x1b\n\x13last_checkpoint_seq\x18\x05 \x01(\x03\x12\x10\n\x08problems\x18\x06 \x01(\x03\"\x86\x02\n\x16VerifyAuditLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07records\x18\x02 \x01(\x03\x12\x1c\n\x14\x63heckpoints_verified\x18\x03 \x01(\x03\x12\x31\n\x05nodes\x18\x04 \x03(\x0b\x32\".kyso.registry.v1.AuditNodeSummary\x12\x35\n\rfirst_problem\x18\x05 \x01(\x0b\x32\x1e.kyso.registry.v1.AuditProblem\x12\x30\n\x08problems\x18\x06 \x03(\x0b\x32\x1e.kyso.registry.v1.AuditProblem\x12\x15\n\rproblem_count\x18\x07 \x01(\x03\"[\n\x17ListAuditRecordsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\"\xab\x01\n\x0b\x41uditRecord\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x03\x12\x0c\n\x04time\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x06 \x01(\t\x12\x0e\n\x06target\x18\x07 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x08 \x01(\t\x12\x11\n\tprev_hash\x18\t \x01(\x0c\x12\x0c\n\x04hash\x18\n \x01(\x0c\"a\n\x18ListAuditRecordsResponse\x12.\n\x07records\x18\x01 \x03(\x0b\x32\x1d.kyso.registry.v1.AuditRecord\x12\x15\n\rnext_after_id\x18\x02 \x01(\x03\x32\xde\x01\n\x0c\x41uditService\x12\x63\n\x0eVerifyAuditLog\x12\'.kyso.registry.v1.VerifyAuditLogRequest\x1a(.kyso.registry.v1.VerifyAuditLogResponse\x12i\n\x10ListAuditRecords\x12).kyso.registry.v1.ListAuditRecordsRequest\x1a*.kyso.registry.v1.ListAuditRecordsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckyso/registry/v1/audit.proto\x12\x10kyso.registry.v1\"\x17\n\x15VerifyAuditLogRequest\"^\n\x0c\x41uditProblem\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x11\n\trecord_id\x18\x03 \x01(\x03\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\x93\x01\n\x10\x41uditNodeSummary\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x01(\x03\x12\x10\n\x08last_seq\x18\x03 \x01(\x03\x12\x1c\n\x14\x63heckpoints_verified\x18\x04 \x01(\x03\x12\x1b\n\x13last_checkpoint_seq\x18\x05 \x01(\x03\x12\x10\n\x08problems\x18\x06 \x01(\x03\"\xb1\x02\n\x16VerifyAuditLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07records\x18\x02 \x01(\x03\x12\x1c\n\x14\x63heckpoints_verified\x18\x03 \x01(\x03\x12\x31\n\x05nodes\x18\x04 \x03(\x0b\x32\".kyso.registry.v1.AuditNodeSummary\x12\x35\n\rfirst_problem\x18\x05 \x01(\x0b\x32\x1e.kyso.registry.v1.AuditProblem\x12\x30\n\x08problems\x18\x06 \x03(\x0b\x32\x1e.kyso.registry.v1.AuditProblem\x12\x15\n\rproblem_count\x18\x07 \x01(\x03\x12\x14\n\x0ctrusted_keys\x18\x08 \x03(\t\x12\x13\n\x0bnode_damage\x18\t \x01(\t\"[\n\x17ListAuditRecordsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\"\xab\x01\n\x0b\x41uditRecord\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x03\x12\x0c\n\x04time\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x06 \x01(\t\x12\x0e\n\x06target\x18\x07 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x08 \x01(\t\x12\x11\n\tprev_hash\x18\t \x01(\x0c\x12\x0c\n\x04hash\x18\n \x01(\x0c\"a\n\x18ListAuditRecordsResponse\x12.\n\x07records\x18\x01 \x03(\x0b\x32\x1d.kyso.registry.v1.AuditRecord\x12\x15\n\rnext_after_id\x18\x02 \x01(\x03\x32\xde\x01\n\x0c\x41uditService\x12\x63\n\x0eVerifyAuditLog\x12\'.kyso.registry.v1.VerifyAuditLogRequest\x1a(.kyso.registry.v1.VerifyAuditLogResponse\x12i\n\x10ListAuditRecords\x12).kyso.registry.v1.ListAuditRecordsRequest\x1a*.kyso.registry.v1.ListAuditRecordsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,13 +38,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITNODESUMMARY']._serialized_start=172
   _globals['_AUDITNODESUMMARY']._serialized_end=319
   _globals['_VERIFYAUDITLOGRESPONSE']._serialized_start=322
-  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_end=584
-  _globals['_LISTAUDITRECORDSREQUEST']._serialized_start=586
-  _globals['_LISTAUDITRECORDSREQUEST']._serialized_end=677
-  _globals['_AUDITRECORD']._serialized_start=680
-  _globals['_AUDITRECORD']._serialized_end=851
-  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_start=853
-  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_end=950
-  _globals['_AUDITSERVICE']._serialized_start=953
-  _globals['_AUDITSERVICE']._serialized_end=1175
+  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_end=627
+  _globals['_LISTAUDITRECORDSREQUEST']._serialized_start=629
+  _globals['_LISTAUDITRECORDSREQUEST']._serialized_end=720
+  _globals['_AUDITRECORD']._serialized_start=723
+  _globals['_AUDITRECORD']._serialized_end=894
+  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_start=896
+  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_end=993
+  _globals['_AUDITSERVICE']._serialized_start=996
+  _globals['_AUDITSERVICE']._serialized_end=1218
 # @@protoc_insertion_point(module_scope)

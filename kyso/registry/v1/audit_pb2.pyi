@@ -41,7 +41,7 @@ class AuditNodeSummary(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., records: _Optional[int] = ..., last_seq: _Optional[int] = ..., checkpoints_verified: _Optional[int] = ..., last_checkpoint_seq: _Optional[int] = ..., problems: _Optional[int] = ...) -> None: ...
 
 class VerifyAuditLogResponse(_message.Message):
-    __slots__ = ("ok", "records", "checkpoints_verified", "nodes", "first_problem", "problems", "problem_count")
+    __slots__ = ("ok", "records", "checkpoints_verified", "nodes", "first_problem", "problems", "problem_count", "trusted_keys", "node_damage")
     OK_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINTS_VERIFIED_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,8 @@ class VerifyAuditLogResponse(_message.Message):
     FIRST_PROBLEM_FIELD_NUMBER: _ClassVar[int]
     PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TRUSTED_KEYS_FIELD_NUMBER: _ClassVar[int]
+    NODE_DAMAGE_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     records: int
     checkpoints_verified: int
@@ -56,7 +58,9 @@ class VerifyAuditLogResponse(_message.Message):
     first_problem: AuditProblem
     problems: _containers.RepeatedCompositeFieldContainer[AuditProblem]
     problem_count: int
-    def __init__(self, ok: _Optional[bool] = ..., records: _Optional[int] = ..., checkpoints_verified: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[AuditNodeSummary, _Mapping]]] = ..., first_problem: _Optional[_Union[AuditProblem, _Mapping]] = ..., problems: _Optional[_Iterable[_Union[AuditProblem, _Mapping]]] = ..., problem_count: _Optional[int] = ...) -> None: ...
+    trusted_keys: _containers.RepeatedScalarFieldContainer[str]
+    node_damage: str
+    def __init__(self, ok: _Optional[bool] = ..., records: _Optional[int] = ..., checkpoints_verified: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[AuditNodeSummary, _Mapping]]] = ..., first_problem: _Optional[_Union[AuditProblem, _Mapping]] = ..., problems: _Optional[_Iterable[_Union[AuditProblem, _Mapping]]] = ..., problem_count: _Optional[int] = ..., trusted_keys: _Optional[_Iterable[str]] = ..., node_damage: _Optional[str] = ...) -> None: ...
 
 class ListAuditRecordsRequest(_message.Message):
     __slots__ = ("node_id", "after_id", "limit", "action")

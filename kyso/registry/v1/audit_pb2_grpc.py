@@ -50,7 +50,9 @@ class AuditServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def VerifyAuditLog(self, request, context):
-        """Checks every node's chain and checkpoints; reports the first problem.
+        """Signs this node's head, then checks every node's chain, checkpoints and witness;
+        reports the first problem of each damaged node. UNAVAILABLE: the HSM or database
+        is away.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -23,13 +23,22 @@ import pkcs11
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from pkcs11 import Attribute, ObjectClass
 from pkcs11.util.ec import decode_ec_public_key
 
 from signer.digest import Digest, HashAlg
-from signer.errors import AlreadyExists, ConfigError, HsmUnavailable, InvalidRequest, NotFound
+from signer.errors import (
+    AlreadyExists,
+    ConfigError,
+    HsmUnavailable,
+    InvalidRequest,
+    NotFound,
+    NotUsable,
+)
 from signer.keys import HsmConfig, KeyAlgorithm, KeyInfo, Pkcs11KeyStore, Scheme, SigningKey
+from signer.keys.types import KeyUse
 from tests.helpers import REPO, HsmEnv, make_store, provision, verify_signature
 
 RSA_ALGS = [a for a in KeyAlgorithm if a.is_rsa]
@@ -92,6 +101,8 @@ def test_generated_key_attributes(
         assert isinstance(public, rsa.RSAPublicKey)
         assert public.key_size == int(alg.value.split("-")[1])
         assert public.public_numbers().e == 65537
+    elif alg is KeyAlgorithm.ED25519:
+        assert isinstance(public, Ed25519PublicKey)
     else:
         assert isinstance(public, ec.EllipticCurvePublicKey)
         expected = {KeyAlgorithm.EC_P256: "secp256r1", KeyAlgorithm.EC_P384: "secp384r1"}
@@ -175,10 +186,48 @@ def test_delete_key(keystore: Pkcs11KeyStore) -> None:
 SIGN_CASES = [
     (alg, scheme, h)
     for alg in KeyAlgorithm
+    if alg.signs_digests
     for scheme in Scheme
     if scheme.fits(alg)
     for h in HashAlg
 ]
+
+
+def test_ed25519_signs_whole_messages_only(
+    keystore: Pkcs11KeyStore, keys: dict[KeyAlgorithm, KeyInfo]
+) -> None:
+    """Pure EdDSA (RFC 8032) over the message; no digest is ever signed with such a key."""
+    info = keys[KeyAlgorithm.ED25519]
+    message = b"kyso-audit-checkpoint-v2\x00 a message longer than any digest"
+    public = load_der_public_key(info.public_key_der)
+    assert isinstance(public, Ed25519PublicKey)
+    public.verify(keystore.sign_message(info.key_id, message, use=KeyUse.SEAL), message)
+    with pytest.raises(NotUsable, match="signs whole messages"):
+        keystore.sign_digest(info.key_id, Digest.of(HashAlg.SHA256, message), Scheme.EDDSA)
+    rsa_key = keys[KeyAlgorithm.RSA2048]
+    with pytest.raises(NotUsable, match="only Ed25519"):
+        keystore.sign_message(rsa_key.key_id, message, use=KeyUse.SEAL)
+
+
+def test_a_key_is_used_only_for_what_its_label_says(keystore: Pkcs11KeyStore) -> None:
+    """The database may map anything to anything; the token's label decides the use."""
+    ca = keystore.generate_key(KeyAlgorithm.EC_P256, label="kyso-dev-ca")
+    seal = keystore.generate_key(KeyAlgorithm.EC_P256, label="seal-H13-1")
+    d = Digest.of(HashAlg.SHA256, b"x")
+    try:
+        with pytest.raises(NotUsable, match=r"'kyso-dev-ca'.*not a key for seal"):
+            keystore.sign_digest(ca.key_id, d, Scheme.ECDSA)
+        with pytest.raises(NotUsable, match="not a key for seal"):
+            keystore.key(ca.key_id)
+        assert keystore.sign_digest(ca.key_id, d, Scheme.ECDSA, use=KeyUse.CA)
+        for use in (KeyUse.CA, KeyUse.TSA, KeyUse.AUDIT):
+            with pytest.raises(NotUsable, match="'seal-H13-1'"):
+                keystore.sign_digest(seal.key_id, d, Scheme.ECDSA, use=use)
+        with pytest.raises(NotUsable, match="not a key for tsa"):
+            keystore.sign_digest(ca.key_id, d, Scheme.ECDSA, use=KeyUse.TSA)
+    finally:
+        keystore.delete_key(ca.key_id)
+        keystore.delete_key(seal.key_id)
 
 
 @pytest.mark.parametrize(
