@@ -75,7 +75,10 @@ class CountingServer:
                     self.rfile.read(length)
                 if self.path.startswith("/slow/"):
                     outer.release.wait(SLOW_S)
-                    self.send_error(503)
+                    try:
+                        self.send_error(503)
+                    except OSError:  # the client gave up long ago, as it should
+                        pass
                     return
                 if self.path.startswith("/redirect/"):
                     n = int(self.path.rsplit("/", 1)[1])
@@ -323,8 +326,9 @@ class Document:
     content: bytes | None
 
 
-def make_document(fmt: str, signer: Party, chain: list[Party]) -> Document:
-    """A detached CMS (CAdES-B-B) or a PAdES signature by ``signer``, embedding ``chain``."""
+def make_document(fmt: str, signer: Party, chain: list[Party], *, times: int = 1) -> Document:
+    """A detached CMS (CAdES-B-B) or a PAdES signature by ``signer``, embedding ``chain``;
+    a PDF can be signed ``times`` times (one revision each)."""
     s = _simple_signer(signer, chain)
     if fmt == "cms":
         ci = asyncio.run(s.async_sign_general_data(CONTENT, "sha256", detached=True))
@@ -332,9 +336,12 @@ def make_document(fmt: str, signer: Party, chain: list[Party]) -> Document:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
 
-    out = signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(_minimal_pdf())),
-                           signers.PdfSignatureMetadata(field_name="Sig1"), signer=s)
-    return Document(Kind.PDF, out.getvalue(), None)
+    data = _minimal_pdf()
+    for n in range(1, times + 1):
+        data = signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(data)),
+                                signers.PdfSignatureMetadata(field_name=f"Sig{n}"),
+                                signer=s).getvalue()
+    return Document(Kind.PDF, data, None)
 
 
 FORMATS = ["cms", "pdf"]
@@ -348,10 +355,14 @@ def verifier(**settings: Any) -> Verifier:
     return Verifier.from_settings(VerifySettings(**settings), dev_ca_der=None, engine=None)
 
 
+def verify_all(v: Verifier, doc: Document) -> list[SignatureReport]:
+    return v.verify(doc.data, kind=doc.kind, content=doc.content).signatures
+
+
 def verify(v: Verifier, doc: Document) -> SignatureReport:
-    report = v.verify(doc.data, kind=doc.kind, content=doc.content)
-    assert len(report.signatures) == 1, report
-    return report.signatures[0]
+    sigs = verify_all(v, doc)
+    assert len(sigs) == 1, sigs
+    return sigs[0]
 
 
 def fetching(servers: Servers, pki: Pki, **extra: Any) -> dict[str, Any]:
@@ -395,7 +406,37 @@ def test_default_settings_do_not_download_a_missing_intermediate(
     assert servers.allowed.hits == [] and servers.internal.hits == []
     assert s.indication is Indication.INDETERMINATE
     assert s.check.sub_indication == "NO_CERTIFICATE_CHAIN_FOUND"
-    assert "intermediate" in errors(s), errors(s)
+    assert "intermediate" in errors(s).lower(), errors(s)
+
+
+def with_embedded_crls(doc: Document, crls: list[bytes]) -> Document:
+    """The document with the CRLs of its path embedded: a PDF's DSS (PAdES-B-LT), a CMS's
+    unsigned ``crls`` field."""
+    from asn1crypto import cms
+    from asn1crypto import crl as a_crl
+
+    lists = [a_crl.CertificateList.load(c) for c in crls]
+    if doc.kind is Kind.CMS:
+        ci = cms.ContentInfo.load(doc.data)
+        ci["content"]["crls"] = cms.RevocationInfoChoices(
+            [cms.RevocationInfoChoice(name="crl", value=c) for c in lists])
+        return Document(doc.kind, ci.dump(force=True), doc.content)
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    out = BytesIO(doc.data)
+    DocumentSecurityStore.add_dss(out, None, crls=lists)
+    return Document(doc.kind, out.getvalue(), doc.content)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_embedded_revocation_data_needs_no_fetch(servers: Servers, pki: Pki, fmt: str) -> None:
+    routes = servers.allowed.routes
+    doc = with_embedded_crls(make_document(fmt, pki.good, [pki.inter]),
+                             [routes["/valid/root.crl"][1], routes["/valid/inter.crl"][1]])
+    s = verify(verifier(trust_anchor_files=(pki.root_pem,)), doc)
+    assert servers.allowed.hits == [] and servers.internal.hits == []
+    assert s.indication is Indication.PASSED, errors(s)
+    assert s.revocation == "good"
 
 
 # --- (2) fetching allowed, but the signer does not chain to an anchor: nothing is fetched --
@@ -463,6 +504,27 @@ def test_slow_server_stops_at_the_budget(servers: Servers, pki: Pki, fmt: str) -
     assert 1 <= servers.allowed.count <= 50
     assert s.indication is Indication.INDETERMINATE and s.check.sub_indication == "TRY_LATER"
     assert "fetch_budget_s" in errors(s), errors(s)
+
+
+def test_cap_and_budget_are_per_call_not_per_signature(servers: Servers, pki: Pki) -> None:
+    """Four signatures in one PDF share one allowance: the cap and the budget bound the
+    whole Verify call, however many signatures (or timestamps) the attacker adds."""
+    many = make_document("pdf", pki.hostile, [pki.inter], times=4)
+    sigs = verify_all(verifier(**fetching(servers, pki, fetch_max_requests=3)), many)
+    assert len(sigs) == 4
+    assert 1 <= servers.allowed.count <= 3, servers.allowed.hits
+    assert all(s.check.sub_indication == "TRY_LATER" for s in sigs)
+
+    servers.allowed.reset()
+    budget = 2.0
+    slow = make_document("pdf", pki.slow, [pki.inter], times=4)
+    v = verifier(**fetching(servers, pki, fetch_budget_s=budget, fetch_timeout_s=30.0,
+                            fetch_max_requests=100))
+    start = time.monotonic()
+    sigs = verify_all(v, slow)
+    elapsed = time.monotonic() - start
+    assert elapsed < budget + 5.0, elapsed  # four budgets would be 8 s
+    assert len(sigs) == 4 and all(s.check.sub_indication == "TRY_LATER" for s in sigs)
 
 
 # --- (4) a host that is not allow-listed is never contacted ---------------------------------
