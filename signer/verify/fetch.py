@@ -350,6 +350,9 @@ class _NoCertificateFetcher(CertificateFetcher):
     def fetch_cert_issuers(
         self, cert: x509.Certificate | cms.AttributeCertificateV2
     ) -> AsyncGenerator[x509.Certificate, None]:
+        # asked only when no issuer is at hand, e.g. for an OCSP responder's certificate
+        self._allowance.note("an issuer certificate needed for the revocation check is not "
+                             "in the document (issuer certificates are never downloaded)")
         return _no_certificates()
 
     def fetch_crl_issuers(self, certificate_list: Any) -> AsyncGenerator[x509.Certificate, None]:
