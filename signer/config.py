@@ -32,9 +32,17 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -43,6 +51,9 @@ from pydantic_settings import (
 )
 
 from signer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from signer.verify.fetch import AllowedHost
 
 P11_KIT_PROXY = "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"
 
@@ -323,14 +334,23 @@ class AuditSettings(_Section):
 
 # verify: begin ------------------------------------------------------------------
 class VerifySettings(_Section):
-    """Signature verification (signer/verify): trust anchors and the revocation policy.
+    """Signature verification (signer/verify): trust anchors, revocation, network fetching.
 
-    A certificate pointing at a CRL or OCSP responder that cannot be reached makes the
-    signature INDETERMINATE/TRY_LATER in every mode. ``revocation`` decides what happens
-    to certificates that carry no revocation pointer at all: ``require`` accepts them
-    only under a revocation-free anchor (the development CA, and
+    A certificate pointing at a CRL or OCSP responder whose answer is not at hand (not
+    embedded in the document, and not downloaded) makes the signature
+    INDETERMINATE/TRY_LATER in every mode. ``revocation`` decides what happens to
+    certificates that carry no revocation pointer at all: ``require`` accepts them only
+    under a revocation-free anchor (the development CA, and
     ``revocation_free_anchor_files``), otherwise INDETERMINATE; ``soft`` accepts them
     under every anchor.
+
+    Downloads are off by default (``fetch = "off"``): a submitted document names the
+    URLs, so following them would let anyone make this server send requests (issue 12).
+    With ``fetch = "revocation"`` the verifier downloads CRLs and OCSP responses, and
+    nothing else, for the certificates of a path that already ends at a configured
+    anchor, only from ``fetch_allowed_hosts``, within ``fetch_max_requests`` and
+    ``fetch_budget_s`` per Verify call. Missing intermediate certificates are never
+    downloaded (AIA caIssuers): signers must include them.
     """
 
     trust_anchor_files: tuple[Path, ...] = Field(
@@ -343,14 +363,55 @@ class VerifySettings(_Section):
         True, description="trust this node's development CA (revocation-free: it has no CRL)"
     )
     revocation: Literal["require", "soft"] = "require"
-    fetch_timeout_s: float = Field(10.0, gt=0, description="per CRL/OCSP download")
+    fetch: Literal["off", "revocation"] = Field(
+        "off", description='network downloads during verification: "off" (the default; '
+        'revocation data must be embedded in the document) or "revocation" (CRLs and OCSP '
+        "responses for certificates that chain to a configured anchor, from "
+        "fetch_allowed_hosts only)",
+    )
+    fetch_allowed_hosts: tuple[str, ...] = Field(
+        (), description="hosts CRLs and OCSP responses may be downloaded from: exact host "
+        "name or IP, no wildcards; \"host\" admits ports 80 (http) and 443 (https), "
+        "\"host:port\" that port only, e.g. [\"crl.ca.gov.vn\", \"ocsp.ca.gov.vn:8080\"]",
+    )
+    fetch_budget_s: float = Field(
+        15.0, gt=0, le=300, description="total time one Verify call may spend downloading, "
+        "from its first download; what is not fetched by then is INDETERMINATE/TRY_LATER",
+    )
+    fetch_max_requests: int = Field(
+        8, ge=1, le=100, description="HTTP requests one Verify call may make, redirects "
+        "included",
+    )
+    fetch_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="per CRL/OCSP download (within fetch_budget_s)"
+    )
+
+    @field_validator("fetch_allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        from signer.verify.fetch import AllowedHost
+
+        for host in hosts:
+            AllowedHost.parse(host)  # ValueError says what is wrong with it
+        return hosts
 
     @model_validator(mode="after")
     def _check(self) -> VerifySettings:
         for f in (*self.trust_anchor_files, *self.revocation_free_anchor_files):
             if not f.is_file():
                 raise ValueError(f"trust anchor file {f} does not exist")
+        if self.fetch == "revocation" and not self.fetch_allowed_hosts:
+            raise ValueError(
+                'fetch = "revocation" needs fetch_allowed_hosts: list the CRL/OCSP hosts '
+                'of your anchors\' CAs (e.g. ["crl.ca.gov.vn"]), or set fetch = "off"'
+            )
         return self
+
+    def allowed_hosts(self) -> tuple[AllowedHost, ...]:
+        """``fetch_allowed_hosts``, parsed (validated at load)."""
+        from signer.verify.fetch import AllowedHost
+
+        return tuple(AllowedHost.parse(h) for h in self.fetch_allowed_hosts)
 # verify: end --------------------------------------------------------------------
 
 

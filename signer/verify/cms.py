@@ -10,9 +10,11 @@ as an RFC 3161 token over the signature value.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from asn1crypto import cms, core
+from asn1crypto import x509 as a_x509
 from cryptography import x509
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts, validate_sig_integrity
@@ -31,6 +33,7 @@ from signer.verify.report import (
     TimestampReport,
     VerifyReport,
 )
+from signer.verify.trust import NO_REVINFO, EmbeddedRevinfo, revinfo_of_signed_data
 from signer.verify.tsr import check_token
 
 
@@ -71,10 +74,10 @@ async def verify_cms(
     else:
         coverage = "detached-content"
     certs = [c.chosen for c in sd["certificates"] if c.name == "certificate"]
+    revinfo = revinfo_of_signed_data(sd)
     for i, si in enumerate(sd["signer_infos"], start=1):
-        out.signatures.append(
-            await _signer_info(ctx, i, si, certs, content_type, content, digest, coverage)
-        )
+        out.signatures.append(await _signer_info(
+            ctx, i, si, certs, content_type, content, digest, coverage, revinfo))
     if not out.signatures:
         out.notes.append("the CMS object has no SignerInfo")
     return out
@@ -83,6 +86,7 @@ async def verify_cms(
 async def _signer_info(
     ctx: VerifyContext, index: int, si: cms.SignerInfo, certs: list[object],
     content_type: str, content: bytes | None, digest: Digest | None, coverage: str,
+    revinfo: EmbeddedRevinfo = NO_REVINFO,
 ) -> SignatureReport:
     has_ts = signature_timestamp(si) is not None
     report = SignatureReport(index=index, format="CAdES-B-T" if has_ts else "CAdES-B-B",
@@ -141,11 +145,11 @@ async def _signer_info(
 
     token = signature_timestamp(si)
     if token is not None:
-        report.timestamp = await timestamp_report(ctx, si, token)
+        report.timestamp = await timestamp_report(ctx, si, token, revinfo=revinfo)
         if report.timestamp.indication is not Indication.PASSED:
             check.warn(f"the signature timestamp is {report.timestamp.indication.name}: "
                        f"{report.timestamp.message}")
-    await finish(ctx, report, signer, certs)
+    await finish(ctx, report, signer, certs, revinfo=revinfo)
     return report
 
 
@@ -159,10 +163,15 @@ def signature_timestamp(si: cms.SignerInfo) -> bytes | None:
     return None
 
 
-async def timestamp_report(ctx: VerifyContext, si: cms.SignerInfo, token: bytes) -> TimestampReport:
-    """RFC 3161 Appendix A: the token stamps the hash of the signature value."""
+async def timestamp_report(
+    ctx: VerifyContext, si: cms.SignerInfo, token: bytes, *,
+    extra_certs: Sequence[a_x509.Certificate] = (), revinfo: EmbeddedRevinfo = NO_REVINFO,
+) -> TimestampReport:
+    """RFC 3161 Appendix A: the token stamps the hash of the signature value.
+    ``extra_certs`` and ``revinfo``: what the enclosing document carries for its TSA."""
     sub = SignatureReport(index=0, format="RFC 3161")
-    info = await check_token(ctx, sub, token, imprint_of=bytes(si["signature"].native))
+    info = await check_token(ctx, sub, token, imprint_of=bytes(si["signature"].native),
+                             extra_certs=extra_certs, revinfo=revinfo)
     msg = "; ".join(sub.check.errors) or "the timestamp is valid"
     return TimestampReport(
         time=info.gen_time if info else sub.signing_time or _epoch(),

@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from signer.verify.agency import AgencyResolver
+from signer.verify.fetch import FetchAllowance
 from signer.verify.report import (
     CRYPTO_CONSTRAINTS_FAILURE,
     WEAK_HASHES,
@@ -20,7 +21,7 @@ from signer.verify.report import (
     Indication,
     SignatureReport,
 )
-from signer.verify.trust import TrustStore
+from signer.verify.trust import NO_REVINFO, EmbeddedRevinfo, TrustStore
 
 MIN_RSA_BITS = 2048  # Circular 15/2025
 MIN_EC_BITS = 256
@@ -41,8 +42,12 @@ HASH_NAMES = {
 
 @dataclass(frozen=True, slots=True)
 class VerifyContext:
+    """What a verification needs: the trust store, the agency registry, and (per Verify
+    call) the download allowance every signature and timestamp of the document shares."""
+
     trust: TrustStore
     agencies: AgencyResolver | None
+    fetches: FetchAllowance | None = None
 
 
 def hash_label(name: str) -> str:
@@ -117,12 +122,15 @@ async def finish(
     what: str = "the signer certificate",
     extended_key_usage: set[str] | None = None,
     signed_at: datetime | None = None,
+    revinfo: EmbeddedRevinfo = NO_REVINFO,
 ) -> None:
-    """Signer summary, trust path and revocation, and the signer's agency."""
+    """Signer summary, trust path and revocation (``revinfo``: what the document embeds),
+    and the signer's agency."""
     cert = x509.load_der_x509_certificate(signer.dump())
     report.signer = CertSummary.of(cert)
     await ctx.trust.check(report, signer, others, what=what,
-                          extended_key_usage=extended_key_usage)
+                          extended_key_usage=extended_key_usage, revinfo=revinfo,
+                          fetches=ctx.fetches)
     if ctx.agencies is not None:
         report.agency = ctx.agencies.resolve(
             signer.dump(), signer.public_key.dump(), signed_at or report.best_time()

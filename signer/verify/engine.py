@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from signer.digest import Digest
 from signer.errors import InvalidRequest
 from signer.verify.agency import AgencyResolver
 from signer.verify.common import VerifyContext
+from signer.verify.fetch import FetchPolicy
 from signer.verify.report import VerifyReport
 from signer.verify.trust import Anchor, TrustStore, load_pem_anchors
 
@@ -51,7 +53,9 @@ def sniff(document: bytes) -> Kind:
 
 
 class Verifier:
-    """Thread-safe: each call runs its own event loop (pyHanko's validation is async)."""
+    """Thread-safe: each call runs its own event loop (pyHanko's validation is async) and
+    has its own download allowance (``[verify] fetch_max_requests``, ``fetch_budget_s``),
+    shared by every signature and timestamp in the document."""
 
     def __init__(self, trust: TrustStore, engine: Engine | None) -> None:
         self.ctx = VerifyContext(trust, AgencyResolver(engine) if engine is not None else None)
@@ -72,8 +76,14 @@ class Verifier:
             anchors += load_pem_anchors(Path(f), revocation_free=False)
         for f in settings.revocation_free_anchor_files:
             anchors += load_pem_anchors(Path(f), revocation_free=True)
-        trust = TrustStore(anchors, revocation=settings.revocation,
-                           fetch_timeout_s=settings.fetch_timeout_s)
+        fetch = FetchPolicy(
+            enabled=settings.fetch == "revocation",
+            allowed_hosts=settings.allowed_hosts(),
+            budget_s=settings.fetch_budget_s,
+            max_requests=settings.fetch_max_requests,
+            request_timeout_s=settings.fetch_timeout_s,
+        )
+        trust = TrustStore(anchors, revocation=settings.revocation, fetch=fetch)
         return cls(trust, engine)
 
     def verify(
@@ -86,25 +96,27 @@ class Verifier:
             raise InvalidRequest("give the detached content or its digest, not both")
         if kind is Kind.AUTO:
             kind = sniff(document)
-        report = asyncio.run(self._verify(kind, document, content, digest))
+        ctx = dataclasses.replace(self.ctx, fetches=self.ctx.trust.allowance())
+        report = asyncio.run(self._verify(ctx, kind, document, content, digest))
         report.verified_at = datetime.now(UTC)
         report.trust_anchors = self.ctx.trust.subjects()
         return report
 
-    async def _verify(self, kind: Kind, document: bytes, content: bytes | None,
+    @staticmethod
+    async def _verify(ctx: VerifyContext, kind: Kind, document: bytes, content: bytes | None,
                       digest: Digest | None) -> VerifyReport:
         if kind is Kind.CMS:
             from signer.verify.cms import verify_cms
 
-            return await verify_cms(self.ctx, document, content, digest)
+            return await verify_cms(ctx, document, content, digest)
         if kind is Kind.TSR:
             from signer.verify.tsr import verify_tsr
 
-            return await verify_tsr(self.ctx, document, content, digest)
+            return await verify_tsr(ctx, document, content, digest)
         if kind is Kind.PDF:
             from signer.verify.pdf import verify_pdf
 
-            return await verify_pdf(self.ctx, document)
+            return await verify_pdf(ctx, document)
         from signer.verify.xml import verify_xml
 
-        return await verify_xml(self.ctx, document)
+        return await verify_xml(ctx, document)

@@ -5,12 +5,17 @@ pyHanko reads the file, computes each signature's byte-range digest, its coverag
 difference analysis (which modifications the later revisions made, judged by
 pyHanko's default diff policy). Integrity and trust then go through the same
 checks as CMS; document timestamps (/DocTimeStamp) through the RFC 3161 ones.
+Certificates and revocation data in the document security store (/DSS, PAdES-B-LT)
+and in each signature's SignedData are used for the trust and revocation checks, so
+such a document needs no download.
 """
 
 from __future__ import annotations
 
+import logging
 from io import BytesIO
 
+from asn1crypto import x509 as a_x509
 from cryptography import x509
 
 from signer.digest import Digest, HashAlg
@@ -25,6 +30,9 @@ from signer.verify.report import (
     SignatureReport,
     VerifyReport,
 )
+from signer.verify.trust import NO_REVINFO, EmbeddedRevinfo, revinfo_of_signed_data
+
+log = logging.getLogger(__name__)
 
 _COVERAGE = {
     3: ("whole-file", "the signature covers the whole file"),
@@ -51,12 +59,45 @@ async def verify_pdf(ctx: VerifyContext, data: bytes) -> VerifyReport:
     if not sigs:
         out.notes.append("the PDF has no signatures")
     total = reader.xrefs.total_revisions
+    dss_certs, dss_revinfo = _dss(reader)
     for i, emb in enumerate(sigs, start=1):
-        out.signatures.append(await _one(ctx, i, emb, total))
+        out.signatures.append(await _one(ctx, i, emb, total, dss_certs, dss_revinfo))
     return out
 
 
-async def _one(ctx: VerifyContext, index: int, emb: object, total: int) -> SignatureReport:
+def _dss(reader: object) -> tuple[list[a_x509.Certificate], EmbeddedRevinfo]:
+    """The certificates, CRLs and OCSP responses of the document security store (ISO
+    32000-2 §12.8.4.3), if the PDF has a readable one."""
+    from asn1crypto import crl, ocsp
+    from pyhanko.pdf_utils.decode_limits import DecodePurpose
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from pyhanko.sign.validation.errors import NoDSSFoundError
+
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)  # type: ignore[arg-type]
+        certs = list(dss.load_certs())
+        crls = tuple(crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL))
+                     for ref in dss.crls)
+        ocsps = tuple(
+            ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
+            for ref in dss.ocsps
+        )
+    except NoDSSFoundError:
+        return [], NO_REVINFO
+    except Exception:  # a malformed DSS carries nothing usable; the checks say what is missing
+        log.info("the PDF's document security store cannot be read", exc_info=True)
+        return [], NO_REVINFO
+    return certs, EmbeddedRevinfo(crls, ocsps)
+
+
+def _merge(a: EmbeddedRevinfo, b: EmbeddedRevinfo) -> EmbeddedRevinfo:
+    return EmbeddedRevinfo(a.crls + b.crls, a.ocsps + b.ocsps)
+
+
+async def _one(
+    ctx: VerifyContext, index: int, emb: object, total: int,
+    dss_certs: list[a_x509.Certificate], dss_revinfo: EmbeddedRevinfo,
+) -> SignatureReport:
     from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, SuspiciousModification
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
@@ -97,7 +138,8 @@ async def _one(ctx: VerifyContext, index: int, emb: object, total: int) -> Signa
             d = Digest(HashAlg.parse(md), digest)
         except InvalidRequest:
             d = None
-        info = await check_token(ctx, report, _content_info(e), digest=d)
+        info = await check_token(ctx, report, _content_info(e), digest=d,
+                                 extra_certs=dss_certs, revinfo=dss_revinfo)
         if info is not None:
             report.signing_time = info.gen_time
         return report
@@ -120,12 +162,14 @@ async def _one(ctx: VerifyContext, index: int, emb: object, total: int) -> Signa
     token = signature_timestamp(si)
     if token is not None:
         report.format = "PAdES-B-T"
-        report.timestamp = await timestamp_report(ctx, si, token)
+        report.timestamp = await timestamp_report(ctx, si, token, extra_certs=dss_certs,
+                                                  revinfo=dss_revinfo)
         if report.timestamp.indication is not Indication.PASSED:
             check.warn(f"the signature timestamp is {report.timestamp.indication.name}: "
                        f"{report.timestamp.message}")
-    others = list(e.other_embedded_certs)  # type: ignore[attr-defined]
-    await finish(ctx, report, signer, others)
+    others = list(e.other_embedded_certs) + dss_certs  # type: ignore[attr-defined]
+    revinfo = _merge(revinfo_of_signed_data(e.signed_data), dss_revinfo)  # type: ignore[attr-defined]
+    await finish(ctx, report, signer, others, revinfo=revinfo)
     if report.indication is Indication.PASSED and report.modifications in ("other",):
         check.indeterminate(SIG_CONSTRAINTS_FAILURE,
                             "the file was changed after signing beyond form filling")

@@ -4,11 +4,26 @@ Path building, validity and revocation are pyhanko-certvalidator's
 (RFC 5280 path validation); this module decides the policy and maps its errors
 to EN 319 102-1 sub-indications, once.
 
+Two steps, so that nothing a document names is fetched before it is trusted
+(issue 12, item 5; the fetch rules are ``fetch``'s):
+
+1. **Trust, offline.** The path is built and validated (signatures, validity, key
+   usage) from the anchors and the certificates the document carries, with no
+   network access and no revocation check. A missing intermediate is
+   NO_CERTIFICATE_CHAIN_FOUND: issuer certificates are never downloaded.
+2. **Revocation, for that path only.** Revocation data embedded in the document
+   (a PDF's DSS, a CMS's ``crls``) is used first. Only if more is needed and
+   ``[verify] fetch = "revocation"`` are CRLs/OCSP responses downloaded, through a
+   ``GuardedFetcherBackend``: allow-listed hosts, the call's request cap and time
+   budget.
+
 Revocation policy (documented in the README):
 
 * A certificate that names a CRL distribution point or an OCSP responder is
-  checked against it (``hard-fail``). If none of those answers, the signature is
-  INDETERMINATE/TRY_LATER — never PASSED.
+  checked against it (``hard-fail``). If no answer is at hand (not embedded, not
+  fetched: fetching off, host not allowed, cap or budget spent, service down),
+  the signature is INDETERMINATE/TRY_LATER, with the reason and the setting to
+  change — never PASSED.
 * A certificate that names no revocation source at all is accepted only under a
   *revocation-free* anchor: the development CA (it publishes no CRL/OCSP) and
   ``[verify] revocation_free_anchor_files``. Under any other anchor (e.g. the
@@ -20,12 +35,17 @@ Revocation policy (documented in the README):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from asn1crypto import cms as a_cms
+from asn1crypto import crl as a_crl
+from asn1crypto import ocsp as a_ocsp
 from asn1crypto import pem
 from asn1crypto import x509 as a_x509
 from cryptography import x509
@@ -37,11 +57,19 @@ from pyhanko_certvalidator.errors import (
     InvalidCertificateError,
     NotYetValidError,
     PathBuildingError,
-    PathValidationError,
     RevokedError,
     ValidationError,
 )
+from pyhanko_certvalidator.path import ValidationPath
+from pyhanko_certvalidator.validate import async_validate_path
 
+from signer.verify.fetch import (
+    ALLOWED_HOSTS,
+    FETCH,
+    FetchAllowance,
+    FetchPolicy,
+    GuardedFetcherBackend,
+)
 from signer.verify.report import (
     CERTIFICATE_CHAIN_GENERAL_FAILURE,
     CRYPTO_CONSTRAINTS_FAILURE,
@@ -78,16 +106,36 @@ def has_revocation_source(cert: a_x509.Certificate) -> bool:
     return bool(cert.crl_distribution_points or cert.ocsp_urls)
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddedRevinfo:
+    """Revocation data a document carries: a PDF's DSS, a CMS's ``crls`` field."""
+
+    crls: tuple[a_crl.CertificateList, ...] = ()
+    ocsps: tuple[a_ocsp.OCSPResponse, ...] = ()
+
+
+NO_REVINFO = EmbeddedRevinfo()
+# The budget bounds every download already (FetchAllowance.bounded); this is only the
+# safety net for the rest of the revocation step (parsing, signatures), never reached
+# in practice.
+_REVOCATION_GRACE_S = 5.0
+
+
 class TrustStore:
-    """The anchors a verifier trusts and how it treats revocation. Immutable; one per node."""
+    """The anchors a verifier trusts, how it treats revocation and what it may fetch.
+    Immutable; one per node."""
 
     def __init__(
         self, anchors: Sequence[Anchor], *, revocation: str = "require",
-        fetch_timeout_s: float = 10.0,
+        fetch: FetchPolicy | None = None,
     ) -> None:
         self.anchors = tuple(anchors)
         self.revocation = revocation
-        self.fetch_timeout_s = fetch_timeout_s
+        self.fetch = fetch if fetch is not None else FetchPolicy()
+
+    def allowance(self) -> FetchAllowance:
+        """A fresh allowance: the download cap and time budget of one Verify call."""
+        return FetchAllowance(self.fetch)
 
     def subjects(self) -> list[str]:
         return [
@@ -111,81 +159,23 @@ class TrustStore:
         *,
         what: str = "the signer certificate",
         extended_key_usage: set[str] | None = None,
+        revinfo: EmbeddedRevinfo = NO_REVINFO,
+        fetches: FetchAllowance | None = None,
     ) -> None:
-        """Walk ``signer`` to an anchor now, checking revocation; record the outcome in
-        ``report`` (trusted, chain, revocation, and the check's indication)."""
+        """Walk ``signer`` to an anchor now, offline; then check the revocation of that
+        path (embedded data first, downloads only as ``fetches`` allows: one allowance is
+        shared by every check of a Verify call). Record the outcome in ``report``
+        (trusted, chain, revocation, and the check's indication)."""
         check = report.check
         if not self.anchors:
             report.revocation = "not-checked"
             check.indeterminate(NO_CERTIFICATE_CHAIN_FOUND,
                                 "no trust anchor is configured on this server")
             return
-        from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-
-        backend = AIOHttpFetcherBackend(per_request_timeout=self.fetch_timeout_s)
-        vc = ValidationContext(
-            trust_roots=[a.cert for a in self.anchors],
-            other_certs=list(others),
-            moment=datetime.now(UTC),
-            allow_fetching=True,
-            revocation_mode="hard-fail",
-            fetcher_backend=backend,
-        )
-        validator = CertificateValidator(signer, validation_context=vc)
-        try:
-            path = await validator.async_validate_usage(  # type: ignore[no-untyped-call]
-                set(), extended_key_usage=extended_key_usage
-            )
-        except PathBuildingError as exc:
-            report.revocation = "not-checked"
-            check.indeterminate(
-                NO_CERTIFICATE_CHAIN_FOUND,
-                f"{what} does not chain to a trusted anchor ({_msg(exc)})",
-            )
+        others = list(others)
+        path = await self._trusted_path(report, signer, others, what, extended_key_usage)
+        if path is None:
             return
-        except RevokedError as exc:
-            report.revocation = "revoked"
-            report.revocation_detail = _msg(exc)
-            check.fail(REVOKED, f"{what} is revoked: {_msg(exc)}")
-            return
-        except InsufficientRevinfoError as exc:
-            report.revocation = "unavailable"
-            report.revocation_detail = _msg(exc)
-            check.indeterminate(
-                TRY_LATER,
-                f"the revocation status of {what} could not be obtained from its CRL/OCSP "
-                f"service: {_msg(exc)}",
-            )
-            return
-        except ExpiredError as exc:
-            report.revocation = "not-checked"
-            check.indeterminate(OUT_OF_BOUNDS_NO_POE, f"{what} has expired: {_msg(exc)}")
-            return
-        except NotYetValidError as exc:
-            report.revocation = "not-checked"
-            check.indeterminate(NOT_YET_VALID, f"{what} is not yet valid: {_msg(exc)}")
-            return
-        except DisallowedAlgorithmError as exc:
-            report.revocation = "not-checked"
-            check.indeterminate(
-                CRYPTO_CONSTRAINTS_FAILURE, f"the certificate path uses a weak algorithm: "
-                f"{_msg(exc)}")
-            return
-        except InvalidCertificateError as exc:
-            report.revocation = "not-checked"
-            check.indeterminate(SIG_CONSTRAINTS_FAILURE, f"{what} is not usable: {_msg(exc)}")
-            return
-        except (PathValidationError, ValidationError) as exc:
-            report.revocation = "not-checked"
-            check.indeterminate(CERTIFICATE_CHAIN_GENERAL_FAILURE,
-                                f"the certificate path of {what} is invalid: {_msg(exc)}")
-            return
-        finally:
-            try:
-                await backend.close()  # type: ignore[no-untyped-call]
-            except Exception:  # closing a never-opened session is harmless
-                log.debug("closing the fetcher session failed", exc_info=True)
-
         certs = list(path.iter_certs(include_root=True))
         report.chain = [
             CertSummary.of(x509.load_der_x509_certificate(c.dump())) for c in reversed(certs)
@@ -197,6 +187,11 @@ class TrustStore:
         below = [c for c in certs if self._anchor_of(c) is None]
         without = [c for c in below if not has_revocation_source(c)]
         with_source = [c for c in below if has_revocation_source(c)]
+        if with_source and not await self._revocation(
+            report, path, others, what, revinfo,
+            fetches if fetches is not None else self.allowance(),
+        ):
+            return
         if not without:
             report.revocation = "good"
             report.revocation_detail = "checked by CRL/OCSP: not revoked"
@@ -220,7 +215,161 @@ class TrustStore:
             + " names no CRL or OCSP service",
         )
 
+    async def _trusted_path(
+        self, report: SignatureReport, signer: a_x509.Certificate,
+        others: list[a_x509.Certificate], what: str, extended_key_usage: set[str] | None,
+    ) -> ValidationPath | None:
+        """Step 1, offline: the path to an anchor from what is at hand, validated (signatures,
+        validity, usage) without revocation. None, with the reason in ``report``, if none."""
+        vc = ValidationContext(
+            trust_roots=[a.cert for a in self.anchors],
+            other_certs=others,
+            moment=datetime.now(UTC),
+            allow_fetching=False,  # nothing is fetched before the trust decision
+            revocation_mode="none",  # step 2's business
+        )
+        validator = CertificateValidator(signer, validation_context=vc)
+        try:
+            path: ValidationPath = await validator.async_validate_usage(  # type: ignore[no-untyped-call]
+                set(), extended_key_usage=extended_key_usage
+            )
+        except PathBuildingError as exc:
+            report.revocation = "not-checked"
+            report.check.indeterminate(
+                NO_CERTIFICATE_CHAIN_FOUND,
+                f"{what} does not chain to a trusted anchor: {self._why_no_path(signer, others)}"
+                f" ({_msg(exc)})",
+            )
+            return None
+        except ValidationError as exc:
+            report.revocation = "not-checked"
+            _record_path_error(report, exc, what)
+            return None
+        return path
+
+    def _why_no_path(self, signer: a_x509.Certificate, others: list[a_x509.Certificate]) -> str:
+        """Where the walk up from ``signer`` stops, and what to do about it."""
+        by_subject = {c.subject.dump(): c for c in others}
+        cert, seen = signer, set()
+        while cert.issuer.dump() in by_subject and cert.issuer != cert.subject:
+            key = cert.dump()
+            if key in seen:
+                break
+            seen.add(key)
+            cert = by_subject[cert.issuer.dump()]
+        issuer = cert.issuer.human_friendly
+        if cert.self_signed != "no" or cert.issuer == cert.subject:
+            return (f"its root {issuer!r} is not a configured anchor: add it to "
+                    "[verify] trust_anchor_files only if it is a root you trust")
+        return (f"no certificate of its issuer {issuer!r} is in the document or among the "
+                "configured anchors. If that is a root you trust, add it to [verify] "
+                "trust_anchor_files; if it is an intermediate CA, the signature must include "
+                "its certificate (issuer certificates are never downloaded from AIA caIssuers "
+                "URLs)")
+
+    async def _revocation(
+        self, report: SignatureReport, path: ValidationPath,
+        others: list[a_x509.Certificate], what: str, revinfo: EmbeddedRevinfo,
+        fetches: FetchAllowance,
+    ) -> bool:
+        """Step 2: the revocation status of the trusted ``path``, from the embedded data and,
+        if allowed, downloads. False, with the reason in ``report``, unless every certificate
+        that names a CRL/OCSP service is known not to be revoked."""
+        check = report.check
+        backend = GuardedFetcherBackend(fetches) if fetches.policy.enabled else None
+        vc = ValidationContext(
+            trust_roots=[a.cert for a in self.anchors],
+            other_certs=others,
+            moment=datetime.now(UTC),
+            allow_fetching=backend is not None,
+            revocation_mode="hard-fail",
+            fetcher_backend=backend,
+            crls=list(revinfo.crls),
+            ocsps=list(revinfo.ocsps),
+        )
+        mark = len(fetches.reasons)
+        try:
+            async with asyncio.timeout(max(fetches.remaining_s(), 0.0) + _REVOCATION_GRACE_S):
+                await async_validate_path(vc, path)
+        except RevokedError as exc:
+            report.revocation = "revoked"
+            report.revocation_detail = _msg(exc)
+            check.fail(REVOKED, f"{what} is revoked: {_msg(exc)}")
+            return False
+        except (InsufficientRevinfoError, TimeoutError) as exc:
+            if isinstance(exc, TimeoutError):
+                fetches.note(fetches.budget_reason())
+            report.revocation = "unavailable"
+            report.revocation_detail = _msg(exc)
+            check.indeterminate(TRY_LATER, _unavailable(what, fetches, mark, exc))
+            return False
+        except ValidationError as exc:
+            _record_path_error(report, exc, what)
+            return False
+        finally:
+            if backend is not None:
+                try:
+                    await backend.close()
+                except Exception:  # closing a half-opened session is harmless
+                    log.debug("closing the fetcher session failed", exc_info=True)
+        return True
+
+
+def _unavailable(what: str, fetches: FetchAllowance, mark: int, exc: Exception) -> str:
+    """Why the revocation status of ``what`` is unknown, for the person who can fix it."""
+    if not fetches.policy.enabled:
+        return (
+            f"the revocation status of {what} is unknown: its certificate path names a "
+            "CRL/OCSP service, the document embeds no usable answer from it, and this "
+            f'server does not download revocation data ({FETCH} = "off"). To check it '
+            f'online, set {FETCH} = "revocation" (KYSO_VERIFY_FETCH) and list the CA\'s '
+            f"CRL/OCSP hosts in {ALLOWED_HOSTS}; or verify the document with its revocation "
+            "data embedded (e.g. PAdES-B-LT)"
+        )
+    reasons = fetches.reasons_since(mark)
+    if reasons:
+        return (f"the revocation status of {what} could not be obtained: "
+                + "; ".join(reasons))
+    return (f"the revocation status of {what} could not be obtained from its CRL/OCSP "
+            f"service: {_msg(exc)}")
+
+
+def _record_path_error(report: SignatureReport, exc: Exception, what: str) -> None:
+    """EN 319 102-1 sub-indication for a path validation error (other than revocation)."""
+    check = report.check
+    if isinstance(exc, ExpiredError):
+        check.indeterminate(OUT_OF_BOUNDS_NO_POE, f"{what} has expired: {_msg(exc)}")
+    elif isinstance(exc, NotYetValidError):
+        check.indeterminate(NOT_YET_VALID, f"{what} is not yet valid: {_msg(exc)}")
+    elif isinstance(exc, DisallowedAlgorithmError):
+        check.indeterminate(
+            CRYPTO_CONSTRAINTS_FAILURE, f"the certificate path uses a weak algorithm: "
+            f"{_msg(exc)}")
+    elif isinstance(exc, InvalidCertificateError):
+        check.indeterminate(SIG_CONSTRAINTS_FAILURE, f"{what} is not usable: {_msg(exc)}")
+    else:
+        check.indeterminate(CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                            f"the certificate path of {what} is invalid: {_msg(exc)}")
+
 
 def _msg(exc: Exception) -> str:
     text = getattr(exc, "failure_msg", None) or str(exc) or type(exc).__name__
     return str(text)
+
+
+def revinfo_of_signed_data(signed_data: Any) -> EmbeddedRevinfo:
+    """The CRLs and OCSP responses in a CMS SignedData's ``crls`` field (RFC 5652 §10.2.1,
+    OCSP as ``id-ri-ocsp-response`` per RFC 5940)."""
+    crls: list[a_crl.CertificateList] = []
+    ocsps: list[a_ocsp.OCSPResponse] = []
+    try:
+        choices = signed_data["crls"]
+        for choice in choices if isinstance(choices, a_cms.RevocationInfoChoices) else ():
+            if choice.name == "crl":
+                crls.append(choice.chosen)
+            elif (choice.name == "other"
+                  and choice.chosen["other_rev_info_format"].native == "ocsp_response"):
+                ocsps.append(choice.chosen["other_rev_info"])
+    except Exception:  # malformed revocation data is no revocation data
+        log.debug("unreadable revocation data in SignedData", exc_info=True)
+    return EmbeddedRevinfo(tuple(crls), tuple(ocsps))

@@ -8,6 +8,7 @@ Integrity, the ESS signing-certificate binding and the TSA certificate's EKU are
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from asn1crypto import cms
 from asn1crypto import x509 as a_x509
@@ -28,6 +29,7 @@ from signer.verify.report import (
     TimestampReport,
     VerifyReport,
 )
+from signer.verify.trust import NO_REVINFO, EmbeddedRevinfo, revinfo_of_signed_data
 
 _TIME_STAMPING = "time_stamping"
 
@@ -70,9 +72,12 @@ def _classify(exc: TimestampError) -> tuple[Indication, str]:
 async def check_token(
     ctx: VerifyContext, report: SignatureReport, token_der: bytes,
     *, imprint_of: bytes | None = None, digest: Digest | None = None,
+    extra_certs: Sequence[a_x509.Certificate] = (), revinfo: EmbeddedRevinfo = NO_REVINFO,
 ) -> TokenInfo | None:
     """Verify one token into ``report``: integrity, imprint (of ``imprint_of`` data, or
-    equal to ``digest``), TSA certificate path. Returns what it asserts, if readable."""
+    equal to ``digest``), TSA certificate path. ``extra_certs`` and ``revinfo``: what the
+    enclosing document carries besides the token's own. Returns what it asserts, if
+    readable."""
     check = report.check
     try:
         info = verify_token(token_der)
@@ -86,8 +91,9 @@ async def check_token(
         try:
             signer, certs, _, _ = _token_parts(token_der)
             if signer is not None:
-                await finish(ctx, report, signer, certs, what="the TSA certificate",
-                             extended_key_usage={_TIME_STAMPING})
+                await finish(ctx, report, signer, [*certs, *extra_certs],
+                             what="the TSA certificate", extended_key_usage={_TIME_STAMPING},
+                             revinfo=_with_token_revinfo(token_der, revinfo))
         except Exception:  # a malformed token: the error above says enough
             pass
         return None
@@ -114,9 +120,15 @@ async def check_token(
 
     describe_algorithms(report, x509.load_der_x509_certificate(signer.dump()), md, scheme,
                         extra_hashes=(info.hash_alg,))
-    await finish(ctx, report, signer, certs, what="the TSA certificate",
-                 extended_key_usage={_TIME_STAMPING}, signed_at=info.gen_time)
+    await finish(ctx, report, signer, [*certs, *extra_certs], what="the TSA certificate",
+                 extended_key_usage={_TIME_STAMPING}, signed_at=info.gen_time,
+                 revinfo=_with_token_revinfo(token_der, revinfo))
     return info
+
+
+def _with_token_revinfo(token_der: bytes, revinfo: EmbeddedRevinfo) -> EmbeddedRevinfo:
+    own = revinfo_of_signed_data(cms.ContentInfo.load(token_der)["content"])
+    return EmbeddedRevinfo(own.crls + revinfo.crls, own.ocsps + revinfo.ocsps)
 
 
 async def verify_tsr(
