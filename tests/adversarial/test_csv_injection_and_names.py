@@ -151,8 +151,9 @@ def test_every_path_refuses_control_characters(
         "H10": "Tỉnh A", "H11": "Tỉnh B", "H12": "Tỉnh C", "H10.1": "Sở A"}
 
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([["code", "name"], ["H30", "Tỉnh E"],
-                                                    ["H31", name]])
+    # QUOTE_ALL: csv.writer leaves a lone CR unquoted, and the file would just be torn
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(
+        [["code", "name"], ["H30", "Tỉnh E"], ["H31", name]])
     for fmt, content in (
         ("csv", buf.getvalue().encode()),
         ("json", json.dumps([{"code": "H30", "name": "Tỉnh E"},
