@@ -95,12 +95,21 @@ def test_pip_audit_is_locked_and_run_by_ci() -> None:
     assert re.search(r"pip-audit|make audit", ci), ".ci/run does not audit the lock"
 
 
-def test_make_venv_installs_from_the_lock_with_hashes() -> None:
-    makefile = (REPO / "Makefile").read_text()
-    rule = re.search(r"^\$\(VENV\)/\.installed:(.*)$", makefile, re.M)
-    assert rule and LOCK.name in rule.group(1), "the venv is not rebuilt when the lock changes"
-    r = subprocess.run(["make", "-n", "-B", "VENV=/nonexistent-venv", "venv"], cwd=REPO,
-                       capture_output=True, text=True, timeout=60, check=False)
+def _make(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["make", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_make_venv_installs_from_the_lock_with_hashes(tmp_path: Path) -> None:
+    # A venv stamp newer than everything is up to date, until the lock changes
+    # (make -W: "what if this file were just modified").
+    stamp = tmp_path / "venv" / ".installed"
+    stamp.parent.mkdir()
+    stamp.touch()
+    assert _make("-q", f"VENV={stamp.parent}", str(stamp)).returncode == 0
+    changed = _make("-q", "-W", LOCK.name, f"VENV={stamp.parent}", str(stamp))
+    assert changed.returncode == 1, "the venv is not rebuilt when the lock changes"
+    r = _make("-n", "-B", "VENV=/nonexistent-venv", "venv")
     if r.returncode != 0:
         pytest.fail(r.stderr)
     cmds = r.stdout
