@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -54,7 +54,7 @@ def _show_library_warnings() -> None:
         lib.addHandler(_WarningsToStderr(logging.WARNING))
 
 
-def _refuse_plaintext_token(endpoint: str, offenders: Sequence[str]) -> None:
+def _refuse_plaintext_token(endpoint: str, offenders: Sequence[str]) -> NoReturn:
     err.print(
         f"[red]kyso: refusing to send the bearer token in clear text[/red] to {endpoint}: "
         f"{'; '.join(offenders)}. Anyone on the network path could read the token and act "
@@ -95,7 +95,6 @@ def _client(ctx: click.Context) -> KysoClient:
         )
     except PlaintextTokenError as exc:
         _refuse_plaintext_token(exc.endpoint, exc.offenders)
-        raise  # not reached
     except ValueError as exc:  # a malformed or unresolvable --server
         err.print(f"[red]kyso[/red]: {exc}", highlight=False)
         sys.exit(2)

@@ -62,10 +62,10 @@ def register(main: click.Group) -> None:
             except RuntimeError as exc:
                 raise click.ClickException(str(exc)) from None
 
-        # The raw rate is measured before and after the run and averaged: on a shared
-        # machine it drifts, and a single reading can flatter or wrong the ratio.
         if cfg.target != "tsa-http":  # the load processes speak plaintext gRPC only
             check_plaintext_endpoints(ctx, cfg.endpoints or (cfg.endpoint,))
+        # The raw rate is measured before and after the run and averaged: on a shared
+        # machine it drifts, and a single reading can flatter or wrong the ratio.
         raw_before = measure_raw("before the run") if raw else None
         with err.status("starting…") as status:
             def progress(done: int, elapsed: float) -> None:
