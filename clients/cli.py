@@ -8,11 +8,12 @@ code lazily, so the client commands work where only the client is installed.
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -25,7 +26,9 @@ from clients.client import (
     SCHEMES,
     KysoClient,
     KysoClientError,
+    PlaintextTokenError,
     hash_file,
+    plaintext_check,
     write_atomically,
 )
 
@@ -37,16 +40,64 @@ STATE_NAMES = {0: "?", 1: "pending", 2: "active", 3: "retired", 4: "compromised"
 ALG_NAMES = {v: k for k, v in KEY_ALGORITHMS.items()}
 
 
+class _WarningsToStderr(logging.Handler):
+    """The client library's warnings (e.g. a token sent in clear with --insecure),
+    shown the CLI's way."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning[/yellow]: {record.getMessage()}", highlight=False)
+
+
+def _show_library_warnings() -> None:
+    lib = logging.getLogger("clients.client")
+    if not any(isinstance(h, _WarningsToStderr) for h in lib.handlers):
+        lib.addHandler(_WarningsToStderr(logging.WARNING))
+
+
+def _refuse_plaintext_token(endpoint: str, offenders: Sequence[str]) -> NoReturn:
+    err.print(
+        f"[red]kyso: refusing to send the bearer token in clear text[/red] to {endpoint}: "
+        f"{'; '.join(offenders)}. Anyone on the network path could read the token and act "
+        "as you. Use TLS: --tls-ca CA.pem (env KYSO_TLS_CA), the CA that issued the server's "
+        "certificate; or, only on a network you trust, add --insecure.",
+        highlight=False,
+    )
+    sys.exit(2)
+
+
+def check_plaintext_endpoints(ctx: click.Context, endpoints: Sequence[str]) -> None:
+    """For commands that open plaintext channels themselves (`kyso bench`): the same
+    refusal as the client library's, unless --insecure (then a warning)."""
+    obj = ctx.find_root().obj
+    if not obj["token"]:
+        return
+    for endpoint in endpoints:
+        _, offenders = plaintext_check(endpoint)
+        if offenders and not obj["insecure"]:
+            _refuse_plaintext_token(endpoint, offenders)
+        if offenders:
+            err.print(f"[yellow]warning[/yellow]: sending the bearer token in clear text to "
+                      f"{endpoint} ({'; '.join(offenders)}) because of --insecure",
+                      highlight=False)
+
+
 def _client(ctx: click.Context) -> KysoClient:
     obj = ctx.find_root().obj
-    return KysoClient(
-        obj["server"],
-        timeout=obj["timeout"],
-        token=obj["token"],
-        root_certificates=obj["tls_ca"],
-        client_certificate=obj["tls_cert"],
-        client_key=obj["tls_key"],
-    )
+    try:
+        return KysoClient(
+            obj["server"],
+            timeout=obj["timeout"],
+            token=obj["token"],
+            root_certificates=obj["tls_ca"],
+            client_certificate=obj["tls_cert"],
+            client_key=obj["tls_key"],
+            insecure=obj["insecure"],
+        )
+    except PlaintextTokenError as exc:
+        _refuse_plaintext_token(exc.endpoint, exc.offenders)
+    except ValueError as exc:  # a malformed or unresolvable --server
+        err.print(f"[red]kyso[/red]: {exc}", highlight=False)
+        sys.exit(2)
 
 
 def _read(path: str | None) -> bytes | None:
@@ -81,11 +132,15 @@ def _run(fn: Callable[[], Any]) -> Any:
               envvar="KYSO_TLS_CERT", help="Client certificate (PEM) for mTLS.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), envvar="KYSO_TLS_KEY",
               help="Client private key (PEM) for mTLS.")
+@click.option("--insecure", is_flag=True,
+              help="Send the bearer token without TLS even to a server that is not on "
+              "loopback (anyone on the network path can read it). Without it, a token goes "
+              "in clear text to 127.0.0.0/8, ::1 and localhost only.")
 @click.version_option(package_name="kyso")
 @click.pass_context
 def main(ctx: click.Context, server: str, timeout: float, token: str | None,
          token_file: str | None, tls_ca: str | None, tls_cert: str | None,
-         tls_key: str | None) -> None:
+         tls_key: str | None, insecure: bool) -> None:
     """kyso: organization signatures (electronic seals) and timestamps for
     Vietnamese government e-documents, with keys held in an HSM.
 
@@ -95,7 +150,8 @@ def main(ctx: click.Context, server: str, timeout: float, token: str | None,
     """
     if token is None and token_file:
         token = Path(token_file).read_text().strip()
-    ctx.obj = {"server": server, "timeout": timeout, "token": token,
+    _show_library_warnings()
+    ctx.obj = {"server": server, "timeout": timeout, "token": token, "insecure": insecure,
                "tls_ca": _read(tls_ca), "tls_cert": _read(tls_cert), "tls_key": _read(tls_key)}
 
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 def register(main: click.Group) -> None:
     from clients.bench import BenchConfig, plot, raw_rate, run
-    from clients.cli import _client, _run, err, out
+    from clients.cli import _client, _run, check_plaintext_endpoints, err, out
     from clients.client import KEY_ALGORITHMS
 
     alg_names = {v: k for k, v in KEY_ALGORITHMS.items()}
@@ -62,6 +62,8 @@ def register(main: click.Group) -> None:
             except RuntimeError as exc:
                 raise click.ClickException(str(exc)) from None
 
+        if cfg.target != "tsa-http":  # the load processes speak plaintext gRPC only
+            check_plaintext_endpoints(ctx, cfg.endpoints or (cfg.endpoint,))
         # The raw rate is measured before and after the run and averaged: on a shared
         # machine it drifts, and a single reading can flatter or wrong the ratio.
         raw_before = measure_raw("before the run") if raw else None

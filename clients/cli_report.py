@@ -11,6 +11,17 @@ from typing import Any
 import click
 from rich.table import Table
 
+# OWASP CSV Injection: spreadsheets evaluate a cell that starts with one of these.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell no spreadsheet evaluates (agency names come from the registry):
+    ``'`` in front, which spreadsheets show as text. Numbers are left alone."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
 
 def _rows(resp: Any) -> list[dict[str, Any]]:
     return [{"agency_code": r.agency_code, "agency_name": r.agency_name,
@@ -72,7 +83,7 @@ def register(admin: click.Group) -> None:
                                ["agency_code", "agency_name", "document_type", "signatures",
                                 "timestamped"])
             w.writeheader()
-            w.writerows(rows)
+            w.writerows({k: csv_safe(v) for k, v in r.items()} for r in rows)
             csv_file.write_text(buf.getvalue(), encoding="utf-8")
             err.print(f"wrote {csv_file}", highlight=False)
         if png_file:

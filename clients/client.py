@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import logging
 import os
 import socket
 import uuid
@@ -25,6 +27,8 @@ from kyso.registry.v1 import (
 )
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "127.0.0.1:50051"
 CHUNK = 1 << 20  # hashing reads 1 MiB at a time: constant memory for any file size
@@ -132,6 +136,98 @@ def channel_target(endpoint: str) -> tuple[str, list[tuple[str, Any]]]:
     return "ipv6:" + ",".join(addresses), options
 
 
+# -- no bearer token in clear text off loopback ----------------------------------
+# A token sent over plaintext gRPC can be read by anyone on the network path and
+# used until it is revoked. In clear, a token goes only to loopback addresses (the
+# demo, a sidecar); anything else needs TLS or an explicit ``insecure=True``.
+
+
+class PlaintextTokenError(ValueError):
+    """A bearer token would travel in clear text to a server that is not on loopback.
+
+    ``endpoint`` is what was asked for; ``offenders`` says, per host, why it is not
+    known to be loopback (an address, or a name that does not resolve)."""
+
+    def __init__(self, endpoint: str, offenders: Sequence[str]) -> None:
+        self.endpoint = endpoint
+        self.offenders = tuple(offenders)
+        super().__init__(
+            f"refusing to send the bearer token in clear text to {endpoint}: "
+            f"{'; '.join(self.offenders)}. Anyone on the network path could read the token "
+            "and act as this client. Connect with TLS (root_certificates=<PEM of the CA that "
+            "issued the server's certificate>), or, only on a network you trust, pass "
+            "insecure=True."
+        )
+
+
+def _loopback_ip(text: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
+def _host_port(part: str) -> tuple[str, int]:
+    host, sep, port = part.rpartition(":")
+    if not sep or (host and not host.endswith("]") and ":" in host):
+        host, port = part, "443"  # gRPC's default port; a bare IPv6 literal has no port
+    if not port.isdigit():
+        raise ValueError(f"endpoint {part!r} must be host:port")
+    return host.strip("[]"), int(port)
+
+
+def plaintext_check(endpoint: str) -> tuple[str | None, list[str]]:
+    """Where a plaintext channel to ``endpoint`` would really go.
+
+    Returns ``(target, offenders)``. With no offenders every host of every endpoint
+    (``a:1,b:2``) is a loopback address, or a name whose addresses are all loopback,
+    and ``target`` is a gRPC target naming exactly the addresses checked, so the
+    channel cannot resolve a name again and land elsewhere (DNS rebinding). Otherwise
+    ``offenders`` says which host is not loopback or could not be checked."""
+    stripped = endpoint.strip()
+    if stripped.startswith(("unix:", "unix-abstract:")):
+        return stripped, []  # a local socket never leaves the machine
+    if ":///" in stripped or stripped.startswith(("ipv4:", "ipv6:", "dns:", "xds:")):
+        return None, [f"{stripped!r} is a gRPC target this check cannot read: "
+                      "give host:port"]
+    parts = [p.strip() for p in stripped.split(",") if p.strip()]
+    if not parts:
+        return None, ["no endpoint given"]
+    offenders: list[str] = []
+    addresses: list[str] = []
+    for part in parts:
+        try:
+            host, port = _host_port(part)
+        except ValueError as exc:
+            offenders.append(str(exc))
+            continue
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            offenders.append(f"{host} does not resolve ({exc}), so it cannot be checked")
+            continue
+        remote = []
+        for family, _, _, _, addr in infos:
+            ip, aport = cast(tuple[str, int], addr[:2])
+            if not _loopback_ip(ip):
+                remote.append(ip)
+                continue
+            a = f"[{ip}]:{aport}" if family == socket.AF_INET6 else f"{ip}:{aport}"
+            if a not in addresses:
+                addresses.append(a)
+        if remote:
+            shown = ", ".join(dict.fromkeys(remote))
+            offenders.append(f"{host} is not a loopback address" if shown == host
+                             else f"{host} resolves to {shown}, which is not loopback")
+    if offenders:
+        return None, offenders
+    v4 = [a for a in addresses if not a.startswith("[")]
+    return ("ipv4:" + ",".join(v4)) if v4 else ("ipv6:" + ",".join(addresses)), []
+
+
 class KysoClient:
     """A connection to one kyso server.
 
@@ -148,14 +244,35 @@ class KysoClient:
         token: str | None = None,
         client_certificate: bytes | None = None,
         client_key: bytes | None = None,
+        insecure: bool = False,
     ) -> None:
+        """``token`` goes in clear text only to loopback addresses: off loopback, give
+        ``root_certificates`` (TLS), or ``insecure=True`` on a network you trust (a
+        warning is logged). Otherwise ``PlaintextTokenError`` (a ``ValueError``) is
+        raised before any connection is made."""
         self.endpoint = endpoint
         self.timeout = timeout
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {token}"),) if token else ()
         )
+        tls = root_certificates is not None or client_certificate is not None
+        pinned: str | None = None
+        if token and not tls:
+            pinned, offenders = plaintext_check(endpoint)
+            if offenders and not insecure:
+                raise PlaintextTokenError(endpoint, offenders)
+            if offenders:
+                log.warning(
+                    "sending the bearer token in clear text to %s (%s) because insecure was "
+                    "asked for: anyone on the network path can read it and act as this "
+                    "client until the token is revoked; use TLS unless this network is "
+                    "trusted", endpoint, "; ".join(offenders))
         target, options = channel_target(endpoint)
-        if root_certificates is not None or client_certificate is not None:
+        if pinned is not None:
+            target = pinned  # exactly the loopback addresses checked above
+            if "," not in endpoint:
+                options.append(("grpc.default_authority", endpoint.strip()))
+        if tls:
             creds = grpc.ssl_channel_credentials(
                 root_certificates=root_certificates,
                 private_key=client_key,
@@ -188,7 +305,8 @@ class KysoClient:
             # Only transport failures are rewritten; a server's own UNAVAILABLE (HSM,
             # database or timestamp authority away) keeps its message.
             transport = not details.strip() or details.startswith(
-                ("failed to connect to all addresses", "DNS resolution failed")
+                ("failed to connect to all addresses", "DNS resolution failed",
+                 "connections to all backends failing")  # the last: an ipv4:/ipv6: list
             )
             if code == grpc.StatusCode.UNAVAILABLE and transport:
                 details = (f"cannot reach kyso at {self.endpoint}: is the server running? "

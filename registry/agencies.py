@@ -67,6 +67,21 @@ closed here (import never closes a code: closing is an explicit decision).
 ``parent_code``, when given, must be the parent the code implies.
 JSON: an array of objects with the same keys. Names are stored NFC-normalised.
 
+Names never hold control characters: C0 and C1 controls (tab and line breaks
+included), DEL, the Unicode line and paragraph separators and the bidi
+embedding/override/isolate controls are refused on every path that stores a
+name (create, rename, move, merge, split, import), after surrounding whitespace
+is stripped. They would rewrite an operator's terminal, forge lines in logs and
+reports, or make one name display as another.
+
+CSV export is safe to open in a spreadsheet (OWASP "CSV Injection"): a cell that
+starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return, or with ``'``, is
+written with one more ``'`` in front, which spreadsheets show as text; CSV
+import drops exactly one leading ``'`` from every cell, so an export imports
+back to the same names, including names that start with ``'``. (A hand-written
+file that means a leading apostrophe must therefore write two.) JSON is
+exported and imported as it is.
+
 Everything is validated before anything is written, and every problem is
 reported as ``ImportProblem(line, field, reason)``: for CSV ``line`` is the
 physical line of the record (the header is line 1), for JSON the line on which
@@ -231,6 +246,49 @@ def _event(row: AgencyEventRow) -> AgencyEvent:
 def clean_name(name: str) -> str:
     """Strip and NFC-normalise: "Cần Thơ" typed with combining marks is the same name."""
     return unicodedata.normalize("NFC", name.strip())
+
+
+# Bidi embeddings, overrides and isolates (Unicode TR9): they reorder what follows.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def control_character_problem(name: str) -> str | None:
+    """Why ``name`` may not be stored (its first control character), or None."""
+    for i, ch in enumerate(name):
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS:
+            what = unicodedata.name(ch, "")
+            return (f"contains control character U+{ord(ch):04X}{f' ({what})' if what else ''}"
+                    f" at position {i + 1}: remove it (names are printed in terminals, "
+                    "logs and reports)")
+    return None
+
+
+def checked_name(name: str) -> str:
+    """``clean_name``, refusing empty names and names with control characters."""
+    clean = clean_name(name)
+    if not clean:
+        raise InvalidRequest("agency name is empty: give the body's official name")
+    problem = control_character_problem(clean)
+    if problem:
+        raise InvalidRequest(f"agency name {clean!r} {problem}")
+    return clean
+
+
+# OWASP CSV Injection: spreadsheets evaluate a cell that starts with one of these.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CSV_ESCAPE = "'"
+
+
+def csv_cell(value: str) -> str:
+    """A CSV cell no spreadsheet evaluates: ``'`` in front of a formula trigger, and
+    in front of a leading ``'`` too, so that ``csv_value`` undoes it exactly."""
+    return _CSV_ESCAPE + value if value.startswith((*_FORMULA_START, _CSV_ESCAPE)) else value
+
+
+def csv_value(cell: str) -> str:
+    """The value of an (exported or hand-written) CSV cell: one leading ``'`` dropped."""
+    cell = cell.strip()
+    return cell[1:] if cell.startswith(_CSV_ESCAPE) else cell
 
 
 def parse_date(text: str, what: str = "date") -> date:
@@ -523,7 +581,7 @@ class AgencyRegistry:
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
         w.writeheader()
-        w.writerows(records)
+        w.writerows({k: csv_cell(v) for k, v in rec.items()} for rec in records)
         return buf.getvalue().encode()
 
     # -- internals --------------------------------------------------------------
@@ -779,10 +837,7 @@ class AgencyRegistry:
 
     @staticmethod
     def _name(name: str) -> str:
-        clean = clean_name(name)
-        if not clean:
-            raise InvalidRequest("agency name is empty: give the body's official name")
-        return clean
+        return checked_name(name)
 
     @contextmanager
     def _session(self, doing: str) -> Iterator[Session]:
@@ -864,6 +919,8 @@ def _entry(line: int, rec: Mapping[str, Any], seen: dict[str, int], out: _Parsed
     name = clean_name(text("name"))
     if not name:
         problems.append(ImportProblem(line, "name", "empty: give the body's official name"))
+    elif problem := control_character_problem(name):
+        problems.append(ImportProblem(line, "name", f"{name!r} {problem}"))
     parent = text("parent_code")
     if code is not None and parent:
         try:
@@ -926,7 +983,7 @@ def _csv_records(text: str) -> Records | ImportProblem:
             if len(row) != len(cols):
                 out.append((line, f"{len(row)} fields where the header has {len(cols)}"))
                 continue
-            out.append((line, dict(zip(cols, row, strict=True))))
+            out.append((line, dict(zip(cols, map(csv_value, row), strict=True))))
     except csv.Error as exc:
         return ImportProblem(start, "file", f"not CSV: {exc}")
     return out

@@ -82,7 +82,14 @@ class ServerSettings(_Section):
         "can do as well (docs/benchmarks.md)",
     )
     metrics_listen: str = Field(
-        "", description="Prometheus /metrics address host:port (port 0 picks one); empty: off"
+        "", description="Prometheus /metrics address host:port (port 0 picks one); empty: off. "
+        "Off loopback it needs TLS (tls_cert_file/tls_key_file: then it is HTTPS) or "
+        "metrics_allow_plaintext"
+    )
+    metrics_allow_plaintext: bool = Field(
+        False, description="serve /metrics in plain HTTP even off loopback, when TLS is not "
+        "configured (a warning is logged at start): the samples name every agency and its "
+        "signing volume. No effect with TLS configured: metrics are then HTTPS"
     )
     log_format: Literal["text", "json"] = Field(
         "text", description="server logs: text lines, or one JSON object per line"
@@ -119,10 +126,13 @@ class ServerSettings(_Section):
             )
         if self.metrics_listen:
             mhost = _check_listen(self.metrics_listen, "metrics_listen")
-            if self.tls_cert_file is None and not is_loopback(mhost):
+            if (self.tls_cert_file is None and not is_loopback(mhost)
+                    and not self.metrics_allow_plaintext):
                 raise ValueError(
                     f"metrics_listen {self.metrics_listen!r} is off loopback and TLS is not "
-                    "configured: set tls_cert_file and tls_key_file, or listen on 127.0.0.1"
+                    "configured: set tls_cert_file and tls_key_file (metrics are then served "
+                    "over HTTPS), listen on 127.0.0.1, or, to publish them in clear text "
+                    "anyway, set metrics_allow_plaintext = true"
                 )
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")

@@ -46,7 +46,7 @@ from registry.devca import DevCa
 from registry.report_service import ReportServicer
 from registry.service import RegistryServicer
 from registry.store import KeyPurpose, RegistryStore
-from signer.config import Settings
+from signer.config import Settings, is_loopback
 from signer.core import SignerCore
 from signer.digest import HashAlg
 from signer.errors import ConfigError, NotFound, NotUsable
@@ -480,11 +480,19 @@ def serve(
 
 
 def start_metrics(settings: Settings) -> Any:
-    """Serve /metrics if ``server.metrics_listen`` is set; prints where."""
+    """Serve /metrics if ``server.metrics_listen`` is set; prints where. With TLS
+    configured it is HTTPS only; plain HTTP off loopback (allowed by
+    ``metrics_allow_plaintext`` only) is logged as a warning."""
     listen = settings.server.metrics_listen
     if not listen:
         return None
     cert, key = settings.server.tls_cert_file, settings.server.tls_key_file
+    if cert is None and not is_loopback(listen.rpartition(":")[0]):
+        log.warning("serving Prometheus metrics in plain HTTP on %s, off loopback "
+                    "(server.metrics_allow_plaintext): anyone who can reach the port, or "
+                    "watch the network path, reads every agency's signing volume; configure "
+                    "server.tls_cert_file and server.tls_key_file to serve them over HTTPS",
+                    listen)
     server, port = serve_metrics(listen, certfile=str(cert) if cert else None,
                                  keyfile=str(key) if key else None)
     scheme = "https" if cert else "http"

@@ -1,0 +1,1 @@
+"""Adversarial tests: one module per security promise, each naming its attacker."""

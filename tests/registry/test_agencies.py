@@ -254,7 +254,7 @@ def test_half_valid_file_imports_nothing_and_reports_every_line(reg: AgencyRegis
         (6, "code"),          # duplicate of line 5
         (7, "parent_code"),   # parent neither registered nor in the file
         (8, "valid_from"),    # not ISO
-        (9, "parent_code"),   # H55 missing (the record spans lines 9-10)
+        (9, "name"),          # a line break in a name (the record spans lines 9-10)
         (11, "record"),       # wrong number of fields
     }, plan.problems
     dup = next(p for p in plan.problems if p.line == 6)
