@@ -104,6 +104,9 @@ class TsaPolicy:
         object.__setattr__(self, "accepted_policies", accepted)
 
 
+MAX_NONCE_BITS = 160
+
+
 class FailureInfo(enum.Enum):
     """RFC 3161 §2.4.2 PKIFailureInfo bits kyso answers with (value = bit number)."""
 
@@ -255,6 +258,14 @@ def parse_request(der: bytes, policy: TsaPolicy) -> ParsedRequest:
             FailureInfo.BAD_REQUEST, "the request is not a DER TimeStampReq (RFC 3161)"
         ) from exc
     alg_oid, params, imprint, mi_der, req_policy, nonce, cert_req, extensions = fields
+    if nonce is not None and nonce.bit_length() > MAX_NONCE_BITS:
+        # RFC 3161 §2.4.1 leaves the size open; the nonce is echoed and recorded, so it
+        # is bounded like every other input (64 bits is usual, 160 common practice).
+        raise Rejection(
+            FailureInfo.BAD_REQUEST,
+            f"the nonce is {nonce.bit_length()} bits long: this TSA accepts nonces of at "
+            f"most {MAX_NONCE_BITS} bits (a 64-bit random number is usual)",
+        )
 
     hash_alg = _HASH_BY_OID.get(alg_oid)
     if hash_alg is None:

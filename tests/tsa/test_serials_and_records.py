@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import cast
@@ -108,6 +109,27 @@ def test_a_failed_commit_fails_its_callers(
     ro_log._writer = BulkWriter(ro.engine)  # the database goes away after start-up
     with pytest.raises(StoreUnavailable, match="nothing was done or issued"):
         ro_log.append("t", "timestamp", "3", rows=[(TOKENS, _row(3))]).result(30)
+
+
+def test_a_bad_row_fails_only_its_own_caller(store: RegistryStore, journal: AuditLog) -> None:
+    """Group commit isolates a request whose row the database refuses: the others in its
+    group commit, only its caller gets the error (issue 12, item 2)."""
+    journal.append("t", "timestamp", "1", rows=[(TOKENS, _row(1))]).result(30)
+    with store.engine.connect() as blocker:  # hold the writer so that one group forms
+        if store.url.startswith("sqlite"):
+            blocker.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            blocker.exec_driver_sql("BEGIN")
+            blocker.exec_driver_sql("LOCK TABLE audit_records IN EXCLUSIVE MODE")
+        first = journal.append("t", "timestamp", "2", rows=[(TOKENS, _row(2))])
+        time.sleep(0.3)  # the writer has taken it and waits for the lock
+        group = [journal.append("t", "timestamp", str(i), rows=[(TOKENS, _row(i))])
+                 for i in (3, 1, 4, 5)]  # serial 1 is taken: that one row is refused
+        blocker.rollback()
+    assert first.result(30).seq == 2
+    with pytest.raises(KysoError, match="uniqueness check refused it"):
+        group[1].result(30)
+    assert sorted(f.result(30).seq for f in (group[0], group[2], group[3])) == [3, 4, 5]
 
 
 @pytest.mark.parametrize(

@@ -472,6 +472,15 @@ def test_non_minimal_der_is_bad_request() -> None:
     assert refused(long_length).failure is FailureInfo.BAD_REQUEST
 
 
+def test_nonces_are_bounded() -> None:
+    """A nonce is echoed and recorded: at most 160 bits, or the request is badRequest."""
+    digest = hashlib.sha256(b"").digest()
+    for nonce in (1, (1 << 160) - 1, -(1 << 159)):
+        assert parse_request(make_request(digest, nonce=nonce)[0], POLICY).nonce == nonce
+    r = refused(make_request(digest, nonce=1 << 160)[0])
+    assert r.failure is FailureInfo.BAD_REQUEST and "161 bits" in r.text
+
+
 def test_explicit_cert_req_false_is_accepted() -> None:
     digest = hashlib.sha256(b"").digest()
     mi = _der.seq(_der.seq(_der.oid(HashAlg.SHA256.oid), _der.DER_NULL), _der.tlv(0x04, digest))
