@@ -37,7 +37,7 @@ out = Console(soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 STATE_NAMES = {0: "?", 1: "pending", 2: "active", 3: "retired", 4: "compromised"}
-ALG_NAMES = {v: k for k, v in KEY_ALGORITHMS.items()}
+ALG_NAMES = {v: k for k, v in KEY_ALGORITHMS.items()} | {6: "ed25519"}  # ed25519: audit key
 
 
 class _WarningsToStderr(logging.Handler):

@@ -246,6 +246,64 @@ def register(admin: click.Group) -> None:
                   f"({e.key.certificate.subject}) for key {e.key.key_id}: now "
                   f"{STATE_NAMES.get(e.key.state, '?')}", highlight=False)
 
+    # -- the time-stamp authority's key --
+
+    @admin.group()
+    def tsa() -> None:
+        """The time-stamp authority's key and certificate."""
+
+    @tsa.command("rotate")
+    @click.option("--algorithm", type=click.Choice(sorted(KEY_ALGORITHMS)),
+                  help="[default: that of the current TSA key]")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Where to write the CSR when an external CA must certify the key "
+                  "[default: tsa-KEYID.csr].")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_context
+    def tsa_rotate(ctx: click.Context, algorithm: str | None, output: Path | None,
+                   as_json: bool) -> None:
+        """Generate a new TSA key. With the development CA it is certified and every node
+        timestamps with it within 2 s (no restart; the old key retires); otherwise a CSR is
+        written: have the CA issue a TSA certificate (critical extendedKeyUsage
+        timeStamping), then `kyso admin tsa import`."""
+        with _client(ctx) as c:
+            r = _run(lambda: c.rotate_key("", algorithm, tsa=True))
+        csr_path = None
+        if not r.activated:
+            csr_path = output or Path(f"tsa-{r.key.key.key_id[:8]}.csr")
+            write_atomically(csr_path, _pem(bytes(r.csr_der), "CERTIFICATE REQUEST"))
+        if as_json:
+            d = _entry_dict(r.key) | {"activated": r.activated,
+                                      "csr_file": str(csr_path) if csr_path else None}
+            out.print_json(json.dumps(d, ensure_ascii=False))
+        elif r.activated:
+            out.print(f"the TSA now signs with key {r.key.key.key_id}; the previous key is "
+                      "retired", highlight=False)
+        else:
+            out.print(f"generated TSA key {r.key.key.key_id} (pending); CSR written to "
+                      f"{csr_path}: have your CA issue a TSA certificate, then `kyso admin "
+                      "tsa import CERT --chain CA.pem`", highlight=False)
+
+    @tsa.command("import")
+    @click.argument("certificate", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--chain", "chain", multiple=True,
+                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="Issuing CA certificate(s), PEM or DER; repeat for each file.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_context
+    def tsa_import(ctx: click.Context, certificate: Path, chain: tuple[Path, ...],
+                   as_json: bool) -> None:
+        """Import the TSA certificate a CA issued for the pending TSA key; it becomes the
+        active TSA key on every node within 2 s."""
+        with _client(ctx) as c:
+            e = _run(lambda: c.import_certificate(
+                "", certificate.read_bytes(), [p.read_bytes() for p in chain], tsa=True))
+        if as_json:
+            out.print_json(json.dumps(_entry_dict(e), ensure_ascii=False))
+            return
+        out.print(f"imported TSA certificate {e.key.certificate.serial_hex} for key "
+                  f"{e.key.key_id}: now {STATE_NAMES.get(e.key.state, '?')}", highlight=False)
+
     # -- seal image and default profile --
 
     @admin.group()

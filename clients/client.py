@@ -498,14 +498,15 @@ class KysoClient:
 
     def import_certificate(
         self, agency: str, certificate: bytes, chain: Sequence[bytes] = (),
-        *, activate: bool = True,
+        *, activate: bool = True, tsa: bool = False,
     ) -> Any:
-        """Import a CA-issued certificate (PEM or DER) and its chain; returns a KeyEntry."""
+        """Import a CA-issued certificate (PEM or DER) and its chain; returns a KeyEntry.
+        With ``tsa`` (and no agency): the certificate of the TSA's pending key."""
         from kyso.registry.v1 import keys_pb2
 
         req = keys_pb2.ImportCertificateRequest(
             agency_code=agency, certificate=certificate, chain=list(chain),
-            no_activate=not activate,
+            no_activate=not activate, tsa=tsa,
         )
         return self._call(self._key_service().ImportCertificate, req)
 
@@ -516,8 +517,9 @@ class KysoClient:
         return self._call(self._key_service().ActivateKey, req)
 
     def rotate_key(self, agency: str, algorithm: str | None = None,
-                   scheme: str | None = None) -> Any:
-        """New key; with the dev CA active at once, else ``csr_der`` to send to the CA."""
+                   scheme: str | None = None, *, tsa: bool = False) -> Any:
+        """New key; with the dev CA active at once, else ``csr_der`` to send to the CA.
+        With ``tsa`` (and no agency): a new key for the time-stamp authority."""
         from kyso.registry.v1 import keys_pb2
 
         if algorithm is not None and algorithm not in KEY_ALGORITHMS:
@@ -527,6 +529,7 @@ class KysoClient:
             algorithm=KEY_ALGORITHMS[algorithm] if algorithm
             else common_pb2.KEY_ALGORITHM_UNSPECIFIED,
             scheme=SCHEMES[scheme] if scheme else common_pb2.SIGNATURE_SCHEME_UNSPECIFIED,
+            tsa=tsa,
         )
         return self._call(self._key_service().RotateKey, req)
 

@@ -25,9 +25,12 @@ class CodeFormat(enum.Enum):
     DECISION_20_2020 = "decision-20-2020"
 
 
-_QCVN = re.compile(r"^(\d{3})\.(\d{2})\.(\d{2})\.([A-Z]\d{2})$")
-_D20_LEVEL1 = re.compile(r"^[A-Y]\d{2}$")
-_D20_GROUP = re.compile(r"^[0-9A-Z]+$")
+# ASCII only (re.ASCII: "\d" would also match full-width and Arabic-Indic digits, and
+# look-alike twins of real codes could be registered); level-1 letters run A to Y.
+_QCVN = re.compile(r"^([0-9]{3})\.([0-9]{2})\.([0-9]{2})\.([A-Y][0-9]{2})$", re.ASCII)
+_D20_LEVEL1 = re.compile(r"^[A-Y][0-9]{2}$", re.ASCII)
+_D20_GROUP = re.compile(r"^[0-9A-Z]+$", re.ASCII)
+_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$", re.ASCII)
 D20_MAX_LEN = 35
 
 
@@ -48,9 +51,16 @@ def parse_code(raw: str) -> AgencyCode:
     Raises ``InvalidRequest`` with a message saying what is wrong and what a
     valid code looks like.
     """
-    code = raw.strip().upper()
+    code = raw.strip()
     if not code:
         raise InvalidRequest("agency code is empty: give a code such as 000.00.00.H13 or H13.12")
+    if not _PRINTABLE_ASCII.match(code):
+        # before upper(): "ſ".upper() is "S", and "１３" would pass for "13"
+        bad = next(ch for ch in code if not ("!" <= ch <= "~"))
+        raise InvalidRequest(
+            f"agency code {raw!r} contains {bad!r} (U+{ord(bad):04X}): a code is written "
+            "with the ASCII digits 0-9, the letters A-Z and dots only")
+    code = code.upper()
     if code[0].isdigit():
         return _parse_qcvn(code, raw)
     return _parse_d20(code, raw)
@@ -61,7 +71,7 @@ def _parse_qcvn(code: str, raw: str) -> AgencyCode:
     if not m:
         raise InvalidRequest(
             f"agency code {raw!r} is malformed: a QCVN 102:2016 code is DDD.DD.DD.LNN "
-            "(three digits, two, two, then a letter and two digits), e.g. 000.00.00.H13"
+            "(three digits, two, two, then a letter A-Y and two digits), e.g. 000.00.00.H13"
         )
     l4, l3, l2, l1 = m.groups()
     used = [int(l2) != 0, int(l3) != 0, int(l4) != 0]  # levels 2, 3, 4

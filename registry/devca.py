@@ -75,16 +75,21 @@ class DevCa:
         tsa = self._registry.active_key(KeyPurpose.TSA)
         if tsa is not None:
             return tsa
+        info = self._keystore.generate_key(algorithm, label=KeyUse.TSA.label)
+        key = self._registry.add_key(info, scheme=algorithm.default_scheme,
+                                     purpose=KeyPurpose.TSA)
+        return self.issue_tsa(key)
+
+    def issue_tsa(self, key: KeyRecord) -> KeyRecord:
+        """Certify a TSA key (critical extendedKeyUsage timeStamping only, RFC 3161 §2.3) and
+        make it the active TSA key (the previous one retires in the same transaction)."""
         ca = self.ensure()
         assert ca.certificate is not None
-        info = self._keystore.generate_key(algorithm, label="kyso-dev-tsa")
-        scheme = algorithm.default_scheme
-        self._registry.add_key(info, scheme=scheme, purpose=KeyPurpose.TSA)
         now = datetime.now(UTC)
         der = issue_certificate(
             subject={"common_name": "kyso Development TSA", "organization_name": "kyso",
                      "country_name": "VN"},
-            subject_public_key_der=info.public_key_der,
+            subject_public_key_der=key.public_key_der,
             issuer=ca.certificate.der,
             issuer_key=self._keystore.key(ca.key_id, use=KeyUse.CA),
             issuer_public_key_der=ca.public_key_der,
@@ -94,8 +99,8 @@ class DevCa:
             not_after=min(now + timedelta(days=3 * 365), ca.certificate.not_after),
             profile="tsa",
         )
-        log.info("created the development TSA key %s", info.key_id.hex())
-        return self._registry.attach_certificate(info.key_id, der, (ca.certificate.der,))
+        log.info("certified the development TSA key %s", key.key_id.hex())
+        return self._registry.attach_certificate(key.key_id, der, (ca.certificate.der,))
 
     def issue_seal(self, agency: Agency, key: KeyRecord, validity_days: int = 365) -> KeyRecord:
         """Issue an organization (seal) certificate for ``key`` and activate it."""

@@ -92,6 +92,14 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):  # type: ignore[misc, unuse
     def ImportCertificate(
         self, request: keys_pb2.ImportCertificateRequest, context: grpc.ServicerContext
     ) -> keys_pb2.KeyEntry:
+        if request.tsa:
+            if request.agency_code:
+                raise InvalidRequest("a TSA certificate belongs to no agency: leave the "
+                                     "agency code empty")
+            return key_entry_pb(self._keys.import_tsa_certificate(
+                request.certificate, list(request.chain), activate=not request.no_activate))
+        if not request.agency_code:
+            raise InvalidRequest("the request names no agency: set agency_code")
         key = self._keys.import_certificate(
             request.agency_code,
             request.certificate,
@@ -115,9 +123,17 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):  # type: ignore[misc, unuse
             if request.algorithm not in KEYALG_FROM_PB:
                 raise InvalidRequest(f"unknown key algorithm {request.algorithm}")
             algorithm = KEYALG_FROM_PB[request.algorithm]
-        rotation = self._keys.rotate(
-            request.agency_code, algorithm, scheme_from_pb(request.scheme)
-        )
+        if request.tsa:
+            if request.agency_code:
+                raise InvalidRequest("the TSA's key belongs to no agency: leave the agency "
+                                     "code empty")
+            rotation = self._keys.rotate_tsa(algorithm)
+        elif not request.agency_code:
+            raise InvalidRequest("the request names no agency: set agency_code")
+        else:
+            rotation = self._keys.rotate(
+                request.agency_code, algorithm, scheme_from_pb(request.scheme)
+            )
         return keys_pb2.RotateKeyResponse(
             key=key_entry_pb(rotation.key),
             activated=rotation.activated,

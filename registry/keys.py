@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Protocol
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from sqlalchemy import select
 
 from registry.audit.actions import note
@@ -49,7 +50,7 @@ from signer.errors import InvalidRequest, NotFound, NotUsable
 from signer.formats import _der
 from signer.formats.x509 import build_csr, build_name
 from signer.keys.store import Pkcs11KeyStore
-from signer.keys.types import KeyAlgorithm, Scheme
+from signer.keys.types import KeyAlgorithm, KeyUse, Scheme
 
 if TYPE_CHECKING:
     from registry.devca import DevCa
@@ -640,6 +641,74 @@ class KeyLifecycle:
             return Rotation(key, True, None)
         csr = self.make_csr(code, key.key_id)
         return Rotation(key, False, csr)
+
+    def rotate_tsa(self, algorithm: KeyAlgorithm | None = None) -> Rotation:
+        """A new key for the time-stamp authority. With the development CA it is certified
+        and becomes the active TSA key at once (every node signs with it within its 2 s key
+        cache, no restart); otherwise the CSR is returned, and importing the CA's
+        certificate (``import_tsa_certificate``) activates it."""
+        if algorithm is None:
+            last = self.registry.newest_of(KeyPurpose.TSA)
+            algorithm = last.algorithm if last is not None else KeyAlgorithm.RSA2048
+        if not algorithm.signs_digests:
+            raise InvalidRequest(f"a TSA key cannot be {algorithm.value}: use RSA or ECDSA")
+        info = self.keystore.generate_key(algorithm, label=KeyUse.TSA.label)
+        note(key_id=info.key_id.hex(), algorithm=algorithm.value)
+        key = self.registry.add_key(info, scheme=algorithm.default_scheme,
+                                    purpose=KeyPurpose.TSA)
+        if self.devca is not None:
+            key = self.devca.issue_tsa(key)
+            log.info("rotated the TSA to key %s (development CA)", key.key_id.hex())
+            return Rotation(key, True, None)
+        der = build_csr(
+            subject=build_name({"CN": "kyso Time-Stamp Authority", "C": "VN"}),
+            public_key_der=key.public_key_der,
+            key=self.keystore.key(key.key_id, use=KeyUse.TSA),
+            scheme=key.scheme,
+            hash_alg=_CSR_HASH.get(key.algorithm, HashAlg.SHA256),
+        )
+        rfc4514 = x509.load_der_x509_csr(der).subject.rfc4514_string()
+        return Rotation(key, False, Csr(key.key_id, der, rfc4514))
+
+    def import_tsa_certificate(self, certificate: bytes, chain: Sequence[bytes] = (), *,
+                               activate: bool = True) -> KeyRecord:
+        """Check and record the CA-issued certificate of the TSA's pending key: not a CA,
+        critical extendedKeyUsage with id-kp-timeStamping only (RFC 3161 §2.3), valid now,
+        chained to a root or a trust anchor; with ``activate`` it becomes the active TSA key
+        (the previous one retires in the same transaction)."""
+        leaf_ders = load_certificates(certificate, "the certificate")
+        pool_ders = leaf_ders[1:] + [
+            d for i, blob in enumerate(chain)
+            for d in load_certificates(blob, f"chain file #{i + 1}")
+        ]
+        leaf = x509.load_der_x509_certificate(leaf_ders[0])
+        spki = leaf.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        key = self.registry.newest_of(KeyPurpose.TSA)
+        if key is None or key.state is not KeyState.PENDING or key.public_key_der != spki:
+            raise InvalidRequest(
+                f"certificate {_name(leaf)!r} is not for the TSA's pending key: make one with "
+                "`kyso admin tsa rotate` and have the CA certify its CSR")
+        if _is_ca(leaf):
+            raise InvalidRequest(f"certificate {_name(leaf)!r} is a CA certificate: a TSA "
+                                 "certificate is an end-entity one (RFC 3161 §2.3)")
+        try:
+            eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+        except x509.ExtensionNotFound:
+            eku = None
+        if eku is None or not eku.critical or list(eku.value) != [
+                ExtendedKeyUsageOID.TIME_STAMPING]:
+            raise InvalidRequest(
+                f"certificate {_name(leaf)!r} is not a TSA certificate: RFC 3161 §2.3 asks "
+                "for a critical extendedKeyUsage with id-kp-timeStamping only")
+        now = self._clock()
+        _check_validity(leaf, now, "certificate")
+        path = self._chain(leaf, [x509.load_der_x509_certificate(d) for d in pool_ders], now)
+        chain_ders = tuple(c.public_bytes(Encoding.DER) for c in path)
+        rec = self.registry.attach_certificate(key.key_id, leaf_ders[0], chain_ders,
+                                               activate=activate)
+        log.info("imported TSA certificate %x for key %s", leaf.serial_number,
+                 key.key_id.hex())
+        return rec
 
     def retire(
         self, key_id: bytes, *, force: bool = False, agency_code: str | None = None

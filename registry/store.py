@@ -415,11 +415,13 @@ class RegistryStore:
         )
 
     def key_active(self, key_id: bytes) -> bool:
-        """Whether the key is active now: the per-request check of every signer node.
+        """Whether the key is active now and its agency (if it has one) not closed: the
+        per-request check of every signer node.
 
-        The same SELECT as :meth:`key_state`, on a connection kept by the calling
-        thread (no pool checkout, pre-ping or SQL compilation): ~5 µs instead of
-        ~100 µs on SQLite here, which matters at thousands of requests per second.
+        One SELECT on the unique ``keys.key_id`` index (joined to the agency's row by
+        primary key), on a connection kept by the calling thread (no pool checkout,
+        pre-ping or SQL compilation): ~5 µs instead of ~100 µs on SQLite here, which
+        matters at thousands of requests per second.
         """
         state = self._hot.scalar(_KEY_ACTIVE_SQL, key_id.hex(), "checking a key's state")
         if state is None:
@@ -490,7 +492,25 @@ class RegistryStore:
         """The key an agency signs with now, or a ``NotUsable`` saying what is missing."""
         parsed = parse_code(agency_code)
         with self._session("finding the signing key") as s:
-            agency_id = self._agency_id(s, parsed.code)
+            agency = s.scalar(select(AgencyRow).where(AgencyRow.code == parsed.code))
+            if agency is None:
+                raise NotFound(
+                    f"agency {parsed.code} is not registered: check the code, or add it with "
+                    "`kyso admin agency add`"
+                )
+            if agency.status == "closed":
+                from registry.agencies import AgencyRegistry
+
+                now = AgencyRegistry(self.engine).successors(parsed.code)
+                succ = (f"; sign for {' or '.join(now)}, which answers for it now"
+                        if now and now != (parsed.code,) else "")
+                raise NotUsable(
+                    f"agency code {parsed.code} was closed on {agency.valid_to}"
+                    + (f" (merged or moved into {agency.successor_code})"
+                       if agency.successor_code else "")
+                    + f": it signs no more{succ}"
+                )
+            agency_id = agency.id
             row = s.scalars(
                 select(KeyRow)
                 .where(
@@ -532,6 +552,13 @@ class RegistryStore:
                 )
                 raise NotUsable(f"agency {parsed.code} has no active signing key: {hint}")
             return _key_record(row)
+
+    def newest_of(self, purpose: KeyPurpose) -> KeyRecord | None:
+        """The most recently created key of a server purpose (TSA, audit, CA), any state."""
+        with self._session("reading keys") as s:
+            row = s.scalars(select(KeyRow).where(KeyRow.purpose == purpose.value)
+                            .order_by(KeyRow.id.desc())).first()
+            return _key_record(row) if row else None
 
     def newest_key(self, agency_code: str) -> KeyRecord:
         with self._session("reading keys") as s:
@@ -575,7 +602,12 @@ class RegistryStore:
         return translate_sql_errors(doing)
 
 
-_KEY_ACTIVE_SQL = f"SELECT state FROM {KeyRow.__tablename__} WHERE key_id = ?"
+# "active" only for an active key whose agency (if any) is not closed.
+_KEY_ACTIVE_SQL = (
+    f"SELECT CASE WHEN a.status = 'closed' THEN 'agency-closed' ELSE k.state END "
+    f"FROM {KeyRow.__tablename__} k LEFT JOIN {AgencyRow.__tablename__} a "
+    "ON a.id = k.agency_id WHERE k.key_id = ?"
+)
 
 
 def raw_connect(engine: Engine) -> Any:

@@ -25,6 +25,7 @@ SCHEME_TO_PB = {
     Scheme.PKCS1V15: common_pb2.SIGNATURE_SCHEME_RSA_PKCS1V15,
     Scheme.PSS: common_pb2.SIGNATURE_SCHEME_RSA_PSS,
     Scheme.ECDSA: common_pb2.SIGNATURE_SCHEME_ECDSA,
+    Scheme.EDDSA: common_pb2.SIGNATURE_SCHEME_EDDSA,
 }
 SCHEME_FROM_PB: dict[int, Scheme] = {int(v): k for k, v in SCHEME_TO_PB.items()}
 KEYALG_TO_PB = {
@@ -33,6 +34,7 @@ KEYALG_TO_PB = {
     KeyAlgorithm.RSA4096: common_pb2.KEY_ALGORITHM_RSA_4096,
     KeyAlgorithm.EC_P256: common_pb2.KEY_ALGORITHM_EC_P256,
     KeyAlgorithm.EC_P384: common_pb2.KEY_ALGORITHM_EC_P384,
+    KeyAlgorithm.ED25519: common_pb2.KEY_ALGORITHM_ED25519,
 }
 KEYALG_FROM_PB: dict[int, KeyAlgorithm] = {int(v): k for k, v in KEYALG_TO_PB.items()}
 LEVEL_FROM_PB = {

@@ -21,6 +21,7 @@ from sqlalchemy import Table
 
 from clients.tsp import TimeStampResp
 from registry.audit import AuditLog, current_actor, wait_all
+from registry.store import KeyRecord
 from signer.digest import Digest
 from signer.errors import NotUsable, Unavailable
 from signer.idempotency import Recorder
@@ -40,24 +41,32 @@ class TsaCore:
     def __init__(
         self,
         *,
-        builder: TokenBuilder,
+        keys: Callable[[], tuple[KeyRecord, TokenBuilder]],
         policy: TsaPolicy,
         serials: SerialAllocator,
         clock_guard: ClockGuard,
         node_id: str,
-        key_id: bytes,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         audit: AuditLog | None = None,
     ) -> None:
+        """``keys`` gives the active TSA key and its builder, checked per request
+        (``tsa.keys.TsaKeys.current``); it raises ``NotUsable`` when there is none."""
         self._audit = audit
-        self._builder = builder
+        self._keys = keys
         self._policy = policy
         self._serials = serials
         self._guard = clock_guard
         self._node = node_id
-        self._key_hex = key_id.hex()
         self._clock = clock
         self.issued = 0
+
+    def usable(self) -> str | None:
+        """Why this TSA cannot grant timestamps now (no usable key), or None."""
+        try:
+            self._keys()
+        except NotUsable as exc:
+            return exc.message
+        return None
 
     def respond(self, request_der: bytes, record: Recorder | None = None) -> bytes:
         """A DER TimeStampResp for ``request_der``: granted, or a rejection saying why.
@@ -98,14 +107,20 @@ class TsaCore:
         if not status.synchronised:
             log.warning("timestamp refused: %s", status.reason)
             return _rejection(FailureInfo.TIME_NOT_AVAILABLE, status.reason)
+        try:
+            key, builder = self._keys()  # the key's state, checked for this request
+        except NotUsable as exc:
+            log.error("timestamp refused: %s", exc.message)
+            return _rejection(FailureInfo.SYSTEM_FAILURE, exc.message)
         serial = self._serials.next()  # may raise StoreUnavailable
         now = self._clock()
         try:
-            self._builder.check_validity(now)
+            builder.check_validity(now)
         except NotUsable as exc:
             log.error("timestamp refused: %s", exc.message)
             return _rejection(FailureInfo.SYSTEM_FAILURE, "the TSA certificate is not valid now")
-        response = self._builder.build(req, serial=serial, gen_time=now)
+        response = builder.build(req, serial=serial, gen_time=now)
+        key_hex = key.key_id.hex()
         # The token record and its audit record are committed in one transaction of
         # the node's group commit; the reply waits for it. If it fails the token is
         # dropped, never sent. Without an audit log (the benchmark-only
@@ -113,7 +128,7 @@ class TsaCore:
         if self._audit is not None:
             wait_all([self._audit.append(current_actor.get(), "timestamp", format(serial, "x"), {
                 "imprint": req.imprint.hex(), "hash_alg": req.hash_alg.value,
-                "policy": req.policy, "key_id": self._key_hex,
+                "policy": req.policy, "key_id": key_hex,
             }, rows=[(_TOKENS, {
                 "serial": format(serial, "x"),
                 "gen_time": now,
@@ -122,7 +137,7 @@ class TsaCore:
                 "policy": req.policy,
                 "nonce": format(req.nonce, "x") if req.nonce is not None else None,
                 "node_id": self._node,
-                "key_id": self._key_hex,
+                "key_id": key_hex,
             }), *([record(response)] if record is not None else [])])])  # StoreUnavailable
         self.issued += 1
         TIMESTAMPS.inc()

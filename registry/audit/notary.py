@@ -114,12 +114,18 @@ class AuditNotary:
     def trusted(self) -> TrustedKeys:
         return trusted_keys(self._keystore, self._pinned)
 
-    def sign(self, node_id: str, seq: int, head: bytes, when: datetime) -> Checkpoint:
+    def ready(self) -> None:
+        """Make sure the key to sign with is still active, switching to (or making) the
+        active audit key if not. It may write to the database: call it outside any open
+        write transaction (SQLite has one write lock)."""
         if not self._registry.key_active(self._key.key_id):
             old = self._key
             self._key = ensure_audit_key(self._keystore, self._registry)
             log.warning("audit key %s is no longer active: checkpoints are signed with %s",
                         old.key_id.hex(), self._key.key_id.hex())
+
+    def sign(self, node_id: str, seq: int, head: bytes, when: datetime) -> Checkpoint:
+        """Sign a checkpoint with the current key (see :meth:`ready`)."""
         unsigned = Checkpoint(node_id, seq, head, format_time(when), self._key.key_id,
                               self._key.algorithm.value, b"")
         signature = self._keystore.sign_message(self._key.key_id, unsigned.message(),

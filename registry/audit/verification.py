@@ -49,6 +49,7 @@ from registry.audit.records import (
     format_time,
     record_hash,
 )
+from registry.models import KeyRow
 
 STALE_OUTBOX = timedelta(seconds=60)
 
@@ -101,6 +102,13 @@ def verify(engine: Engine, *, trusted: TrustedKeys, witnesses: Mapping[str, Chec
             | set(conn.execute(select(CHECKPOINTS.c.node_id).distinct()).scalars())
             | set(witnesses)
         )
+        # Advisory (the database says it): checkpoints signed after their key was marked
+        # compromised are not trusted.
+        compromised: dict[bytes, datetime] = {}
+        for k, t in conn.execute(select(KeyRow.key_id, KeyRow.compromised_at).where(
+                KeyRow.purpose == "audit", KeyRow.compromised_at.is_not(None))):
+            if t is not None:
+                compromised[bytes.fromhex(k)] = t if t.tzinfo else t.replace(tzinfo=UTC)
         stale: dict[str, int] = {}
         for node_id, when in conn.execute(select(OUTBOX.c.node_id, OUTBOX.c.time)):
             if (when if when.tzinfo else when.replace(tzinfo=UTC)) < now - STALE_OUTBOX:
@@ -109,7 +117,7 @@ def verify(engine: Engine, *, trusted: TrustedKeys, witnesses: Mapping[str, Chec
     firsts: list[AuditProblem] = []
     total = verified = count = 0
     for node in sorted({*nodes, *stale}):
-        walk = _NodeWalk(engine, node, trusted, witnesses.get(node))
+        walk = _NodeWalk(engine, node, trusted, witnesses.get(node), compromised)
         walk.run()
         if stale.get(node):
             walk.problem(walk.last_seq + 1, None, "unchained",
@@ -132,8 +140,10 @@ def verify(engine: Engine, *, trusted: TrustedKeys, witnesses: Mapping[str, Chec
 
 class _NodeWalk:
     def __init__(self, engine: Engine, node: str, trusted: TrustedKeys,
-                 witness: Checkpoint | None) -> None:
+                 witness: Checkpoint | None,
+                 compromised: Mapping[bytes, datetime] | None = None) -> None:
         self.engine = engine
+        self.compromised = compromised or {}
         self.node = node
         self.trusted = trusted
         self.witness = witness
@@ -268,6 +278,13 @@ class _NodeWalk:
         if not self.trusted.verifies(checkpoint):
             self.problem(seq, None, "bad-checkpoint",
                          f"the signature of checkpoint {cp.id} at seq {seq} does not verify")
+            return
+        since = self.compromised.get(checkpoint.key_id)
+        if since is not None and datetime.fromisoformat(checkpoint.time) > since:
+            self.problem(seq, None, "bad-checkpoint",
+                         f"checkpoint {cp.id} at seq {seq} was signed by audit key "
+                         f"{cp.key_id} after it was marked compromised ({since:%Y-%m-%d %H:%M} "
+                         "UTC)")
             return
         if row is None:
             if seq > self.last_seq and self.first is None:

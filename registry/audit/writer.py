@@ -276,6 +276,7 @@ class AuditLog:
         """A node the HSM has no witness of yet makes itself known before it writes: the
         token then vouches for the node's existence from its first record on, so a chain
         in the database without a witness is one no node of this deployment wrote."""
+        self._notary.ready()
         self._notary.write_witness(
             self._notary.sign(self.node_id, self._seq, self._hash, self._clock()))
         self._witnessed = True
@@ -484,6 +485,8 @@ class AuditLog:
         if not pending and not adopts and not (
                 self._seq > self._signed_seq and (force_checkpoint or self._checkpoint_due())):
             return
+        if force_checkpoint or self._checkpoint_due(self._seq + len(pending)):
+            self._prepare_signing()  # before the write transaction: it may itself write
         now = self._clock()
         seq, prev = self._seq, self._hash
         records: list[dict[str, Any]] = []
@@ -555,6 +558,12 @@ class AuditLog:
                 d["time"] = d["time"].replace(tzinfo=UTC)
             out.append(d)
         return sorted(out, key=lambda d: (d["time"], d["id"]))
+
+    def _prepare_signing(self) -> None:
+        try:
+            self._notary.ready()
+        except (KysoError, DBAPIError) as exc:  # signing will fail and be retried later
+            log.error("cannot check node %s's audit key: %s", self.node_id, exc)
 
     def _sign(self, seq: int, head: bytes, now: datetime) -> Checkpoint | None:
         try:

@@ -173,13 +173,14 @@ POLICY: dict[str, Rule] = {
         (Role.KEY_ADMIN,), "make CSRs", _agency, audit=True
     ),
     "/kyso.registry.v1.KeyService/ImportCertificate": Rule(
-        (Role.KEY_ADMIN,), "import certificates", _agency, audit=True
+        (Role.KEY_ADMIN,), "import certificates", _agency, optional_scope=True, audit=True
     ),
     "/kyso.registry.v1.KeyService/ActivateKey": Rule(
         (Role.KEY_ADMIN,), "activate keys", _agency, optional_scope=True, audit=True
     ),
+    # the TSA's key (tsa = true, no agency): key-admin on every agency
     "/kyso.registry.v1.KeyService/RotateKey": Rule(
-        (Role.KEY_ADMIN,), "rotate keys", _agency, audit=True
+        (Role.KEY_ADMIN,), "rotate keys", _agency, optional_scope=True, audit=True
     ),
     "/kyso.registry.v1.KeyService/RetireKey": Rule(
         (Role.KEY_ADMIN,), "retire keys", _agency, optional_scope=True, audit=True

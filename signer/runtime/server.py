@@ -48,11 +48,10 @@ from registry.service import RegistryServicer
 from registry.store import KeyPurpose, RegistryStore
 from signer.config import Settings, is_loopback
 from signer.core import SignerCore
-from signer.digest import HashAlg
 from signer.errors import ConfigError, NotFound, NotUsable
 from signer.idempotency import Replies
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
-from signer.keys.types import KeyAlgorithm, KeyUse
+from signer.keys.types import KeyAlgorithm
 from signer.runtime.auth import AuthInterceptor
 from signer.runtime.interceptors import ErrorMappingInterceptor
 from signer.runtime.observe import HEALTH, serve_metrics
@@ -61,9 +60,10 @@ from signer.timestamps import HttpTimestamper, InternalTimestamper, Timestamper
 from tsa.clock import ClockCheck, ClockGuard
 from tsa.core import TsaCore
 from tsa.http import TsaHttpServer
+from tsa.keys import TsaKeys
 from tsa.serials import SerialAllocator
 from tsa.service import TsaServicer
-from tsa.token import TokenBuilder, TsaPolicy
+from tsa.token import TsaPolicy
 
 log = logging.getLogger(__name__)
 
@@ -346,17 +346,9 @@ class Node:
             accuracy_ms=t.accuracy_ms,
             include_chain=t.include_chain,
         )
+        keys = TsaKeys(self.keystore, self.registry, policy)
         try:
-            builder = TokenBuilder(
-                certificate_der=key.certificate.der,
-                chain_der=list(key.certificate.chain),
-                key=self.keystore.key(key.key_id, use=KeyUse.TSA),
-                public_key_der=key.public_key_der,
-                scheme=key.scheme,
-                hash_alg=HashAlg.SHA256,
-                policy=policy,
-            )
-            builder.check_validity(datetime.now(UTC))
+            keys.current()[1].check_validity(datetime.now(UTC))
         except NotUsable as exc:
             raise ConfigError(f"the TSA cannot start: {exc.message}") from exc
         guard = ClockGuard(ClockCheck(t.clock_check), t.max_clock_error_ms)
@@ -368,13 +360,12 @@ class Node:
         self._tsa_guard = guard
         log.info("TSA key %s, policy %s", key.key_id.hex(), t.policy)
         return TsaCore(
-            builder=builder,
+            keys=keys.current,
             policy=policy,
             serials=SerialAllocator(self.registry.engine, block=t.serial_block),
             clock_guard=guard,
             node_id=self.settings.node_id,
-            key_id=key.key_id,
-            audit=journal,  # audit
+            audit=journal,
         )
 
     def _update_health(self) -> None:
@@ -387,11 +378,12 @@ class Node:
             self._health.set(name, serving if ok else not_serving)
             HEALTH.labels(name or "overall").set(1 if ok else 0)
         if self._tsa_guard is not None:
-            clock_ok = self._tsa_guard.status().synchronised
-            self._health.set(TSA_SERVICE, serving if ok and clock_ok else not_serving)
-            HEALTH.labels(TSA_SERVICE).set(1 if ok and clock_ok else 0)
+            tsa_ok = ok and self._tsa_guard.status().synchronised and (
+                self.tsa is None or self.tsa.usable() is None)
+            self._health.set(TSA_SERVICE, serving if tsa_ok else not_serving)
+            HEALTH.labels(TSA_SERVICE).set(1 if tsa_ok else 0)
             if self.tsa_http is not None:
-                self.tsa_http.set_serving(ok and clock_ok)
+                self.tsa_http.set_serving(tsa_ok)
 
     def _watch(self) -> None:
         next_prune = 0.0

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
@@ -52,3 +54,23 @@ def node(tmp_path: Path) -> Iterator[Node]:
     yield n
     if n.server is not None and n.server.proc.poll() is None:
         n.stop()
+
+
+def connection_per_node(endpoint: str, nodes: set[str]) -> dict[str, grpc.Channel]:
+    """One connection to each worker behind a shared port: fresh connections until the
+    kernel has handed one to each (tests/e2e/test_workers.py says why 64 are enough)."""
+    found: dict[str, grpc.Channel] = {}
+    for _ in range(64):
+        ch = grpc.insecure_channel(endpoint, options=[("grpc.use_local_subchannel_pool", 1)])
+        _, call = health_pb2_grpc.HealthStub(ch).Check.with_call(
+            health_pb2.HealthCheckRequest(), timeout=10)
+        name = dict(call.trailing_metadata())["x-kyso-node"]
+        if name in found:
+            ch.close()
+        else:
+            found[name] = ch
+        if set(found) == nodes:
+            return found
+    for ch in found.values():
+        ch.close()
+    raise AssertionError(f"no connection reached every worker: {sorted(found)}")

@@ -24,12 +24,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.tsp import TimeStampResp, make_request
 from kyso.common.v1 import common_pb2
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
-from tests.adversarial.conftest import DEMO, Node
+from tests.adversarial.conftest import DEMO, Node, connection_per_node
 from tests.e2e.conftest import server_env
 
 pytestmark = pytest.mark.e2e
@@ -115,24 +114,6 @@ def test_a_huge_nonce_is_refused_and_fails_no_one_else(node: Node) -> None:
         assert "nonce" in " ".join(st["status_string"].native or []), st.native
 
 
-def _connection_per_node(endpoint: str, nodes: set[str]) -> dict[str, grpc.Channel]:
-    """One connection to each worker behind the shared port (fresh connections until the
-    kernel has handed one to each: tests/e2e/test_workers.py says why)."""
-    found: dict[str, grpc.Channel] = {}
-    for _ in range(64):
-        ch = grpc.insecure_channel(endpoint, options=[("grpc.use_local_subchannel_pool", 1)])
-        _, call = health_pb2_grpc.HealthStub(ch).Check.with_call(
-            health_pb2.HealthCheckRequest(), timeout=10)
-        node = dict(call.trailing_metadata())["x-kyso-node"]
-        if node in found:
-            ch.close()
-        else:
-            found[node] = ch
-        if set(found) == nodes:
-            return found
-    raise AssertionError(f"no connection reached every worker: {sorted(found)}")
-
-
 def test_a_colliding_idempotency_key_fails_only_its_caller(tmp_path: Path) -> None:
     """Two workers (two nodes, one database) get the same keyed request at the same instant,
     again and again, while others sign: nobody else fails; of each pair, one gets the
@@ -142,7 +123,7 @@ def test_a_colliding_idempotency_key_fails_only_its_caller(tmp_path: Path) -> No
     srv = node.start()
     assert srv.token is not None
     meta = (("authorization", f"Bearer {srv.token}"),)
-    channels = _connection_per_node(srv.endpoint, {"e2e-0", "e2e-1"})
+    channels = connection_per_node(srv.endpoint, {"e2e-0", "e2e-1"})
     stubs = [signer_pb2_grpc.SignerServiceStub(ch) for ch in channels.values()]
     stop = threading.Event()
     outcomes: list[str] = []

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkyso/common/v1/common.proto\x12\x0ekyso.common.v1\"\x80\x01\n\x0b\x43\x65rtificate\x12\x0b\n\x03\x64\x65r\x18\x01 \x01(\x0c\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0e\n\x06issuer\x18\x03 \x01(\t\x12\x12\n\nserial_hex\x18\x04 \x01(\t\x12\x17\n\x0fnot_before_unix\x18\x05 \x01(\x03\x12\x16\n\x0enot_after_unix\x18\x06 \x01(\x03*\x80\x01\n\rHashAlgorithm\x12\x1e\n\x1aHASH_ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n\x15HASH_ALGORITHM_SHA256\x10\x01\x12\x19\n\x15HASH_ALGORITHM_SHA384\x10\x02\x12\x19\n\x15HASH_ALGORITHM_SHA512\x10\x03*\x90\x01\n\x0fSignatureScheme\x12 \n\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12!\n\x1dSIGNATURE_SCHEME_RSA_PKCS1V15\x10\x01\x12\x1c\n\x18SIGNATURE_SCHEME_RSA_PSS\x10\x02\x12\x1a\n\x16SIGNATURE_SCHEME_ECDSA\x10\x03*\xb7\x01\n\x0cKeyAlgorithm\x12\x1d\n\x19KEY_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1a\n\x16KEY_ALGORITHM_RSA_2048\x10\x01\x12\x1a\n\x16KEY_ALGORITHM_RSA_3072\x10\x02\x12\x1a\n\x16KEY_ALGORITHM_RSA_4096\x10\x03\x12\x19\n\x15KEY_ALGORITHM_EC_P256\x10\x04\x12\x19\n\x15KEY_ALGORITHM_EC_P384\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkyso/common/v1/common.proto\x12\x0ekyso.common.v1\"\x80\x01\n\x0b\x43\x65rtificate\x12\x0b\n\x03\x64\x65r\x18\x01 \x01(\x0c\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0e\n\x06issuer\x18\x03 \x01(\t\x12\x12\n\nserial_hex\x18\x04 \x01(\t\x12\x17\n\x0fnot_before_unix\x18\x05 \x01(\x03\x12\x16\n\x0enot_after_unix\x18\x06 \x01(\x03*\x80\x01\n\rHashAlgorithm\x12\x1e\n\x1aHASH_ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n\x15HASH_ALGORITHM_SHA256\x10\x01\x12\x19\n\x15HASH_ALGORITHM_SHA384\x10\x02\x12\x19\n\x15HASH_ALGORITHM_SHA512\x10\x03*\xac\x01\n\x0fSignatureScheme\x12 \n\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12!\n\x1dSIGNATURE_SCHEME_RSA_PKCS1V15\x10\x01\x12\x1c\n\x18SIGNATURE_SCHEME_RSA_PSS\x10\x02\x12\x1a\n\x16SIGNATURE_SCHEME_ECDSA\x10\x03\x12\x1a\n\x16SIGNATURE_SCHEME_EDDSA\x10\x04*\xd2\x01\n\x0cKeyAlgorithm\x12\x1d\n\x19KEY_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1a\n\x16KEY_ALGORITHM_RSA_2048\x10\x01\x12\x1a\n\x16KEY_ALGORITHM_RSA_3072\x10\x02\x12\x1a\n\x16KEY_ALGORITHM_RSA_4096\x10\x03\x12\x19\n\x15KEY_ALGORITHM_EC_P256\x10\x04\x12\x19\n\x15KEY_ALGORITHM_EC_P384\x10\x05\x12\x19\n\x15KEY_ALGORITHM_ED25519\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HASHALGORITHM']._serialized_start=179
   _globals['_HASHALGORITHM']._serialized_end=307
   _globals['_SIGNATURESCHEME']._serialized_start=310
-  _globals['_SIGNATURESCHEME']._serialized_end=454
-  _globals['_KEYALGORITHM']._serialized_start=457
-  _globals['_KEYALGORITHM']._serialized_end=640
+  _globals['_SIGNATURESCHEME']._serialized_end=482
+  _globals['_KEYALGORITHM']._serialized_start=485
+  _globals['_KEYALGORITHM']._serialized_end=695
   _globals['_CERTIFICATE']._serialized_start=48
   _globals['_CERTIFICATE']._serialized_end=176
 # @@protoc_insertion_point(module_scope)

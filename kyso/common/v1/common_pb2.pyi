@@ -18,6 +18,7 @@ class SignatureScheme(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SIGNATURE_SCHEME_RSA_PKCS1V15: _ClassVar[SignatureScheme]
     SIGNATURE_SCHEME_RSA_PSS: _ClassVar[SignatureScheme]
     SIGNATURE_SCHEME_ECDSA: _ClassVar[SignatureScheme]
+    SIGNATURE_SCHEME_EDDSA: _ClassVar[SignatureScheme]
 
 class KeyAlgorithm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +28,7 @@ class KeyAlgorithm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     KEY_ALGORITHM_RSA_4096: _ClassVar[KeyAlgorithm]
     KEY_ALGORITHM_EC_P256: _ClassVar[KeyAlgorithm]
     KEY_ALGORITHM_EC_P384: _ClassVar[KeyAlgorithm]
+    KEY_ALGORITHM_ED25519: _ClassVar[KeyAlgorithm]
 HASH_ALGORITHM_UNSPECIFIED: HashAlgorithm
 HASH_ALGORITHM_SHA256: HashAlgorithm
 HASH_ALGORITHM_SHA384: HashAlgorithm
@@ -35,12 +37,14 @@ SIGNATURE_SCHEME_UNSPECIFIED: SignatureScheme
 SIGNATURE_SCHEME_RSA_PKCS1V15: SignatureScheme
 SIGNATURE_SCHEME_RSA_PSS: SignatureScheme
 SIGNATURE_SCHEME_ECDSA: SignatureScheme
+SIGNATURE_SCHEME_EDDSA: SignatureScheme
 KEY_ALGORITHM_UNSPECIFIED: KeyAlgorithm
 KEY_ALGORITHM_RSA_2048: KeyAlgorithm
 KEY_ALGORITHM_RSA_3072: KeyAlgorithm
 KEY_ALGORITHM_RSA_4096: KeyAlgorithm
 KEY_ALGORITHM_EC_P256: KeyAlgorithm
 KEY_ALGORITHM_EC_P384: KeyAlgorithm
+KEY_ALGORITHM_ED25519: KeyAlgorithm
 
 class Certificate(_message.Message):
     __slots__ = ("der", "subject", "issuer", "serial_hex", "not_before_unix", "not_after_unix")

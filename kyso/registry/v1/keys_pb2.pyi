@@ -64,16 +64,18 @@ class CreateCsrResponse(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., csr_der: _Optional[bytes] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class ImportCertificateRequest(_message.Message):
-    __slots__ = ("agency_code", "certificate", "chain", "no_activate")
+    __slots__ = ("agency_code", "certificate", "chain", "no_activate", "tsa")
     AGENCY_CODE_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     NO_ACTIVATE_FIELD_NUMBER: _ClassVar[int]
+    TSA_FIELD_NUMBER: _ClassVar[int]
     agency_code: str
     certificate: bytes
     chain: _containers.RepeatedScalarFieldContainer[bytes]
     no_activate: bool
-    def __init__(self, agency_code: _Optional[str] = ..., certificate: _Optional[bytes] = ..., chain: _Optional[_Iterable[bytes]] = ..., no_activate: _Optional[bool] = ...) -> None: ...
+    tsa: bool
+    def __init__(self, agency_code: _Optional[str] = ..., certificate: _Optional[bytes] = ..., chain: _Optional[_Iterable[bytes]] = ..., no_activate: _Optional[bool] = ..., tsa: _Optional[bool] = ...) -> None: ...
 
 class ActivateKeyRequest(_message.Message):
     __slots__ = ("key_id", "agency_code")
@@ -84,14 +86,16 @@ class ActivateKeyRequest(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., agency_code: _Optional[str] = ...) -> None: ...
 
 class RotateKeyRequest(_message.Message):
-    __slots__ = ("agency_code", "algorithm", "scheme")
+    __slots__ = ("agency_code", "algorithm", "scheme", "tsa")
     AGENCY_CODE_FIELD_NUMBER: _ClassVar[int]
     ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     SCHEME_FIELD_NUMBER: _ClassVar[int]
+    TSA_FIELD_NUMBER: _ClassVar[int]
     agency_code: str
     algorithm: _common_pb2.KeyAlgorithm
     scheme: _common_pb2.SignatureScheme
-    def __init__(self, agency_code: _Optional[str] = ..., algorithm: _Optional[_Union[_common_pb2.KeyAlgorithm, str]] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ...) -> None: ...
+    tsa: bool
+    def __init__(self, agency_code: _Optional[str] = ..., algorithm: _Optional[_Union[_common_pb2.KeyAlgorithm, str]] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ..., tsa: _Optional[bool] = ...) -> None: ...
 
 class RotateKeyResponse(_message.Message):
     __slots__ = ("key", "activated", "csr_der")
