@@ -407,8 +407,8 @@ def test_trusted_untouched_leader_signature_is_sealed(world: World, path: str) -
     from pyhanko.keys import load_cert_from_pemder
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.diff_analysis import ModificationLevel
-    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko_certvalidator import ValidationContext
 
     out = PATHS[path](world, "good", path)
@@ -425,7 +425,7 @@ def test_trusted_untouched_leader_signature_is_sealed(world: World, path: str) -
     with out.output.open("rb") as f:
         reader = PdfFileReader(f)
         sigs = list(reader.embedded_signatures)
-        assert [s.field_name for s in sigs][0] == FIELD
+        assert sigs[0].field_name == FIELD
         statuses = []
         for s in sigs:
             vc = ValidationContext(trust_roots=[load_cert_from_pemder(str(world.ca))],
