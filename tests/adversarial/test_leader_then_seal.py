@@ -356,8 +356,9 @@ def refused(w: World, name: str, path: str) -> str:
 def test_self_signed_leader_is_refused(world: World, path: str) -> None:
     msg = refused(world, "self_signed", path)
     assert SELF_CN in msg, msg
-    assert "trust" in msg and "NO_CERTIFICATE_CHAIN_FOUND" in msg, msg
-    assert "tin cậy" in msg, msg
+    # pyhanko-certvalidator refuses a self-signed leaf before looking for anchors
+    assert "not a trusted" in msg and "self-signed" in msg, msg
+    assert "tin cậy" in msg and "tự ký" in msg, msg
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -72,12 +72,16 @@ def env(srv: Server) -> dict[str, Path]:
     out = io.BytesIO()
     w.write(out)
     (d / "blank.pdf").write_bytes(out.getvalue())
-    # the leader's own token stands in as a throwaway self-signed certificate
-    r = run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-            str(d / "p.key"), "-out", str(d / "p.crt"), "-days", "30", "-utf8",
-            "-subj", "/CN=Nguyễn Văn An")
+    # the leader's own key and CSR; the development CA certifies it (the seal profile
+    # requires a personal signature that chains to a trust anchor)
+    r = run("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout",
+            str(d / "p.key"), "-out", str(d / "p.csr"), "-utf8", "-subj", "/CN=Nguyễn Văn An")
     assert r.returncode == 0, r.stderr
-    personal = signers.SimpleSigner.load(str(d / "p.key"), str(d / "p.crt"))
+    r = srv.cli("admin", "cert", "issue-person", str(d / "p.csr"), "-o", str(d / "p.crt"),
+                "--days", "30")
+    assert r.returncode == 0, r.stderr
+    personal = signers.SimpleSigner.load(str(d / "p.key"), str(d / "p.crt"),
+                                         ca_chain_files=(str(ca),))
     signed = signers.sign_pdf(
         IncrementalPdfFileWriter(io.BytesIO(out.getvalue())),
         signers.PdfSignatureMetadata(field_name="ChuKyCaNhan"), signer=personal,
