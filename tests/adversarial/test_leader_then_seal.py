@@ -56,6 +56,8 @@ SELF_CN = "Trần Văn Giả"  # a self-signed "leader"
 FOREIGN_CN = "Lê Thị Lạ"  # issued by a CA nobody configured
 REVOKABLE_CN = "Phạm Văn Cường"  # issued under an anchor, revocation unknown
 NOW = datetime.now(UTC)
+IMPOSTOR_FIELD = "ChuKyThem"
+OTHER = "000.00.00.H49"  # another agency, with an organization key in kyso
 
 
 def run(*cmd: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -174,6 +176,20 @@ def leader_sign(data: bytes, key: Path, cert: Path, chain: tuple[Path, ...] = ()
     return out.getvalue()
 
 
+def leader_sign_as(data: bytes, key: Path, cert: Path, name: str,
+                   box: tuple[int, int, int, int]) -> bytes:
+    """Another signature, in a new visible field ``name``."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    signer = signers.SimpleSigner.load(str(key), str(cert))
+    assert signer is not None
+    return signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(data)),
+        signers.PdfSignatureMetadata(field_name=name), signer=signer,
+        new_field_spec=fields.SigFieldSpec(name, on_page=0, box=box)).getvalue()
+
+
 def change_page_text(data: bytes) -> bytes:
     """An incremental update that rewrites the page's content (not form filling): the
     amount in the decision becomes another one."""
@@ -189,6 +205,33 @@ def change_page_text(data: bytes) -> bytes:
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+def document_timestamp(data: bytes, d: Path) -> bytes:
+    """A PAdES document timestamp (an LTA update) after the last signature, from a
+    software TSA: a change every signature allows."""
+    from asn1crypto import keys as a_keys
+    from asn1crypto import x509 as a_x509
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    key = rsa.generate_private_key(65537, 2048)
+    cert = (x509.CertificateBuilder().subject_name(_name("Test TSA"))
+            .issuer_name(_name("Test TSA")).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=30))
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.TIME_STAMPING]),
+                           critical=True)
+            .sign(key, hashes.SHA256()))
+    stamper = DummyTimeStamper(
+        tsa_cert=a_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+        tsa_key=a_keys.PrivateKeyInfo.load(key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())))
+    out = signers.PdfTimeStamper(stamper).timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(data)), "sha256")
+    return bytes(out.getvalue())
 
 
 # --- the node ---------------------------------------------------------------------------
@@ -283,6 +326,23 @@ def _prepare(srv: Server, d: Path, gov_key: Path, gov_cert: Path) -> World:
                                      field_mdp_spec=FieldMDPSpec(FieldMDPAction.ALL)))
     # (5) signed by the leader, untouched
     put("good", leader)
+    # (6) the leader's signature, then a self-signed one in another visible field (the
+    # seal would go over the last signed field: the impostor's)
+    put("impostor_after", leader_sign_as(leader, d / "self.key", d / "self.pem",
+                                         IMPOSTOR_FIELD, (60, 300, 200, 360)))
+    # (7) the leader's signature, then a document timestamp: allowed
+    put("timestamped", document_timestamp(leader, d))
+    # (8) only another agency's organization signature (a key kyso holds, under the
+    # development CA like the leader's): not a personal signature
+    for args in (("admin", "agency", "add", OTHER, "--name", "Ủy ban nhân dân tỉnh Quảng Ninh"),
+                 ("admin", "key", "generate", OTHER), ("admin", "cert", "issue", OTHER)):
+        r = srv.cli(*args)
+        assert r.returncode == 0, r.stdout + r.stderr
+    (d / "base.pdf").write_bytes(base)
+    r = srv.cli("sign", "pdf", str(d / "base.pdf"), "-o", str(d / "other_agency.pdf"),
+                "--agency", OTHER, "--profile", "attachment", "--number", "1/TB-UBND")
+    assert r.returncode == 0, r.stderr
+    pdfs["other_agency"] = d / "other_agency.pdf"
     return World(srv, d, ca, nss, pdfs)
 
 
@@ -337,13 +397,13 @@ def seal_rpc(w: World, name: str, tag: str) -> Outcome:
 PATHS = {"cli": seal_cli, "rpc": seal_rpc}
 
 
-def refused(w: World, name: str, path: str) -> str:
+def refused(w: World, name: str, path: str, field: str = FIELD) -> str:
     out = PATHS[path](w, name, path)
     assert not out.ok, f"{path}: the seal was applied to {name}.pdf ({out.message})"
     assert out.status == "FAILED_PRECONDITION", (out.status, out.message)
     msg = out.message
     # the refusal names the signature (field and signer) and speaks both languages
-    assert FIELD in msg, msg
+    assert field in msg, msg
     assert "Tiếng Việt:" in msg, msg
     assert not out.output.exists(), "a refused seal must write nothing"
     return msg
@@ -442,6 +502,32 @@ def test_trusted_untouched_leader_signature_is_sealed(world: World, path: str) -
     assert personal.modification_level <= ModificationLevel.FORM_FILLING
     assert seal.intact and seal.valid and seal.trusted, seal.pretty_print_details()
     assert seal.coverage.name == "ENTIRE_FILE"
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_untrusted_signature_after_the_leaders_is_refused(world: World, path: str) -> None:
+    msg = refused(world, "impostor_after", path, field=IMPOSTOR_FIELD)
+    assert SELF_CN in msg and "self-signed" in msg, msg
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_another_agencys_seal_is_not_a_personal_signature(world: World, path: str) -> None:
+    out = PATHS[path](world, "other_agency", path)
+    assert not out.ok, f"{path}: sealed over another agency's organization signature"
+    assert out.status == "FAILED_PRECONDITION", (out.status, out.message)
+    assert "no personal signature" in out.message and "Tiếng Việt:" in out.message, out.message
+    assert "chưa có chữ ký số cá nhân" in out.message, out.message
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_document_timestamp_after_the_leader_is_allowed(world: World, path: str) -> None:
+    out = PATHS[path](world, "timestamped", path)
+    assert out.ok, out.message
+    r = run("pdfsig", "-nssdir", f"sql:{world.nss}", str(out.output))
+    text = r.stdout + r.stderr
+    # poppler does not verify document timestamps; the leader's and the seal are valid
+    assert text.count("Signature is Valid.") == 2, text
+    assert "Total document signed" in text.split("Signature #3:")[1], text
 
 
 # --- the development CA issuing a person's certificate -----------------------------------
