@@ -178,8 +178,6 @@ def check_personal_signatures(reader: Any, own_certificate: bytes,
     """Apply rules 1-4 of this module to ``reader`` (the PDF before the seal); return
     what ``check_seal_keeps`` needs. ``own_certificate``: the agency's signing
     certificate (DER), whose signatures are not personal ones."""
-    from pyhanko.sign.fields import MDPPerm
-
     try:
         sigs = list(reader.embedded_signatures)
     except Exception as exc:  # a signature dictionary pyHanko cannot read
@@ -196,37 +194,21 @@ def check_personal_signatures(reader: Any, own_certificate: bytes,
     out = PersonalCheck()
     personal: list[tuple[Any, str]] = []
     for sig in sigs:
-        name = str(sig.field_name)
-        is_ts = str(sig.sig_object_type) == "/DocTimeStamp"
-        signer = "document timestamp" if is_ts else _cn(sig.signer_cert)
-        who_en, who_vi = _who(name, signer)
-        _check_integrity(sig, is_ts, who_en, who_vi)
-        docmdp = sig.docmdp_level
-        if docmdp is MDPPerm.NO_CHANGES:
-            how = ("certifies the document with DocMDP P=1" if _is_certification(sig)
-                   else "locks the document with a field lock /P 1")
+        name = str(getattr(sig, "field_name", "?"))
+        try:
+            examined, is_personal = _examine(sig, own_certificate)
+        except PdfPreconditionFailed:
+            raise
+        except Exception as exc:  # pyHanko raises many types on malformed signatures
+            who_en, who_vi = _who(name, "unknown signer")
             raise refusal(
-                f"{who_en} {how} (no change allowed): the organization seal is a change and "
-                "would invalidate it, so nothing was signed. The leader must sign again "
-                "without locking the document (certify with P=2, or an approval signature)",
-                f"{who_vi} khóa văn bản với quyền DocMDP P=1 (không cho phép thay đổi nào): "
-                "đóng dấu của cơ quan là một thay đổi và sẽ làm chữ ký đó mất hiệu lực, nên "
-                "chưa ký gì. Đề nghị lãnh đạo ký lại, không khóa văn bản",
-            )
-        permitted = int(docmdp.value) if docmdp is not None else int(MDPPerm.FILL_FORMS.value)
-        level, detail = _modification(sig)
-        if level > permitted:
-            allows_en, allows_vi = _ALLOWS.get(permitted, _ALLOWS[2])
-            raise refusal(
-                f"the document was changed after {who_en} beyond what it allows ({allows_en}):"
-                f" {detail}. Refusing to seal: the leader must sign the final version again",
-                f"văn bản đã bị thay đổi sau khi ký tại {who_vi.removeprefix('chữ ký tại ')}, "
-                f"vượt quá mức chữ ký cho phép ({allows_vi}): không đóng dấu; đề nghị lãnh đạo "
-                "ký lại bản cuối cùng",
-            )
-        out.examined.append(_Examined(name, signer, permitted))
-        if not is_ts and sig.signer_cert.dump() != own_certificate:
-            personal.append((sig, signer))
+                f"{who_en} cannot be examined ({exc}): refusing to seal a document whose "
+                "signature is unreadable",
+                f"không kiểm tra được {who_vi}: không đóng dấu lên văn bản có chữ ký không "
+                "đọc được") from None
+        out.examined.append(examined)
+        if is_personal:
+            personal.append((sig, examined.signer))
     if not personal:
         raise refusal(
             "the PDF carries only this agency's own signatures or timestamps, no personal "
@@ -250,6 +232,42 @@ def check_personal_signatures(reader: Any, own_certificate: bytes,
             "văn bản chỉ có chữ ký số của cơ quan, tổ chức, chưa có chữ ký số cá nhân của "
             "lãnh đạo: lãnh đạo ký trước, văn thư đóng dấu sau")
     return out
+
+
+def _examine(sig: Any, own_certificate: bytes) -> tuple[_Examined, bool]:
+    """Rules 1-3 for one signature; whether it is a personal one (rule 4's candidates)."""
+    from pyhanko.sign.fields import MDPPerm
+
+    name = str(sig.field_name)
+    is_ts = str(sig.sig_object_type) == "/DocTimeStamp"
+    signer = "document timestamp" if is_ts else _cn(sig.signer_cert)
+    who_en, who_vi = _who(name, signer)
+    _check_integrity(sig, is_ts, who_en, who_vi)
+    docmdp = sig.docmdp_level
+    if docmdp is MDPPerm.NO_CHANGES:
+        how = ("certifies the document with DocMDP P=1" if _is_certification(sig)
+               else "locks the document with a field lock /P 1")
+        raise refusal(
+            f"{who_en} {how} (no change allowed): the organization seal is a change and "
+            "would invalidate it, so nothing was signed. The leader must sign again "
+            "without locking the document (certify with P=2, or an approval signature)",
+            f"{who_vi} khóa văn bản với quyền DocMDP P=1 (không cho phép thay đổi nào): "
+            "đóng dấu của cơ quan là một thay đổi và sẽ làm chữ ký đó mất hiệu lực, nên "
+            "chưa ký gì. Đề nghị lãnh đạo ký lại, không khóa văn bản",
+        )
+    permitted = int(docmdp.value) if docmdp is not None else int(MDPPerm.FILL_FORMS.value)
+    level, detail = _modification(sig)
+    if level > permitted:
+        allows_en, allows_vi = _ALLOWS.get(permitted, _ALLOWS[2])
+        raise refusal(
+            f"the document was changed after {who_en} beyond what it allows ({allows_en}):"
+            f" {detail}. Refusing to seal: the leader must sign the final version again",
+            f"văn bản đã bị thay đổi sau khi ký tại {who_vi.removeprefix('chữ ký tại ')}, "
+            f"vượt quá mức chữ ký cho phép ({allows_vi}): không đóng dấu; đề nghị lãnh đạo "
+            "ký lại bản cuối cùng",
+        )
+    personal = not is_ts and sig.signer_cert.dump() != own_certificate
+    return _Examined(name, signer, permitted), personal
 
 
 def _is_certification(sig: Any) -> bool:
@@ -315,9 +333,14 @@ def _trusted(sig: Any, signer: str, dss: tuple[list[Any], list[Any], list[Any]],
             "no longer accepts (SHA-256 or stronger): the leader must sign again",
             f"{who_vi} dùng thuật toán băm {hash_alg.upper()}, không còn được chấp nhận theo "
             "Thông tư 15/2025/TT-BKHCN (yêu cầu SHA-256 trở lên): đề nghị lãnh đạo ký lại")
-    evidence = SignatureEvidence(name, signer, _cms(sig, dss), bytes(sig.compute_digest()),
-                                 hash_alg)
-    verdict = trust(evidence)
+    try:
+        evidence = SignatureEvidence(name, signer, _cms(sig, dss),
+                                     bytes(sig.compute_digest()), hash_alg)
+    except Exception as exc:  # asn1crypto raises many types on malformed CMS
+        raise refusal(
+            f"{who_en} cannot be prepared for the trust check ({exc}): refusing to seal",
+            f"không chuẩn bị được {who_vi} để kiểm tra độ tin cậy: không đóng dấu") from None
+    verdict = trust(evidence)  # errors of the check itself (server away ...) propagate
     if verdict.agency_code:
         return None
     if verdict.indication == "PASSED":

@@ -122,6 +122,7 @@ def _person_under_ca(d: Path, label: str, ca_cn: str, person_cn: str,
     cert = _cert(_name(person_cn), key, ca, ca_key, ca=False, crl_url=crl_url)
     root, key_file, cert_file = d / f"{label}-ca.pem", d / f"{label}.key", d / f"{label}.pem"
     _write_cert(root, ca)
+    _write_key(d / f"{label}-ca.key", ca_key)
     _write_key(key_file, key)
     _write_cert(cert_file, cert)
     return root, key_file, cert_file
@@ -234,6 +235,27 @@ def document_timestamp(data: bytes, d: Path) -> bytes:
     return bytes(out.getvalue())
 
 
+def with_crl_in_dss(data: bytes, d: Path, label: str) -> bytes:
+    """An LTA update adding to the document security store a current CRL of the CA
+    ``label`` (revoking nothing): the revocation data a PAdES-B-LT signature carries."""
+    from asn1crypto import crl as a_crl
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    ca = x509.load_pem_x509_certificate((d / f"{label}-ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((d / f"{label}-ca.key").read_bytes(), None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
+           .last_update(NOW - timedelta(hours=1)).next_update(NOW + timedelta(days=7))
+           .add_extension(x509.CRLNumber(1), False)
+           .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+               ca_key.public_key()), False)
+           .sign(ca_key, hashes.SHA256()))
+    out = io.BytesIO(data)
+    DocumentSecurityStore.add_dss(
+        out, None, crls=[a_crl.CertificateList.load(crl.public_bytes(serialization.Encoding.DER))])
+    return out.getvalue()
+
+
 # --- the node ---------------------------------------------------------------------------
 
 
@@ -304,8 +326,10 @@ def _prepare(srv: Server, d: Path, gov_key: Path, gov_cert: Path) -> World:
         d, "foreign", "Foreign Root CA", FOREIGN_CN)
     put("foreign_ca", leader_sign(base, foreign_key, foreign_cert, (foreign_root,)))
     # (2b) an anchor's certificate whose revocation status cannot be known
-    put("revocation_unknown", leader_sign(base, gov_key, gov_cert,
-                                          (d / "gov-ca.pem",)))
+    gov_signed = leader_sign(base, gov_key, gov_cert, (d / "gov-ca.pem",))
+    put("revocation_unknown", gov_signed)
+    # (2c) the same, with the CA's CRL embedded in the DSS (as PAdES-B-LT does): allowed
+    put("revocation_embedded", with_crl_in_dss(gov_signed, d, "gov"))
     # the real leader: key and CSR by openssl, certificate by kyso's development CA
     leader_key, leader_pem = d / "leader.key", d / "leader.pem"
     r = run("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout",
@@ -435,6 +459,13 @@ def test_unknown_revocation_status_is_refused_with_that_reason(world: World, pat
     assert REVOKABLE_CN in msg, msg
     assert "TRY_LATER" in msg and "revocation" in msg and "[verify] fetch" in msg, msg
     assert "thu hồi" in msg, msg
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_revocation_data_embedded_in_the_pdf_is_used(world: World, path: str) -> None:
+    """The thin client sends the DSS's CRL with the signature; nothing is fetched."""
+    out = PATHS[path](world, "revocation_embedded", path)
+    assert out.ok, out.message
 
 
 @pytest.mark.parametrize("path", PATHS)
