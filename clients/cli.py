@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from clients.client import (
@@ -96,7 +97,7 @@ def _client(ctx: click.Context) -> KysoClient:
     except PlaintextTokenError as exc:
         _refuse_plaintext_token(exc.endpoint, exc.offenders)
     except ValueError as exc:  # a malformed or unresolvable --server
-        err.print(f"[red]kyso[/red]: {exc}", highlight=False)
+        err.print(f"[red]kyso[/red]: {escape(str(exc))}", highlight=False)
         sys.exit(2)
 
 
@@ -108,7 +109,7 @@ def _run(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except KysoClientError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
+        err.print(f"[red]error[/red] ({exc.code}): {escape(exc.message)}", highlight=False)
         sys.exit(1)
 
 
@@ -210,13 +211,13 @@ def serve(config_file: str | None, listen: str | None, workers: int | None, demo
 
         run(settings, demo=demo, demo_token_file=demo_token_file)
     except ConfigError as exc:
-        err.print(f"[red]kyso: cannot start[/red]: {exc.message}", highlight=False)
+        err.print(f"[red]kyso: cannot start[/red]: {escape(exc.message)}", highlight=False)
         sys.exit(2)
     except KysoError as exc:
-        err.print(f"[red]kyso: cannot start[/red]: {exc.message}", highlight=False)
+        err.print(f"[red]kyso: cannot start[/red]: {escape(exc.message)}", highlight=False)
         sys.exit(1)
     except OSError as exc:
-        err.print(f"[red]kyso: cannot start[/red]: {exc}", highlight=False)
+        err.print(f"[red]kyso: cannot start[/red]: {escape(str(exc))}", highlight=False)
         sys.exit(1)
 
 
@@ -311,7 +312,7 @@ def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_a
         check_response(reply, request_der=request)
         info = verify_token(reply, digest=digest)
     except TimestampError as exc:
-        err.print(f"[red]timestamp refused or invalid[/red]: {exc}", highlight=False)
+        err.print(f"[red]timestamp refused or invalid[/red]: {escape(str(exc))}", highlight=False)
         sys.exit(1)
     write_atomically(output, reply)
     err.print(f"timestamped {file} at {info.gen_time.isoformat()} (serial {info.serial:x}, "
@@ -334,7 +335,7 @@ def timestamp_verify(file: Path, tsr: Path, ca_file: Path | None, as_json: bool)
             trusted_roots_pem=ca_file.read_bytes() if ca_file else None,
         )
     except TimestampError as exc:
-        err.print(f"[red]INVALID[/red]: {exc}", highlight=False)
+        err.print(f"[red]INVALID[/red]: {escape(str(exc))}", highlight=False)
         sys.exit(1)
     result = {
         "valid": True,

@@ -9,6 +9,7 @@ Adds to the existing ``admin key`` and ``admin cert`` groups::
     kyso admin key list CODE [--json]
     kyso admin cert csr CODE [--key-id HEX] [-o FILE.csr] [--subject "CN=...,O=...,UID=MST:..."]
     kyso admin cert import CODE CERT [--chain FILE ...] [--no-activate]
+    kyso admin cert issue-person LEADER.csr [-o LEADER.pem] [--days N] [--with-chain]
 
 and a new ``admin seal`` group (the ``agency`` group belongs to the registry)::
 
@@ -303,6 +304,34 @@ def register(admin: click.Group) -> None:
             return
         out.print(f"imported TSA certificate {e.key.certificate.serial_hex} for key "
                   f"{e.key.key_id}: now {STATE_NAMES.get(e.key.state, '?')}", highlight=False)
+
+    @cert.command("issue-person")
+    @click.argument("csr", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Output PEM file [default: CSR's name with .pem].")
+    @click.option("--days", type=click.IntRange(1, 1095), default=365, show_default=True,
+                  help="Validity in days (never past the CA's own).")
+    @click.option("--with-chain", is_flag=True,
+                  help="Append the development CA's certificate after the person's.")
+    @click.pass_context
+    def cert_issue_person(ctx: click.Context, csr: Path, output: Path | None, days: int,
+                          with_chain: bool) -> None:
+        """Certify a person's own key with the development CA, from their PKCS#10 request
+        CSR (e.g. `openssl req -new -newkey rsa:3072 -keyout leader.key -out leader.csr
+        -subj "/C=VN/CN=Nguyễn Văn An"`). The certificate is a leaf for signing
+        (digitalSignature, nonRepudiation), subject as in the CSR: the leader's personal
+        signature before the seal (Decree 30/2020), in the demo. Production leaders get
+        theirs from the Government CA."""
+        with _client(ctx) as c:
+            r = _run(lambda: c.issue_person_certificate(csr.read_bytes(), days))
+        output = output or csr.with_suffix(".pem")
+        data = _pem(bytes(r.certificate_der), "CERTIFICATE")
+        if with_chain:
+            data += b"".join(_pem(bytes(d), "CERTIFICATE") for d in r.chain_der)
+        write_atomically(output, data)
+        until = _when(r.not_after_unix) or "?"
+        err.print(f"issued person certificate {r.serial_hex} ({r.subject}), valid until "
+                  f"{until[:10]} → {output}", highlight=False)
 
     # -- seal image and default profile --
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from clients.cli import _client, _run, err, out
 from clients.client import SCHEMES, KysoClient, KysoClientError, write_atomically
@@ -41,10 +42,36 @@ def _parse_at(text: str | None) -> tuple[int, float, float] | None:
     return page, x, y
 
 
+def server_trust(c: KysoClient) -> Any:
+    """The seal profile's leader check, asked of the server's verifier over ``Verify``:
+    each personal signature's CMS (with the PDF's DSS material) and the digest of its
+    byte ranges go, never the PDF. Returns a ``clients.pdf_personal.TrustCheck``."""
+    from clients.pdf_personal import SignatureEvidence, TrustVerdict
+    from clients.verify_report import indication
+
+    def check(evidence: SignatureEvidence) -> TrustVerdict:
+        try:
+            r = c.verify(evidence.cms, content_digest=evidence.digest,
+                         content_hash=evidence.hash_alg, kind="cms")
+        except KysoClientError as exc:
+            if exc.code != "INVALID_ARGUMENT":
+                raise  # the server is away or refuses us: say so, do not seal
+            return TrustVerdict("FAILED", "FORMAT_FAILURE", (exc.message,))
+        if len(r.signatures) != 1:
+            return TrustVerdict("FAILED", "FORMAT_FAILURE",
+                                (f"the signature holds {len(r.signatures)} signers, not one",))
+        s = r.signatures[0]
+        return TrustVerdict(indication(s.indication), s.sub_indication, tuple(s.errors),
+                            s.agency.code if s.HasField("agency") else "")
+
+    return check
+
+
 def sign_file(c: KysoClient, data: bytes, *, agency: str, profile: str | None, number: str,
               doc_type: str, level: str, copy_form: str,
               at: tuple[int, float, float] | None, tsa_url: str | None = None) -> Any:
-    """Sign ``data`` through ``c``: only digests and timestamp requests are sent."""
+    """Sign ``data`` through ``c``: only digests and timestamp requests are sent (and, for
+    the seal profile, the existing personal signatures, to ``Verify``)."""
     from clients.client import post_timestamp_query
     from clients.pdf import PdfOptions, SealImage, SigningIdentity, sign_pdf
 
@@ -77,7 +104,8 @@ def sign_file(c: KysoClient, data: bytes, *, agency: str, profile: str | None, n
         copy_form=copy_form, at=at,
         skip_personal_check=bool(getattr(assets, "skip_personal_signature_check", False)),
     )
-    return sign_pdf(data, options, identity, sign_raw, timestamp=timestamp, seal=seal)
+    return sign_pdf(data, options, identity, sign_raw, timestamp=timestamp, seal=seal,
+                    personal_trust=server_trust(c))
 
 
 def register(sign: click.Group, admin: click.Group) -> None:
@@ -106,7 +134,8 @@ def register(sign: click.Group, admin: click.Group) -> None:
                      profile: str | None, number: str, doc_type: str, level: str,
                      copy_form: str, at_text: str | None, tsa_url: str | None) -> None:
         """Add a PAdES organization signature to FILE (hashed here; only the digest is
-        sent). The seal profile needs a valid personal signature already in FILE."""
+        sent). The seal profile needs the leader's trusted, unmodified personal signature
+        already in FILE (checked through the server's Verify; the PDF is not sent)."""
         from clients.pdf import MAX_PDF_BYTES, PdfSignError
 
         # pyHanko logs every certificate it cannot chain (the personal signer's CA need
@@ -127,7 +156,7 @@ def register(sign: click.Group, admin: click.Group) -> None:
                     doc_type=doc_type, level=level, copy_form=copy_form, at=at,
                     tsa_url=tsa_url))
         except PdfSignError as exc:
-            err.print(f"[red]error[/red] ({exc.status}): {exc.message}", highlight=False)
+            err.print(f"[red]error[/red] ({exc.status}): {escape(exc.message)}", highlight=False)
             sys.exit(1)
         write_atomically(output, signed.data)
         err.print(f"signed {file} for {agency} as PAdES-{signed.level} at "

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from clients.cli import _client, _run, err
 from clients.client import HASHES, write_atomically
@@ -65,7 +66,7 @@ def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path |
                 include_chain=not no_chain, document_type=document_type,
                 document_number=document_number))
         except XmlSignError as exc:
-            err.print(f"[red]error[/red]: {file}: {exc}", highlight=False)
+            err.print(f"[red]error[/red]: {file}: {escape(str(exc))}", highlight=False)
             sys.exit(1)
     write_atomically(output, signed)
     kind = f"XAdES-{level}" if xades else "XML-DSig"

@@ -586,6 +586,14 @@ class KysoClient:
             agency_code=agency, skip_personal_signature_check=skip_personal_signature_check)
         return self._call(self._key_service().SetPdfPolicy, req)
 
+    def issue_person_certificate(self, csr: bytes, validity_days: int = 365) -> Any:
+        """The development CA certifies a person's key from a PKCS#10 request (PEM or DER):
+        a ``keys_pb2.IssuePersonCertificateResponse`` (the demo's leader-then-seal flow)."""
+        from kyso.registry.v1 import keys_pb2
+
+        req = keys_pb2.IssuePersonCertificateRequest(csr=csr, validity_days=validity_days)
+        return self._call(self._key_service().IssuePersonCertificate, req)
+
     # -- agency-code registry (kyso.registry.v1.AgencyService) -------------------------
     # Messages are kyso.registry.v1.agencies_pb2 types; imported here to keep this block
     # whole. Dates are "YYYY-MM-DD" strings; reissue maps old sub-unit codes to new ones.

@@ -11,7 +11,9 @@ Decree 30/2020/NĐ-CP, Appendix I appearance profiles:
 
 * ``seal`` — the agency's red seal PNG at its real size over the LEFT THIRD of
   the personal signature (the last signed field), after checking that the PDF
-  carries an intact, cryptographically valid personal signature.
+  carries the leader's personal signature: intact, valid, trusted (the caller's
+  ``TrustCheck``: kyso's verifier), not followed by changes it does not allow, and
+  not broken by the seal itself (``clients.pdf_personal``).
 * ``attachment`` / ``copy`` — no image; a text block at the top right of page 1:
   number and symbol (or the copy form), organization name, signing time in
   ISO 8601 with +07:00; Times New Roman-compatible font (Liberation Serif,
@@ -22,7 +24,8 @@ Errors::
     PdfSignError                 (status on the class, a gRPC status name)
     ├── BadPdf                   INVALID_ARGUMENT     malformed, encrypted, bad options
     ├── PdfTooLarge              RESOURCE_EXHAUSTED   over MAX_PDF_BYTES
-    └── PdfPreconditionFailed    FAILED_PRECONDITION  no valid personal signature, no seal
+    └── PdfPreconditionFailed    FAILED_PRECONDITION  no trusted, unmodified personal
+                                                      signature; no seal image
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clients.pdf_personal import TrustCheck
 
 __all__ = [
     "COPY_FORMS",
@@ -384,50 +390,6 @@ def last_signed_field(reader: Any) -> tuple[int, Rect] | None:
     return found
 
 
-def check_personal_signature(reader: Any, own_certificate: bytes) -> None:
-    """Refuse unless the PDF carries at least one personal signature (by a certificate other
-    than the agency's) that is intact (the signed byte ranges hash to the signed digest) and
-    cryptographically valid, and no existing signature is broken.
-
-    Trust in the personal signer's CA is NOT required for this check: the leader signs with
-    their own token, whose CA kyso need not know; the document system or a verifier checks
-    that chain. Only integrity and the signature itself are checked here.
-    """
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    sigs = list(reader.embedded_signatures)
-    if not sigs:
-        raise PdfPreconditionFailed(
-            "the PDF has no personal signature: Decree 30/2020 puts the organization seal "
-            "over the leader's signature, so the leader signs first (or a key-admin turns "
-            "the check off: `kyso admin seal policy CODE --skip-personal-check`)"
-        )
-    personal = 0
-    for sig in sigs:
-        name = sig.field_name
-        try:
-            vc = ValidationContext(trust_roots=[], allow_fetching=False,
-                                   revocation_mode="soft-fail")
-            status = validate_pdf_signature(sig, vc, skip_diff=True)
-            ok = bool(status.intact and status.valid)
-        except Exception as exc:  # a signature pyHanko cannot even parse is not valid
-            raise PdfPreconditionFailed(
-                f"the existing signature {name!r} cannot be validated: {exc}") from None
-        if not ok:
-            what = "was modified after signing" if not status.intact else \
-                "has an invalid cryptographic signature"
-            raise PdfPreconditionFailed(f"the existing signature {name!r} {what}: refusing "
-                                        "to seal a document whose signature is broken")
-        if sig.signer_cert.dump() != own_certificate:
-            personal += 1
-    if not personal:
-        raise PdfPreconditionFailed(
-            "the PDF carries only this agency's own signatures, no personal signature: the "
-            "leader signs first (or `kyso admin seal policy CODE --skip-personal-check`)"
-        )
-
-
 def _unique_field_name(reader: Any, base: str) -> str:
     from pyhanko.sign.fields import enumerate_sig_fields
 
@@ -512,8 +474,14 @@ def sign_pdf(
     timestamp: Timestamp | None = None,
     seal: SealImage | None = None,
     now: datetime | None = None,
+    personal_trust: TrustCheck | None = None,
 ) -> SignedPdf:
-    """Add one PAdES signature (a new incremental revision) to ``data``."""
+    """Add one PAdES signature (a new incremental revision) to ``data``.
+
+    The ``seal`` profile checks the leader's personal signature first (unless
+    ``options.skip_personal_check``): ``personal_trust`` validates each personal
+    signature's certificate (kyso's verifier, ``clients.pdf_personal``); without one the
+    seal is refused rather than applied unchecked."""
     options.check()
     writer = open_pdf(data)
     notes: list[str] = []
@@ -529,13 +497,23 @@ def sign_pdf(
         raise BadPdf("the PDF has no pages")
 
     text_params: dict[str, str] = {}
+    before_signing: Callable[[bytes], None] | None = None
     if options.profile == "seal":
         if seal is None:
             raise PdfPreconditionFailed(
                 f"agency {options.agency} has no seal image: set one with "
                 f"`kyso admin seal set {options.agency} seal.png`")
         if not options.skip_personal_check:
-            check_personal_signature(writer.prev, identity.certificate)
+            from clients.pdf_personal import check_personal_signatures
+
+            if personal_trust is None:
+                raise PdfPreconditionFailed(
+                    "no trust check for the leader's personal signature is configured here: "
+                    "refusing to seal unchecked (a bug of the caller)")
+            checked = check_personal_signatures(writer.prev, identity.certificate,
+                                                personal_trust)
+            notes.extend(checked.notes)
+            before_signing = checked.check_seal_keeps
         w, h = mm_to_pt(seal.width_mm), mm_to_pt(seal.height_mm)
         if options.at is not None:
             page_ix = options.at[0] - 1
@@ -599,7 +577,8 @@ def sign_pdf(
     )
     try:
         out, validation = asyncio.run(_run(pdf_signer, writer, moment, text_params,
-                                           _bytes_reserved(identity, timestamper is not None)))
+                                           _bytes_reserved(identity, timestamper is not None),
+                                           before_signing))
     except PdfSignError:
         raise
     except Exception as exc:
@@ -637,9 +616,12 @@ def _kyso_cause(exc: BaseException) -> BaseException | None:
 
 
 async def _run(pdf_signer: Any, writer: Any, moment: datetime, text_params: dict[str, str],
-               bytes_reserved: int) -> tuple[bytes, Any]:
+               bytes_reserved: int, before_signing: Callable[[bytes], None] | None = None
+               ) -> tuple[bytes, Any]:
     """pyHanko's ``async_sign_pdf``, with the signing time fixed to ``moment`` so the text
-    shown on the page and the CMS signing-time attribute agree to the second."""
+    shown on the page and the CMS signing-time attribute agree to the second.
+    ``before_signing`` sees the prepared file (placeholder signature) before anything is
+    signed, and may refuse."""
     from pyhanko.sign.signers.pdf_signer import (  # type: ignore[attr-defined]
         PdfCMSSignedAttributes,
     )
@@ -653,6 +635,8 @@ async def _run(pdf_signer: Any, writer: Any, moment: datetime, text_params: dict
     )
     prepared, res_output = tbs.digest_tbs_document(in_place=False, chunk_size=1 << 16,
                                                    output=None)
+    if before_signing is not None:
+        before_signing(res_output.getvalue())
     post = await tbs.perform_signature(
         document_digest=prepared.document_digest,
         pdf_cms_signed_attrs=PdfCMSSignedAttributes(

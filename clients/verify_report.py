@@ -46,6 +46,11 @@ _VI_COVERAGE = {
 }
 
 
+def sub_indication_vi(sub: str) -> str:
+    """An EN 319 102-1 sub-indication in Vietnamese (the code itself if unknown)."""
+    return _VI_SUB.get(sub, _VI_INDICATION.get(sub, sub))
+
+
 def indication(value: int) -> str:
     return INDICATIONS.get(value, "UNSPECIFIED")
 

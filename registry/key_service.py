@@ -206,6 +206,15 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):  # type: ignore[misc, unuse
             with_png=False,
         )
 
+    def IssuePersonCertificate(
+        self, request: keys_pb2.IssuePersonCertificateRequest, context: grpc.ServicerContext
+    ) -> keys_pb2.IssuePersonCertificateResponse:
+        issued = self._keys.issue_person_certificate(
+            bytes(request.csr), request.validity_days or 365)
+        return keys_pb2.IssuePersonCertificateResponse(
+            certificate_der=issued.der, chain_der=list(issued.chain), subject=issued.subject,
+            serial_hex=issued.serial_hex, not_after_unix=_unix(issued.not_after))
+
 
 KEY_SERVICE = str(keys_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name)
 

@@ -53,7 +53,7 @@ from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm, KeyUse, Scheme
 
 if TYPE_CHECKING:
-    from registry.devca import DevCa
+    from registry.devca import DevCa, PersonCertificate
 
 __all__ = [
     "MAX_SEAL_PNG_BYTES",
@@ -785,6 +785,15 @@ class KeyLifecycle:
             profile
         )
         return self._save_assets(code, seal=None, profile=chosen)
+
+    def issue_person_certificate(self, csr: bytes, validity_days: int = 365
+                                 ) -> PersonCertificate:
+        """The development CA certifies a person's key (``DevCa.issue_person``)."""
+        if self.devca is None:
+            raise NotUsable(
+                "the development CA is disabled on this server: a leader's certificate "
+                "comes from your CA (e.g. the Government CA), not from kyso")
+        return self.devca.issue_person(csr, validity_days)
 
     def set_pdf_policy(self, agency_code: str, *, skip_personal_signature_check: bool
                        ) -> AgencyAssets:  # pdf

@@ -451,6 +451,14 @@ class RegistryStore:
             ).first()
             return _key_record(row) if row else None
 
+    def has_public_key(self, public_key_der: bytes) -> bool:
+        """Whether any key kyso holds (any agency's, the CA's, the TSA's ...) has exactly
+        this DER SubjectPublicKeyInfo."""
+        with self._session("finding a key by its public key") as s:
+            found = s.scalar(select(KeyRow.id).where(KeyRow.public_key_der == public_key_der)
+                             .limit(1))
+            return found is not None
+
     def _activate(self, s: Session, row: KeyRow, now: datetime, reason: str | None = None
                   ) -> None:
         """Retire the agency's (purpose's) active key and activate ``row``: one transaction."""

@@ -3,8 +3,12 @@
 The same code as the thin client (``clients.pdf``), with an in-process
 ``SignRaw`` that calls ``SignerCore`` (so every signature is recorded for the
 statistics and the audit log like any other) and, for B-T/B-LT, this node's
-TSA or the configured external one. The PDF is held in memory, bounded by
-``MAX_PDF_BYTES``; errors of ``clients.pdf`` are translated here, once.
+TSA or the configured external one. The seal profile's leader check
+(``clients.pdf_personal``) asks this node's verifier — the ``Verify`` RPC's own,
+with its ``[verify]`` anchors, revocation and fetch rules — about each personal
+signature, exactly as the thin client asks it over ``Verify``. The PDF is held in
+memory, bounded by ``MAX_PDF_BYTES``; errors of ``clients.pdf`` are translated
+here, once.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from clients.pdf import (
     SigningIdentity,
     sign_pdf,
 )
+from clients.pdf_personal import SignatureEvidence, TrustCheck, TrustVerdict
 from kyso.signer.v1 import pdf_pb2, pdf_pb2_grpc
 from registry.keys import KeyLifecycle
 from registry.store import RegistryStore
@@ -29,6 +34,7 @@ from signer.core import OutputFormat, SignerCore
 from signer.digest import Digest, HashAlg
 from signer.doctypes import parse_document_type
 from signer.errors import InvalidRequest, KysoError, LimitExceeded, NotUsable
+from signer.verify.engine import Kind, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,29 @@ _ERRORS: dict[str, type[KysoError]] = {
 }
 
 
+def verifier_trust(verifier: Verifier) -> TrustCheck:
+    """The leader check's trust question, answered by ``verifier`` (this node's ``Verify``):
+    the signature's CMS against the digest of its byte ranges, trust path, revocation,
+    algorithms, and whether the certificate is an organization key kyso holds."""
+
+    def check(evidence: SignatureEvidence) -> TrustVerdict:
+        try:
+            report = verifier.verify(
+                evidence.cms, kind=Kind.CMS,
+                digest=Digest(HashAlg.parse(evidence.hash_alg), evidence.digest))
+        except InvalidRequest as exc:
+            return TrustVerdict("FAILED", "FORMAT_FAILURE", (exc.message,))
+        if len(report.signatures) != 1:
+            return TrustVerdict("FAILED", "FORMAT_FAILURE",
+                                (f"the signature holds {len(report.signatures)} signers, "
+                                 "not one",))
+        s = report.signatures[0]
+        return TrustVerdict(s.indication.name, s.check.sub_indication, tuple(s.check.errors),
+                            s.agency.code if s.agency is not None else "")
+
+    return check
+
+
 class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
     def __init__(
         self,
@@ -60,12 +89,14 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
         registry: RegistryStore,
         keys: KeyLifecycle,
         timestamp: Callable[[bytes], bytes] | None,
+        verifier: Verifier,
         max_bytes: int = MAX_PDF_BYTES,
     ) -> None:
         self._core = core
         self._registry = registry
         self._keys = keys
         self._timestamp = timestamp
+        self._trust = verifier_trust(verifier)
         self._max = max_bytes
 
     def SignPdf(
@@ -123,7 +154,7 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
                           assets.seal_height_mm or 0.0) if assets.seal_png else None)
         try:
             signed = sign_pdf(data, options, identity, sign_raw, timestamp=self._timestamp,
-                              seal=seal)
+                              seal=seal, personal_trust=self._trust)
         except PdfSignError as exc:
             raise _ERRORS.get(exc.status, KysoError)(exc.message) from exc
         log.info("signed a PDF of %d bytes for %s as PAdES-%s", len(data), code, signed.level)
@@ -136,9 +167,10 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
 
 def add_pdf_service(
     server: grpc.Server, core: SignerCore, registry: RegistryStore, keys: KeyLifecycle,
-    timestamp: Callable[[bytes], bytes] | None,
+    timestamp: Callable[[bytes], bytes] | None, verifier: Verifier,
 ) -> str:
-    """Serve PdfService on ``server``; returns its full name (health and reflection)."""
+    """Serve PdfService on ``server``; returns its full name (health and reflection).
+    ``verifier``: the node's, for the seal profile's check of the leader's signature."""
     pdf_pb2_grpc.add_PdfServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        PdfServicer(core, registry, keys, timestamp), server)
+        PdfServicer(core, registry, keys, timestamp, verifier), server)
     return PDF_SERVICE

@@ -9,6 +9,8 @@ Profiles (RFC 5280 §4.2; all carry subjectKeyIdentifier and authorityKeyIdentif
           keyUsage critical keyCertSign, cRLSign
     seal  basicConstraints critical CA:FALSE                 organization signature
           keyUsage critical digitalSignature, nonRepudiation
+    person  the same as seal                                a person's signature (the
+                                                            leader's, Decree 30/2020)
     tsa   basicConstraints critical CA:FALSE                 RFC 3161 §2.3
           keyUsage critical digitalSignature
           extendedKeyUsage critical id-kp-timeStamping (only)
@@ -40,7 +42,7 @@ from signer.keys.types import Scheme, SigningKey
 
 __all__ = ["Profile", "Subject", "build_csr", "build_name", "issue_certificate"]
 
-Profile = Literal["ca", "seal", "tsa"]
+Profile = Literal["ca", "seal", "person", "tsa"]
 Subject: TypeAlias = Mapping[str, str] | a_x509.Name
 """A distinguished name: an asn1crypto ``Name`` used as is, or attribute -> value."""
 
@@ -257,7 +259,7 @@ def _extensions(
             ext("basic_constraints", True, constraints),
             ext("key_usage", True, {"key_cert_sign", "crl_sign"}),
         ]
-    elif profile == "seal":
+    elif profile in ("seal", "person"):
         exts = [
             ext("basic_constraints", True, {"ca": False}),
             ext("key_usage", True, {"digital_signature", "non_repudiation"}),
@@ -270,7 +272,8 @@ def _extensions(
             ext("extended_key_usage", True, ["time_stamping"]),
         ]
     else:
-        raise InvalidRequest(f"unknown certificate profile {profile!r}: use ca, seal or tsa")
+        raise InvalidRequest(
+            f"unknown certificate profile {profile!r}: use ca, seal, person or tsa")
     exts.append(ext("key_identifier", False, _der.key_identifier(subject_spki)))
     exts.append(
         ext(

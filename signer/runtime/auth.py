@@ -203,6 +203,11 @@ POLICY: dict[str, Rule] = {
         (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set PDF signing policies", _agency, audit=True
     ),
     "/kyso.signer.v1.PdfService/SignPdf": Rule((Role.SIGNER,), "sign", _pdf_agency),
+    # A person certificate from the development CA is trusted by every agency's seal
+    # check (leader-then-seal): a key-admin on every agency, audited.
+    "/kyso.registry.v1.KeyService/IssuePersonCertificate": Rule(
+        (Role.KEY_ADMIN,), "issue person certificates", audit=True
+    ),
     # The audit log: auditors and security admins, on every agency.
     "/kyso.registry.v1.AuditService/VerifyAuditLog": Rule(
         (Role.AUDITOR, Role.KEY_ADMIN), "verify the audit log"

@@ -261,7 +261,7 @@ class Node:
         self._services += (add_pdf_service(  # pdf
             server, core, self.registry,  # pdf
             KeyLifecycle(self.keystore, self.registry, admin.policy, devca=devca),  # pdf
-            pdf_ts),)  # pdf
+            pdf_ts, verifier),)  # pdf: the leader check trusts what Verify trusts
         if self.tsa is not None:
             tsa_pb2_grpc.add_TimestampServiceServicer_to_server(
                 TsaServicer(self.tsa, replies), server)

@@ -72,12 +72,16 @@ def env(srv: Server) -> dict[str, Path]:
     out = io.BytesIO()
     w.write(out)
     (d / "blank.pdf").write_bytes(out.getvalue())
-    # the leader's own token stands in as a throwaway self-signed certificate
-    r = run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-            str(d / "p.key"), "-out", str(d / "p.crt"), "-days", "30", "-utf8",
-            "-subj", "/CN=Nguyễn Văn An")
+    # the leader's own key and CSR; the development CA certifies it (the seal profile
+    # requires a personal signature that chains to a trust anchor)
+    r = run("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout",
+            str(d / "p.key"), "-out", str(d / "p.csr"), "-utf8", "-subj", "/CN=Nguyễn Văn An")
     assert r.returncode == 0, r.stderr
-    personal = signers.SimpleSigner.load(str(d / "p.key"), str(d / "p.crt"))
+    r = srv.cli("admin", "cert", "issue-person", str(d / "p.csr"), "-o", str(d / "p.crt"),
+                "--days", "30")
+    assert r.returncode == 0, r.stderr
+    personal = signers.SimpleSigner.load(str(d / "p.key"), str(d / "p.crt"),
+                                         ca_chain_files=(str(ca),))
     signed = signers.sign_pdf(
         IncrementalPdfFileWriter(io.BytesIO(out.getvalue())),
         signers.PdfSignatureMetadata(field_name="ChuKyCaNhan"), signer=personal,
@@ -279,3 +283,35 @@ def test_streaming_rpc_errors(srv: Server, env: dict[str, Path]) -> None:
                 profile=pdf_pb2.PDF_PROFILE_SEAL, has_position=True, page=1, x=100, y=100)
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[attr-defined]
     assert "personal signature" in e.value.details()  # type: ignore[attr-defined]
+
+
+def test_readme_leader_then_seal_demo_flow(srv: Server, env: dict[str, Path]) -> None:
+    """The README's demo, command for command: the leader's key and CSR with openssl, the
+    certificate from the development CA, the leader's signature with pyHanko's CLI, the
+    seal with kyso; checked by pdfsig and kyso verify."""
+    import sys
+
+    d = srv.workdir / "readme"
+    d.mkdir()
+    r = run("openssl", "req", "-new", "-newkey", "rsa:3072", "-nodes", "-keyout",
+            str(d / "leader.key"), "-out", str(d / "leader.csr"), "-utf8",
+            "-subj", "/C=VN/O=Ủy ban nhân dân thành phố Cần Thơ/CN=Nguyễn Văn An")
+    assert r.returncode == 0, r.stderr
+    r = srv.cli("admin", "cert", "issue-person", str(d / "leader.csr"), "-o",
+                str(d / "leader.pem"))
+    assert r.returncode == 0, r.stderr
+    pyhanko = str(Path(sys.executable).parent / "pyhanko")
+    r = run(pyhanko, "sign", "addsig", "--field", "1/300,300,450,360/ChuKyLanhDao",
+            "pemder", "--key", str(d / "leader.key"), "--cert", str(d / "leader.pem"),
+            "--chain", str(env["ca"]), "--no-pass", str(env["blank"]),
+            str(d / "quyet-dinh-leader.pdf"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    dst = d / "quyet-dinh-signed.pdf"
+    r = sign(srv, d / "quyet-dinh-leader.pdf", dst, "--profile", "seal",
+             "--number", "11/QĐ-UBND", "--type", "QĐ")
+    assert r.returncode == 0, r.stderr
+    text = pdfsig(env["nss"], dst)
+    assert text.count("Signature is Valid.") == 2, text
+    assert text.count("Certificate is Trusted.") == 2, text
+    ok = srv.cli("verify", str(dst), "--lang", "vi")
+    assert ok.returncode == 0 and "HỢP LỆ" in ok.stdout, ok.stdout + ok.stderr

@@ -196,3 +196,25 @@ class SetPdfPolicyRequest(_message.Message):
     agency_code: str
     skip_personal_signature_check: bool
     def __init__(self, agency_code: _Optional[str] = ..., skip_personal_signature_check: _Optional[bool] = ...) -> None: ...
+
+class IssuePersonCertificateRequest(_message.Message):
+    __slots__ = ("csr", "validity_days")
+    CSR_FIELD_NUMBER: _ClassVar[int]
+    VALIDITY_DAYS_FIELD_NUMBER: _ClassVar[int]
+    csr: bytes
+    validity_days: int
+    def __init__(self, csr: _Optional[bytes] = ..., validity_days: _Optional[int] = ...) -> None: ...
+
+class IssuePersonCertificateResponse(_message.Message):
+    __slots__ = ("certificate_der", "chain_der", "subject", "serial_hex", "not_after_unix")
+    CERTIFICATE_DER_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_DER_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_HEX_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_UNIX_FIELD_NUMBER: _ClassVar[int]
+    certificate_der: bytes
+    chain_der: _containers.RepeatedScalarFieldContainer[bytes]
+    subject: str
+    serial_hex: str
+    not_after_unix: int
+    def __init__(self, certificate_der: _Optional[bytes] = ..., chain_der: _Optional[_Iterable[bytes]] = ..., subject: _Optional[str] = ..., serial_hex: _Optional[str] = ..., not_after_unix: _Optional[int] = ...) -> None: ...

@@ -89,6 +89,11 @@ class KeyServiceStub:
                 request_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.SetPdfPolicyRequest.SerializeToString,
                 response_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.FromString,
                 _registered_method=True)
+        self.IssuePersonCertificate = channel.unary_unary(
+                '/kyso.registry.v1.KeyService/IssuePersonCertificate',
+                request_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.IssuePersonCertificateRequest.SerializeToString,
+                response_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.IssuePersonCertificateResponse.FromString,
+                _registered_method=True)
 
 
 class KeyServiceServicer:
@@ -168,6 +173,15 @@ class KeyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssuePersonCertificate(self, request, context):
+        """The development CA certifies a person's own key from a PKCS#10 request: the
+        leader of Decree 30/2020's leader-then-seal flow, in the demo. A leaf with
+        keyUsage digitalSignature + nonRepudiation; never a CA. Not stored; audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KeyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -225,6 +239,11 @@ def add_KeyServiceServicer_to_server(servicer, server):
                     servicer.SetPdfPolicy,
                     request_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.SetPdfPolicyRequest.FromString,
                     response_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.SerializeToString,
+            ),
+            'IssuePersonCertificate': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssuePersonCertificate,
+                    request_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.IssuePersonCertificateRequest.FromString,
+                    response_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.IssuePersonCertificateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -524,6 +543,33 @@ class KeyService:
             '/kyso.registry.v1.KeyService/SetPdfPolicy',
             kyso_dot_registry_dot_v1_dot_keys__pb2.SetPdfPolicyRequest.SerializeToString,
             kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssuePersonCertificate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kyso.registry.v1.KeyService/IssuePersonCertificate',
+            kyso_dot_registry_dot_v1_dot_keys__pb2.IssuePersonCertificateRequest.SerializeToString,
+            kyso_dot_registry_dot_v1_dot_keys__pb2.IssuePersonCertificateResponse.FromString,
             options,
             channel_credentials,
             insecure,
