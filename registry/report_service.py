@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 
 from kyso.registry.v1 import reports_pb2, reports_pb2_grpc
 from registry.reports import monthly_report
+from signer.runtime.auth import current_principal
 
 
 class ReportServicer(reports_pb2_grpc.ReportServiceServicer):  # type: ignore[misc]
@@ -16,7 +17,9 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):  # type: ignore[mi
     def MonthlyReport(
         self, request: reports_pb2.MonthlyReportRequest, context: grpc.ServicerContext
     ) -> reports_pb2.MonthlyReportResponse:
-        r = monthly_report(self._engine, request.month, request.agency_code)
+        principal = current_principal.get()
+        r = monthly_report(self._engine, request.month, request.agency_code,
+                           principal.grants if principal is not None else ())
         return reports_pb2.MonthlyReportResponse(
             month=r.month,
             signatures=r.signatures,

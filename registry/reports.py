@@ -6,6 +6,7 @@ Months are Vietnam calendar months (UTC+07:00), as provinces report them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from registry.auth import Grant, Role
+from registry.codes import parse_code
 from registry.models import AgencyRow
 from signer.errors import InvalidRequest, StoreUnavailable
 from signer.records import SignatureRecordRow
@@ -49,10 +51,34 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def monthly_report(engine: Engine, month: str, agency_code: str = "") -> MonthlyReport:
+REPORT_ROLES = (Role.AUDITOR, Role.REGISTRY_ADMIN, Role.KEY_ADMIN)
+
+
+def monthly_report(engine: Engine, month: str, agency_code: str = "",
+                   grants: Sequence[Grant] | None = None) -> MonthlyReport:
+    """Signatures per agency and document type in ``month`` (Vietnam time).
+
+    ``agency_code``: that agency and its subtree; empty: every agency. ``grants``: the
+    caller's; a row is shown only when one of them (with a reporting role) covers its
+    agency, so a grant on one agency shows that agency alone and a subtree grant its
+    subtree (``None``: no restriction, for in-process callers). ``timestamps`` counts
+    every token the TSA issued in the month only in a report of every agency for a
+    caller whose grant covers every agency; otherwise (the TSA's tokens name no agency)
+    it counts the reported signatures that carry a signature timestamp (CAdES-B-T).
+    """
     start, end = month_bounds(month)
     r = SignatureRecordRow
-    scope = Grant(Role.AUDITOR, agency_code, True) if agency_code else None
+    wanted = Grant(Role.AUDITOR, parse_code(agency_code).code, True) if agency_code else None
+    mine = [g for g in (grants or ()) if g.role in REPORT_ROLES]
+    whole = not agency_code and (grants is None or any(not g.scope for g in mine))
+
+    def visible(code: str) -> bool:
+        try:
+            in_scope = wanted is None or wanted.covers(code)
+            return in_scope and (grants is None or any(g.covers(code) for g in mine))
+        except InvalidRequest:  # a malformed code recorded long ago: nobody's scope
+            return grants is None and wanted is None
+
     try:
         with engine.connect() as conn:
             rows = conn.execute(
@@ -67,15 +93,16 @@ def monthly_report(engine: Engine, month: str, agency_code: str = "") -> Monthly
                 .order_by(r.agency_code, r.document_type)
             ).all()
             names = dict(conn.execute(select(AgencyRow.code, AgencyRow.name)).all())
-            timestamps = conn.execute(
+            tokens = conn.execute(
                 select(func.count()).select_from(TsaTokenRow).where(
                     TsaTokenRow.gen_time >= start, TsaTokenRow.gen_time < end)
-            ).scalar_one()
+            ).scalar_one() if whole else 0
     except DBAPIError as exc:
         raise StoreUnavailable("the database is unavailable; retry the report later") from exc
     out = [
         ReportRow(code, names.get(code, ""), doc, int(n), int(bt or 0))
         for code, doc, n, bt in rows
-        if scope is None or scope.covers(code)
+        if visible(code)
     ]
-    return MonthlyReport(month, out, sum(x.signatures for x in out), int(timestamps))
+    timestamps = int(tokens) if whole else sum(x.timestamped for x in out)
+    return MonthlyReport(month, out, sum(x.signatures for x in out), timestamps)
