@@ -93,10 +93,12 @@ def test_deployment_guide_configuration_is_valid(tmp_path: Path) -> None:
     """docs/deployment.md's production example loads (its files replaced by stand-ins)."""
     guide = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text()
     example = guide.split("```toml\n", 1)[1].split("```", 1)[0]
-    for name in ("server.pem", "server.key", "db-ca.pem", "libvendorpkcs11.so"):
+    for name in ("server.pem", "server.key", "db-ca.pem", "libvendorpkcs11.so",
+                 "RootCA-G2.pem"):
         (tmp_path / name).write_text("stand-in\n")
     f = tmp_path / "kyso.toml"
     f.write_text(example.replace("/etc/kyso/tls/", f"{tmp_path}/")
+                 .replace("/etc/kyso/RootCA-G2.pem", f"{tmp_path}/RootCA-G2.pem")
                  .replace("/opt/vendor/lib/", f"{tmp_path}/"))
     s = load_settings(f)
     assert s.store.url.startswith("postgresql+psycopg://") and s.server.log_format == "json"
