@@ -217,14 +217,15 @@ class DevCa:
 
 
 def _load_csr(data: bytes) -> x509.CertificateSigningRequest:
-    blob = data.strip()
-    if not blob:
+    pem = data.lstrip().startswith(b"-----BEGIN")
+    blob = data.strip() if pem else data  # DER may end in a byte that looks like a space
+    if not blob.strip():
         raise InvalidRequest("the CSR is empty")
     if len(blob) > MAX_CSR_BYTES:
         raise InvalidRequest(f"the CSR is {len(blob):,} bytes; a PKCS#10 request is a few "
                              f"kilobytes (limit {MAX_CSR_BYTES:,})")
     try:
-        if blob.startswith(b"-----BEGIN"):
+        if pem:
             return x509.load_pem_x509_csr(blob)
         return x509.load_der_x509_csr(blob)
     except ValueError as exc:
