@@ -143,7 +143,7 @@ def test_chain_continues_across_restarts(
     assert rows[5].details == '{"digest":"ab"}' and rows[5].actor == "alice"
     report = check()
     assert report.ok and report.records == 6 and report.first_problem is None
-    assert report.checkpoints_verified == 2  # one per close()
+    assert report.checkpoints_verified == 3  # the node's introduction, one per close()
     assert report.nodes[0].last_checkpoint_seq == 6
 
 
@@ -192,7 +192,7 @@ def test_several_nodes_share_one_database(
     report = check()
     assert report.ok
     assert [(n.node_id, n.records, n.last_seq, n.checkpoints) for n in report.nodes] == [
-        (prefix + "node-a", 2, 2, 1), (prefix + "node-b", 3, 3, 1), (prefix + "node-c", 4, 4, 1)]
+        (prefix + "node-a", 2, 2, 2), (prefix + "node-b", 3, 3, 2), (prefix + "node-c", 4, 4, 2)]
 
 
 def _message(node: str, seq: int, head: bytes, when: str) -> bytes:
@@ -214,7 +214,8 @@ def test_checkpoints_verify_with_cryptography(
     with store.engine.connect() as conn:
         heads = {r.seq: bytes(r.hash) for r in conn.execute(select(R))}
         cps = conn.execute(select(C).order_by(C.c.seq)).all()
-    assert [c.seq for c in cps] == [3, 6, 7]
+    heads[0] = bytes(32)  # the node's introduction: signed before its first record
+    assert [c.seq for c in cps] == [0, 3, 6, 7]
     for cp in cps:
         assert cp.key_id == audit_key.key_id.hex() and cp.algorithm == "ed25519"
         assert bytes(cp.hash) == heads[cp.seq]
@@ -259,7 +260,7 @@ def test_interval_checkpoint_while_idle(
         time.sleep(0.05)
     assert log.checkpoints == 1
     with store.engine.connect() as conn:
-        assert conn.execute(select(C.c.seq)).scalars().all() == [1]
+        assert sorted(conn.execute(select(C.c.seq)).scalars().all()) == [0, 1]
 
 
 # --- tampering -------------------------------------------------------------------------------
