@@ -145,3 +145,20 @@ def fresh_database_url(directory: Path) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+def copy_database(url: str) -> str:
+    """A new PostgreSQL database made from the one at ``url`` (which nobody may be
+    connected to): ``CREATE DATABASE … TEMPLATE``, much faster than building it again."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    source = make_url(url)
+    name = f"kyso_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"'))
+    admin.dispose()
+    return source.set(database=name).render_as_string(hide_password=False)

@@ -4,11 +4,14 @@ process's own login), SQLite database and CLI."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from clients import KysoClient
-from tests.helpers import fresh_database_url, hsm_unavailable_reason, provision
+from tests.helpers import copy_database, fresh_database_url, hsm_unavailable_reason, provision
 
 KYSO = str(Path(sys.executable).parent / "kyso")
 READY = re.compile(r"kyso: serving gRPC on (\S+):(\d+)")
@@ -55,7 +58,22 @@ class Server:
         return KysoClient(self.endpoint, timeout=timeout, token=self.token)
 
 
-def server_env(workdir: Path, label: str) -> dict[str, str]:
+def server_env(workdir: Path, label: str, *, fresh: bool = False) -> dict[str, str]:
+    """The environment of a server working in ``workdir``.
+
+    By default it is a copy of one demo deployment bootstrapped once per test process
+    (token, database and demo admin token: the development CA, TSA, audit and demo
+    agency keys already made), so that a server starts without generating keys; every
+    test gets its own copy. ``fresh`` provisions a new token labelled ``label`` and an
+    empty database instead, for tests of the first start or with a database of their
+    own (the token's audit witnesses belong to its database: a copied token with
+    another database is, rightly, a damaged audit log)."""
+    if fresh:
+        return _fresh_env(workdir, label)
+    return _template().copy_to(workdir)
+
+
+def _fresh_env(workdir: Path, label: str) -> dict[str, str]:
     hsm = provision(workdir / "hsm", label)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KYSO_")}
     env.update(
@@ -73,6 +91,49 @@ def server_env(workdir: Path, label: str) -> dict[str, str]:
         KYSO_SERVER_WORKERS="1",
     )
     return env
+
+
+@dataclass
+class _Template:
+    """A demo deployment to copy: its directory and environment (server stopped)."""
+
+    root: Path
+    env: dict[str, str]
+
+    def copy_to(self, workdir: Path) -> dict[str, str]:
+        workdir.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(self.root / "hsm", workdir / "hsm")
+        conf = workdir / "hsm" / "softhsm2.conf"
+        conf.write_text(conf.read_text().replace(str(self.root / "hsm"), str(workdir / "hsm")))
+        shutil.copytree(self.root / "var", workdir / "var")
+        env = dict(self.env, SOFTHSM2_CONF=str(conf),
+                   KYSO_HSM_PIN_FILE=str(workdir / "hsm" / "user.pin"))
+        url = self.env["KYSO_STORE_URL"]
+        if url.startswith("sqlite"):
+            for suffix in ("", "-wal", "-shm"):
+                f = self.root / f"kyso.db{suffix}"
+                if f.exists():
+                    shutil.copy2(f, workdir / f"kyso.db{suffix}")
+            env["KYSO_STORE_URL"] = f"sqlite:///{workdir / 'kyso.db'}"
+        else:
+            env["KYSO_STORE_URL"] = copy_database(url)
+        return env
+
+
+_TEMPLATES: list[_Template] = []
+
+
+def _template() -> _Template:
+    """The demo deployment of this test process, made on first use."""
+    if not _TEMPLATES:
+        root = Path(tempfile.mkdtemp(prefix="kyso-e2e-template-"))
+        atexit.register(shutil.rmtree, root, True)
+        env = _fresh_env(root, "kyso-e2e")
+        srv = start_server(root, env, "--demo")
+        if stop_server(srv) != 0:
+            raise RuntimeError("the template server did not stop cleanly:\n" + srv.log())
+        _TEMPLATES.append(_Template(root, env))
+    return _TEMPLATES[0]
 
 
 def start_server(workdir: Path, env: dict[str, str], *args: str,

@@ -60,7 +60,7 @@ def test_database_outage_fails_fast_and_heals(tmp_path: Path) -> None:
     url = _pg("start", pgdir)
     work = tmp_path / "node"
     work.mkdir()
-    env = server_env(work, "kyso-e2e-outage")
+    env = server_env(work, "kyso-e2e-outage", fresh=True)  # a database of its own
     env["KYSO_STORE_URL"] = url
     srv = start_server(work, env, "--demo")
     try:
