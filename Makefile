@@ -29,7 +29,8 @@ run: deps
 	echo "kyso: demo TSA clock check is '$${KYSO_TSA_CLOCK_CHECK:-off}' (set KYSO_TSA_CLOCK_CHECK=kernel to refuse timestamps while the clock is unsynchronised)" && \
 	KYSO_TSA_CLOCK_CHECK=$${KYSO_TSA_CLOCK_CHECK:-off} KYSO_SERVER_METRICS_LISTEN=$${KYSO_SERVER_METRICS_LISTEN-127.0.0.1:9464} exec $(KYSO) serve --demo
 
-# The whole suite twice: on SQLite (the embedded default) and on a throwaway
+# The suite on SQLite (the embedded default), then again, but for the modules marked
+# database_free (they touch no database), on a throwaway
 # PostgreSQL cluster (the multi-node store).
 test: test-sqlite test-postgres
 

@@ -14,6 +14,7 @@ import pytest
 
 from signer.keys.store import Pkcs11KeyStore
 from tests.helpers import (
+    POSTGRES_ENV,
     HsmEnv,
     fresh_database_url,
     hsm_unavailable_reason,
@@ -22,6 +23,18 @@ from tests.helpers import (
 )
 
 TEST_TOKEN_LABEL = "kyso-test"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass of ``make test`` leaves out the modules marked
+    ``database_free`` (nothing in them touches a database: they ran, unchanged, in the
+    SQLite pass). Everything else runs in both passes."""
+    if not os.environ.get(POSTGRES_ENV):
+        return
+    drop = [i for i in items if i.get_closest_marker("database_free") is not None]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [i for i in items if i.get_closest_marker("database_free") is None]
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+import pytest
+
 import kyso
 from signer.runtime.auth import rule_for
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 
 
 def _methods() -> list[str]:

@@ -7,6 +7,8 @@ import pytest
 from signer.config import load_settings
 from signer.errors import ConfigError
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,10 @@ import filecmp
 import importlib.util
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -35,6 +35,8 @@ from signer.runtime.server import start_metrics
 from tests.e2e.conftest import server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 METRICS = re.compile(r"kyso: serving Prometheus metrics on (\S+)")
 
 

@@ -35,6 +35,8 @@ import clients.bench
 from clients import KysoClient
 from clients.cli import main
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 TOKEN = "kyso_" + "s3cr3t" * 8
 REMOTE = "203.0.113.7"  # TEST-NET-3 (RFC 5737): never contacted, see the docstring
 

@@ -30,6 +30,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 REPO = Path(__file__).resolve().parents[2]
 LOCK = REPO / "requirements-dev.lock"
 UNLOCKED = {"kyso", "pip", "setuptools", "wheel"}

@@ -42,6 +42,8 @@ from signer.config import VerifySettings
 from signer.verify.engine import Kind, Verifier
 from signer.verify.report import Indication, SignatureReport
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 NOW = datetime.now(UTC)
 CONTENT = b"Cong van so 12/UBND: noi dung da ky.\n"
 HOSTILE_URLS = 20  # revocation URLs per kind the hostile signer certificate names

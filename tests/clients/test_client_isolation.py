@@ -6,6 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 # grpc_health / grpc_reflection are left out: grpcio's own __init__ imports them
 # whenever they are installed, whatever the application imports.
 SERVER_ONLY = ("pkcs11", "sqlalchemy", "alembic", "psycopg", "pydantic_settings",

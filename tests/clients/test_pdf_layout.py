@@ -17,6 +17,8 @@ from clients.pdf import (
     top_right_box,
 )
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 FONT = "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf"
 
 

@@ -35,6 +35,8 @@ from clients.xmldsig import (
     signature_method,
 )
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 NS = {"ds": DS_NS, "ed": EDXML_NS, "xades": XADES_NS}
 HASH: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}

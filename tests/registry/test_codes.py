@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 from registry.codes import CodeFormat, parse_code
 from signer.errors import InvalidRequest
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 
 @pytest.mark.parametrize(
     ("code", "level", "parent"),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from registry.devca import _load_csr
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 
 
 def test_a_der_csr_ending_in_a_whitespace_byte_is_read_whole() -> None:

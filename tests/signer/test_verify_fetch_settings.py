@@ -11,6 +11,8 @@ from signer.config import VerifySettings, load_settings
 from signer.errors import ConfigError
 from signer.verify.fetch import AllowedHost, FetchAllowance, FetchPolicy, FetchRefused
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:

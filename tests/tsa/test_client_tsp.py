@@ -37,6 +37,8 @@ from tests.tsa.pki import (
 )
 from tsa.token import FailureInfo, parse_request, rejection_response
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 DATA = b"Quyet dinh so 42/QD-UBND\n" * 1000
 DIGEST = hashlib.sha256(DATA).digest()
 GEN_TIME = NOW.replace(microsecond=250000)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clients.tsp import make_request
 from tsa.token import ParsedRequest, Rejection, TsaPolicy, parse_request
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 
 POLICY = TsaPolicy(default_policy="0.4.0.2023.1.1", accepted_policies=frozenset({"1.2.3.4"}),
                    accuracy_ms=0, include_chain=False)

@@ -40,6 +40,8 @@ from tsa.token import (
     rejection_response,
 )
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 DATA = "Công văn số 123/UBND-VP về việc triển khai dấu thời gian\n".encode()
 GEN_TIME = NOW.replace(microsecond=123000)
 

@@ -24,6 +24,8 @@ from signer.formats.x509 import issue_certificate
 from signer.keys.types import KeyAlgorithm, Scheme
 from tests.signer.formats.soft_key import SoftKey
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

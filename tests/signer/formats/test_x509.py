@@ -24,6 +24,8 @@ from signer.formats.x509 import Profile, build_csr, build_name, issue_certificat
 from signer.keys.types import KeyAlgorithm, Scheme
 from tests.signer.formats.soft_key import SoftKey
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 CAN_THO = "Ủy ban nhân dân thành phố Cần Thơ"
 CA_SUBJECT = {"CN": "kyso development CA", "O": "kyso", "C": "VN"}

@@ -41,6 +41,8 @@ from signer.keys import HsmConfig, KeyAlgorithm, KeyInfo, Pkcs11KeyStore, Scheme
 from signer.keys.types import KeyUse
 from tests.helpers import REPO, HsmEnv, make_store, provision, verify_signature
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 RSA_ALGS = [a for a in KeyAlgorithm if a.is_rsa]
 EC_ALGS = [a for a in KeyAlgorithm if not a.is_rsa]
 
