@@ -94,6 +94,20 @@ def _print_entry(e: Any, as_json: bool, verb: str) -> None:
               highlight=False)
 
 
+def _rotation_csr(r: Any, output: Path | None, prefix: str, as_json: bool) -> Path | None:
+    """Write a rotation's CSR (when an external CA must certify the new key) to ``output``
+    or ``PREFIX-KEYID.csr``; print the rotation as JSON if asked. Returns the CSR path."""
+    csr_path = None
+    if not r.activated:
+        csr_path = output or Path(f"{prefix}-{r.key.key.key_id[:8]}.csr")
+        write_atomically(csr_path, _pem(bytes(r.csr_der), "CERTIFICATE REQUEST"))
+    if as_json:
+        d = _entry_dict(r.key) | {"activated": r.activated,
+                                  "csr_file": str(csr_path) if csr_path else None}
+        out.print_json(json.dumps(d, ensure_ascii=False))
+    return csr_path
+
+
 def register(admin: click.Group) -> None:
     """Add the lifecycle commands to ``admin key``, ``admin cert`` and a new ``admin seal``."""
     key = admin.commands["key"]
@@ -119,15 +133,10 @@ def register(admin: click.Group) -> None:
         written: have the CA sign it, then `kyso admin cert import`."""
         with _client(ctx) as c:
             r = _run(lambda: c.rotate_key(code, algorithm, scheme))
-        csr_path = None
-        if not r.activated:
-            csr_path = output or Path(f"{code}-{r.key.key.key_id[:8]}.csr")
-            write_atomically(csr_path, _pem(bytes(r.csr_der), "CERTIFICATE REQUEST"))
+        csr_path = _rotation_csr(r, output, code, as_json)
         if as_json:
-            d = _entry_dict(r.key) | {"activated": r.activated,
-                                      "csr_file": str(csr_path) if csr_path else None}
-            out.print_json(json.dumps(d, ensure_ascii=False))
-        elif r.activated:
+            return
+        if r.activated:
             out.print(f"rotated {code}: key {r.key.key.key_id} is active "
                       f"({ALG_NAMES.get(r.key.key.algorithm, '?')}); the previous key is "
                       "retired", highlight=False)
@@ -269,15 +278,10 @@ def register(admin: click.Group) -> None:
         timeStamping), then `kyso admin tsa import`."""
         with _client(ctx) as c:
             r = _run(lambda: c.rotate_key("", algorithm, tsa=True))
-        csr_path = None
-        if not r.activated:
-            csr_path = output or Path(f"tsa-{r.key.key.key_id[:8]}.csr")
-            write_atomically(csr_path, _pem(bytes(r.csr_der), "CERTIFICATE REQUEST"))
+        csr_path = _rotation_csr(r, output, "tsa", as_json)
         if as_json:
-            d = _entry_dict(r.key) | {"activated": r.activated,
-                                      "csr_file": str(csr_path) if csr_path else None}
-            out.print_json(json.dumps(d, ensure_ascii=False))
-        elif r.activated:
+            return
+        if r.activated:
             out.print(f"the TSA now signs with key {r.key.key.key_id}; the previous key is "
                       "retired", highlight=False)
         else:

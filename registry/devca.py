@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from asn1crypto import x509 as a_x509
 from cryptography import x509
@@ -105,24 +106,33 @@ class DevCa:
     def issue_tsa(self, key: KeyRecord) -> KeyRecord:
         """Certify a TSA key (critical extendedKeyUsage timeStamping only, RFC 3161 §2.3) and
         make it the active TSA key (the previous one retires in the same transaction)."""
+        der, ca_der = self._issue(
+            {"common_name": "kyso Development TSA", "organization_name": "kyso",
+             "country_name": "VN"}, key.public_key_der, 3 * 365, "tsa")
+        log.info("certified the development TSA key %s", key.key_id.hex())
+        return self._registry.attach_certificate(key.key_id, der, (ca_der,))
+
+    def _issue(self, subject: dict[str, str] | a_x509.Name, public_key_der: bytes,
+               validity_days: int, profile: Literal["seal", "person", "tsa"]
+               ) -> tuple[bytes, bytes]:
+        """A certificate signed in the HSM by this CA (valid from five minutes ago, never
+        beyond the CA's own certificate), and the CA's certificate."""
         ca = self.ensure()
         assert ca.certificate is not None
         now = datetime.now(UTC)
         der = issue_certificate(
-            subject={"common_name": "kyso Development TSA", "organization_name": "kyso",
-                     "country_name": "VN"},
-            subject_public_key_der=key.public_key_der,
+            subject=subject,
+            subject_public_key_der=public_key_der,
             issuer=ca.certificate.der,
             issuer_key=self._keystore.key(ca.key_id, use=KeyUse.CA),
             issuer_public_key_der=ca.public_key_der,
             scheme=ca.scheme,
             hash_alg=CA_HASH,
             not_before=now - timedelta(minutes=5),
-            not_after=min(now + timedelta(days=3 * 365), ca.certificate.not_after),
-            profile="tsa",
+            not_after=min(now + timedelta(days=validity_days), ca.certificate.not_after),
+            profile=profile,
         )
-        log.info("certified the development TSA key %s", key.key_id.hex())
-        return self._registry.attach_certificate(key.key_id, der, (ca.certificate.der,))
+        return der, ca.certificate.der
 
     def issue_seal(self, agency: Agency, key: KeyRecord, validity_days: int = 365) -> KeyRecord:
         """Issue an organization (seal) certificate for ``key`` and activate it."""
@@ -130,28 +140,13 @@ class DevCa:
             raise NotUsable(
                 f"key {key.key_id.hex()} is {key.state.value}: generate a new key instead"
             )
-        ca = self.ensure()
-        assert ca.certificate is not None
-        now = datetime.now(UTC)
-        not_after = min(now + timedelta(days=validity_days), ca.certificate.not_after)
         subject = {"common_name": agency.name, "organization_name": agency.name,
                    "organizational_unit_name": agency.code, "country_name": "VN"}
-        der = issue_certificate(
-            subject=subject,
-            subject_public_key_der=key.public_key_der,
-            issuer=ca.certificate.der,
-            issuer_key=self._keystore.key(ca.key_id, use=KeyUse.CA),
-            issuer_public_key_der=ca.public_key_der,
-            scheme=ca.scheme,
-            hash_alg=CA_HASH,
-            not_before=now - timedelta(minutes=5),
-            not_after=not_after,
-            profile="seal",
-        )
+        der, ca_der = self._issue(subject, key.public_key_der, validity_days, "seal")
         issued = x509.load_der_x509_certificate(der)
         note(serial=format(issued.serial_number, "x"),
              not_after=issued.not_valid_after_utc.isoformat())
-        return self._registry.attach_certificate(key.key_id, der, (ca.certificate.der,))
+        return self._registry.attach_certificate(key.key_id, der, (ca_der,))
 
     def issue_person(self, csr: bytes, validity_days: int = 365) -> PersonCertificate:
         """A person's signing certificate for the key and subject of ``csr`` (PKCS#10,
@@ -191,28 +186,14 @@ class DevCa:
             raise InvalidRequest(
                 "the CSR's key is one of kyso's own HSM keys (an agency's, the CA's or the "
                 "TSA's): a person's certificate is for the person's own key")
-        ca = self.ensure()
-        assert ca.certificate is not None
-        now = datetime.now(UTC)
-        not_after = min(now + timedelta(days=validity_days), ca.certificate.not_after)
-        der = issue_certificate(
-            subject=a_x509.Name.load(subject_der),
-            subject_public_key_der=spki,  # key policy checked here (Circular 15/2025)
-            issuer=ca.certificate.der,
-            issuer_key=self._keystore.key(ca.key_id, use=KeyUse.CA),
-            issuer_public_key_der=ca.public_key_der,
-            scheme=ca.scheme,
-            hash_alg=CA_HASH,
-            not_before=now - timedelta(minutes=5),
-            not_after=not_after,
-            profile="person",
-        )
+        # the key policy (Circular 15/2025) is checked by issue_certificate
+        der, ca_der = self._issue(a_x509.Name.load(subject_der), spki, validity_days, "person")
         issued = x509.load_der_x509_certificate(der)
         serial = format(issued.serial_number, "x")
         subject = issued.subject.rfc4514_string()
         note(serial=serial, subject=subject, not_after=issued.not_valid_after_utc.isoformat())
         log.info("the development CA issued person certificate %s for %s", serial, subject)
-        return PersonCertificate(der, (ca.certificate.der,), subject, serial,
+        return PersonCertificate(der, (ca_der,), subject, serial,
                                  issued.not_valid_after_utc)
 
 
