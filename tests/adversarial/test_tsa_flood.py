@@ -17,7 +17,9 @@ own SoftHSM token:
   requests, ``tsa.max_hsm_sessions`` HSM sessions); beyond it requests are shed
   with 503 + rejection body at once, counted in ``kyso_tsa_http_shed_total``. No
   ``SignDigests`` call may fail, and every granted token and every signature has
-  its record.
+  its record;
+* **shutdown mid-flood**: SIGTERM while the queue is full still drains what was
+  admitted; every token a client received is on record.
 
 No timing thresholds (speed lives in docs/benchmarks.md): the tests assert status
 codes, bodies, failures and records. The only clock is a give-up deadline, many
@@ -332,3 +334,48 @@ def test_a_flood_of_valid_queries_is_shed_and_signing_never_fails(tmp_path: Path
     missing = {_serial(b) for _, _, b in granted} - serials
     assert not missing, sorted(missing)[:5]
     assert set(signed) <= digests
+
+
+def test_shutdown_under_flood_loses_no_granted_token(tmp_path: Path) -> None:
+    """SIGTERM while the queue is full: the node stops accepting, answers what it admitted
+    and exits cleanly; every token a client received is on record."""
+    node = _node(tmp_path, "kyso-adv-drain", http_threads="2", http_max_queue="8")
+    srv = node.server
+    assert srv is not None
+    addr = _addr(srv)
+    answers: list[tuple[int, dict[str, str], bytes]] = []
+    stop = threading.Event()
+
+    def flood(k: int) -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            conn = http.client.HTTPConnection(*addr, timeout=60)
+            try:
+                answers.append(_post(conn, _query(f"drain {k} {i}")))
+            except (OSError, http.client.HTTPException):
+                pass  # the node is going away
+            finally:
+                conn.close()
+
+    flooders = [threading.Thread(target=flood, args=(k,)) for k in range(16)]
+    for t in flooders:
+        t.start()
+    deadline = time.monotonic() + GIVE_UP_S
+    while sum(a[0] == 200 for a in answers) < 50 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    code = node.stop()  # SIGTERM, mid-flood
+    stop.set()
+    for t in flooders:
+        t.join(120)
+    assert code == 0, srv.log()[-2000:]
+    assert "did not stop cleanly" not in srv.log(), srv.log()[-2000:]
+    assert {a[0] for a in answers} <= {200, 503}
+    granted = [b for s, _, b in answers if s == 200]
+    assert len(granted) >= 50
+    engine = node.database()
+    with engine.connect() as c:
+        serials = {r[0] for r in c.execute(text("SELECT serial FROM tsa_tokens"))}
+    engine.dispose()
+    missing = {_serial(b) for b in granted} - serials
+    assert not missing, sorted(missing)[:5]
