@@ -84,11 +84,15 @@ class _CountingServer(web.Server):
         self._max = max_connections
         self._open: set[RequestHandler] = set()
         self.excess: set[RequestHandler] = set()
+        self._closing = False
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         n = len(self._open)
-        if n >= 2 * self._max:
-            TSA_HTTP_SHED.labels("accept").inc()
+        if self._closing or n >= 2 * self._max:
+            # Shutting down: a connection accepted just before the listener closed would
+            # otherwise wait, unnoticed by the shutdown, for a request it can never read.
+            if not self._closing:
+                TSA_HTTP_SHED.labels("accept").inc()
             transport.close()
             return
         super().connection_made(handler, transport)
@@ -96,6 +100,10 @@ class _CountingServer(web.Server):
         TSA_HTTP_CONNECTIONS.inc()
         if n >= self._max:
             self.excess.add(handler)
+
+    def pre_shutdown(self) -> None:
+        self._closing = True
+        super().pre_shutdown()
 
     def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
         if handler in self._open:
@@ -115,7 +123,9 @@ class TsaHttpServer:
         executor: Executor,
         ssl_context: ssl.SSLContext | None = None,
         reuse_port: bool = False,
+        shutdown_grace_s: float = 10.0,
     ) -> None:
+        self._grace = shutdown_grace_s
         self._reuse_port = reuse_port
         self._core = core
         host, _, port = listen.rpartition(":")
@@ -175,7 +185,9 @@ class TsaHttpServer:
             max_line_size=MAX_LINE,
             max_field_size=MAX_LINE,
         )
-        self._runner = web.ServerRunner(self._server, handle_signals=False)
+        # Requests still unanswered after the grace time are cut, within stop()'s wait.
+        self._runner = web.ServerRunner(self._server, handle_signals=False,
+                                        shutdown_timeout=self._grace)
         await self._runner.setup()
         site = web.TCPSite(
             self._runner, self.host, self.port, ssl_context=self._ssl,
@@ -188,13 +200,13 @@ class TsaHttpServer:
     def set_serving(self, serving: bool) -> None:
         self._serving = serving
 
-    def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting, let admitted requests finish (up to ``grace``), then stop."""
+    def stop(self) -> None:
+        """Stop accepting, let admitted requests finish (up to ``shutdown_grace_s``), stop."""
         if self._runner is None or self._thread is None:
             return
         fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
         try:
-            fut.result(grace + 5)
+            fut.result(self._grace + 5)
         except Exception:
             log.warning("HTTP server did not stop cleanly", exc_info=True)
         self._loop.call_soon_threadsafe(self._loop.stop)

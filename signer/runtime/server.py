@@ -316,6 +316,7 @@ class Node:
                 executor=self._http_pool,
                 ssl_context=ssl_ctx,
                 reuse_port=self.reuse_port,
+                shutdown_grace_s=s.server.shutdown_grace_s,
             )
             self.tsa_http.start()
             self.http_port = self.tsa_http.port
@@ -421,7 +422,7 @@ class Node:
         if self._server is not None:
             self._health.enter_graceful_shutdown()
         if self.tsa_http is not None:
-            self.tsa_http.stop(grace)
+            self.tsa_http.stop()
         if self._server is not None:
             self._server.stop(grace).wait()
         if self._http_pool is not None:
