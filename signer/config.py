@@ -241,6 +241,12 @@ class TsaSettings(_Section):
         description="HTTP timestamp requests waiting for a worker thread; beyond that they are "
         "answered 503 at once (RFC 3161 rejection systemFailure, Retry-After)",
     )
+    http_nice: int = Field(
+        10, ge=0, le=19,
+        description="how much lower the CPU priority of the threads answering RFC 3161 over "
+        "HTTP is than signing's (Linux nice, per thread; 0: the same): where both share cores "
+        "the scheduler serves signing first, and the TSA still gets every idle cycle",
+    )
     max_hsm_sessions: int | None = Field(
         None, ge=1, le=256,
         description="HSM sessions timestamping (HTTP, gRPC and signature timestamps) may hold at "

@@ -59,7 +59,7 @@ from signer.service import SignerServicer
 from signer.timestamps import HttpTimestamper, InternalTimestamper, Timestamper
 from tsa.clock import ClockCheck, ClockGuard
 from tsa.core import TsaCore
-from tsa.http import HttpLimits, TsaHttpServer
+from tsa.http import HttpLimits, TsaHttpServer, lower_priority
 from tsa.keys import TsaKeys
 from tsa.serials import SerialAllocator
 from tsa.service import TsaServicer
@@ -292,9 +292,10 @@ class Node:
         self._update_health()
         server.start()
         if self.tsa is not None and s.tsa.http_listen:
-            # Its own small pool, not the gRPC handlers' (issue 12.6).
+            # Its own small pool, not the gRPC handlers', at a lower CPU priority (12.6).
             self._http_pool = futures.ThreadPoolExecutor(
-                max_workers=s.tsa.http_threads, thread_name_prefix="kyso-http"
+                max_workers=s.tsa.http_threads, thread_name_prefix="kyso-http",
+                initializer=lower_priority, initargs=(s.tsa.http_nice,),
             )
             ssl_ctx = None
             if s.server.tls_cert_file and s.server.tls_key_file:
@@ -312,6 +313,7 @@ class Node:
                     keepalive_timeout_s=s.tsa.http_keepalive_timeout_s,
                     threads=s.tsa.http_threads,
                     max_queue=s.tsa.http_max_queue,
+                    nice=s.tsa.http_nice,
                 ),
                 executor=self._http_pool,
                 ssl_context=ssl_ctx,

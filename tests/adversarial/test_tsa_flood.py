@@ -17,7 +17,7 @@ own SoftHSM token:
   requests, ``tsa.max_hsm_sessions`` HSM sessions); beyond it requests are shed
   with 503 + rejection body at once, counted in ``kyso_tsa_http_shed_total``. No
   ``SignDigests`` call may fail, and every granted token and every signature has
-  its record;
+  its record. The threads answering HTTP run at a lower CPU priority than signing's;
 * **shutdown mid-flood**: SIGTERM while the queue is full still drains what was
   admitted; every token a client received is on record.
 
@@ -309,7 +309,12 @@ def test_a_flood_of_valid_queries_is_shed_and_signing_never_fails(tmp_path: Path
         for t in flooders:
             t.join(120)
     m = _metrics(srv)
+    # The threads answering HTTP (one worker thread and the event loop here) yield the CPU
+    # to signing: Linux nice 10, the gRPC threads 0 (field 19 of /proc/PID/task/TID/stat).
+    nice = [int(p.read_text().rpartition(")")[2].split()[16])
+            for p in Path(f"/proc/{srv.proc.pid}/task").glob("*/stat")]
     node.stop()  # graceful: drains what was admitted
+    assert nice.count(10) == 2 and nice.count(0) == len(nice) - 2 > 8, sorted(nice)
 
     assert not failures, failures[:5]
     assert len(signed) == 120
