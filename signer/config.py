@@ -234,7 +234,10 @@ class TsaSettings(_Section):
         "keep-alive connections and clients dribbling headers alike",
     )
     http_threads: int = Field(
-        4, ge=1, le=256, description="worker threads answering RFC 3161 over HTTP"
+        2, ge=1, le=256,
+        description="worker threads answering RFC 3161 over HTTP (each Python thread also "
+        "takes its share of the GIL signing needs: more threads, more timestamps, slower "
+        "signing under a flood; docs/benchmarks.md)",
     )
     http_max_queue: int = Field(
         16, ge=0, le=100_000,
