@@ -240,9 +240,11 @@ class TsaSettings(_Section):
         "signing under a flood; docs/benchmarks.md)",
     )
     http_max_queue: int = Field(
-        16, ge=0, le=100_000,
+        64, ge=0, le=100_000,
         description="HTTP timestamp requests waiting for a worker thread; beyond that they are "
-        "answered 503 at once (RFC 3161 rejection systemFailure, Retry-After)",
+        "answered 503 at once (RFC 3161 rejection systemFailure, Retry-After). Waiting costs "
+        "signing nothing (only http_threads work): this bounds memory and how long a "
+        "timestamp client may wait (~64 / 150 per s per worker, under half a second)",
     )
     http_nice: int = Field(
         10, ge=0, le=19,

@@ -81,7 +81,7 @@ class HttpLimits:
     read_timeout_s: float = 10.0
     keepalive_timeout_s: float = 5.0
     threads: int = 2  # the executor's size: admitted = threads + max_queue
-    max_queue: int = 16
+    max_queue: int = 64
     nice: int = 10  # the loop thread's; give the executor's threads the same (lower_priority)
 
 
