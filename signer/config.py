@@ -234,10 +234,11 @@ class TsaSettings(_Section):
         "keep-alive connections and clients dribbling headers alike",
     )
     http_threads: int = Field(
-        2, ge=1, le=256,
-        description="worker threads answering RFC 3161 over HTTP (each Python thread also "
-        "takes its share of the GIL signing needs: more threads, more timestamps, slower "
-        "signing under a flood; docs/benchmarks.md)",
+        1, ge=1, le=256,
+        description="worker threads answering RFC 3161 over HTTP, per worker process. Each "
+        "Python thread also takes its share of the GIL signing needs; on the 2-core reference "
+        "machine more threads granted no more timestamps and slowed signing under a flood "
+        "(docs/benchmarks.md); raise it where cores are spare",
     )
     http_max_queue: int = Field(
         64, ge=0, le=100_000,

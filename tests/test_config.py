@@ -109,7 +109,7 @@ def test_tsa_http_limits_and_hsm_share(monkeypatch: pytest.MonkeyPatch) -> None:
     s = load_settings()
     t = s.tsa
     assert (t.http_max_connections, t.http_read_timeout_s, t.http_keepalive_timeout_s,
-            t.http_threads, t.http_max_queue, t.http_nice) == (256, 10.0, 5.0, 2, 64, 10)
+            t.http_threads, t.http_max_queue, t.http_nice) == (256, 10.0, 5.0, 1, 64, 10)
     assert s.hsm.pool_size == 4 and t.hsm_sessions(s.hsm.pool_size) == 2
     assert t.hsm_sessions(1) == 1
     monkeypatch.setenv("KYSO_TSA_MAX_HSM_SESSIONS", "3")

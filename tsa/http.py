@@ -80,7 +80,7 @@ class HttpLimits:
     max_connections: int = 256
     read_timeout_s: float = 10.0
     keepalive_timeout_s: float = 5.0
-    threads: int = 2  # the executor's size: admitted = threads + max_queue
+    threads: int = 1  # the executor's size: admitted = threads + max_queue
     max_queue: int = 64
     nice: int = 10  # the loop thread's; give the executor's threads the same (lower_priority)
 
