@@ -19,7 +19,8 @@ rather than queued, so that a flood of timestamp queries cannot starve signing:
     cut (slowloris). Header lines, fields and count are capped too.
   * **CPU**: the event-loop thread and the worker threads run ``http_nice`` steps below
     the signer's threads (Linux per-thread nice): on shared cores the scheduler serves
-    signing first (docs/benchmarks.md measured p99 ~0.3 s instead of ~5 s under a flood).
+    signing first (docs/benchmarks.md: under a flood, signing p99 0.19–0.28 s instead of
+    1.0–2.3 s in A/B runs).
   * **work**: ``http_threads`` threads answer; at most ``http_max_queue`` more
     requests wait for one. A request beyond that is answered 503 at once, before
     any signing, database or HSM work, with ``Retry-After: 1``. A client that comes
