@@ -213,6 +213,56 @@ class TsaSettings(_Section):
     key_algorithm: str = Field(
         "rsa-2048", description="development only: key type of the TSA key the dev CA certifies"
     )
+    # RFC 3161 over HTTP is anonymous: its resources are bounded so that a flood of
+    # queries, or clients that send them a byte at a time, cannot starve signing
+    # (per worker process; docs/benchmarks.md, "TSA flood").
+    http_max_connections: int = Field(
+        256, ge=1, le=100_000,
+        description="open HTTP connections per worker; up to as many again are admitted only "
+        "to be answered 503 with an RFC 3161 rejection (systemFailure) and Retry-After, then "
+        "closed; beyond that a connection is closed at accept",
+    )
+    http_read_timeout_s: float = Field(
+        10.0, gt=0, le=600,
+        description="a request body must arrive within this many seconds of its headers, "
+        "else the connection is cut (slow clients, slowloris)",
+    )
+    http_keepalive_timeout_s: float = Field(
+        5.0, gt=0, le=3600,
+        description="an HTTP connection must complete the headers of its next request within "
+        "this many seconds of opening or of its previous response, else it is closed: idle "
+        "keep-alive connections and clients dribbling headers alike",
+    )
+    http_threads: int = Field(
+        1, ge=1, le=256,
+        description="worker threads answering RFC 3161 over HTTP, per worker process. Each "
+        "Python thread also takes its share of the GIL signing needs; on the 2-core reference "
+        "machine more threads granted no more timestamps and slowed signing under a flood "
+        "(docs/benchmarks.md); raise it where cores are spare",
+    )
+    http_max_queue: int = Field(
+        64, ge=0, le=100_000,
+        description="HTTP timestamp requests waiting for a worker thread; beyond that they are "
+        "answered 503 at once (RFC 3161 rejection systemFailure, Retry-After). Waiting costs "
+        "signing nothing (only http_threads work): this bounds memory and how long a "
+        "timestamp client may wait (~64 / 150 per s per worker, under half a second)",
+    )
+    http_nice: int = Field(
+        10, ge=0, le=19,
+        description="how much lower the CPU priority of the threads answering RFC 3161 over "
+        "HTTP is than signing's (Linux nice, per thread; 0: the same): where both share cores "
+        "the scheduler serves signing first, and the TSA still gets every idle cycle",
+    )
+    max_hsm_sessions: int | None = Field(
+        None, ge=1, le=256,
+        description="HSM sessions timestamping (HTTP, gRPC and signature timestamps) may hold at "
+        "once, out of hsm.pool_size; default: half of hsm.pool_size (at least 1), so that "
+        "agencies' signing always has sessions of its own",
+    )
+
+    def hsm_sessions(self, pool_size: int) -> int:
+        """The TSA's share of a pool of ``pool_size`` HSM sessions."""
+        return self.max_hsm_sessions or max(1, pool_size // 2)
 
     @model_validator(mode="after")
     def _check(self) -> TsaSettings:
@@ -445,6 +495,17 @@ class Settings(BaseSettings):
     keys: KeyPolicySettings = Field(default_factory=KeyPolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     verify: VerifySettings = Field(default_factory=VerifySettings)  # verify
+
+    @model_validator(mode="after")
+    def _check_tsa_budget(self) -> Settings:
+        if (self.tsa.max_hsm_sessions is not None
+                and self.tsa.max_hsm_sessions > self.hsm.pool_size):
+            raise ValueError(
+                f"tsa.max_hsm_sessions ({self.tsa.max_hsm_sessions}) is larger than "
+                f"hsm.pool_size ({self.hsm.pool_size}): the TSA's share of the HSM sessions "
+                "cannot exceed the pool; keep it below pool_size so signing keeps sessions"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_tls_everywhere(self) -> Settings:

@@ -105,3 +105,28 @@ def test_deployment_guide_configuration_is_valid(tmp_path: Path) -> None:
     s = load_settings(f)
     assert s.store.url.startswith("postgresql+psycopg://") and s.server.log_format == "json"
     assert s.server.metrics_listen == "0.0.0.0:9464" and not s.devca.enabled
+
+
+def test_tsa_http_limits_and_hsm_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12.6: the anonymous HTTP TSA is bounded by default, and its share of the HSM
+    sessions stays below the pool unless set otherwise."""
+    s = load_settings()
+    t = s.tsa
+    assert (t.http_max_connections, t.http_read_timeout_s, t.http_keepalive_timeout_s,
+            t.http_threads, t.http_max_queue, t.http_nice) == (256, 10.0, 5.0, 1, 64, 10)
+    assert s.hsm.pool_size == 4 and t.hsm_sessions(s.hsm.pool_size) == 2
+    assert t.hsm_sessions(1) == 1
+    monkeypatch.setenv("KYSO_TSA_MAX_HSM_SESSIONS", "3")
+    monkeypatch.setenv("KYSO_TSA_HTTP_MAX_QUEUE", "0")
+    s = load_settings()
+    assert s.tsa.hsm_sessions(s.hsm.pool_size) == 3 and s.tsa.http_max_queue == 0
+    monkeypatch.setenv("KYSO_TSA_MAX_HSM_SESSIONS", "5")
+    monkeypatch.setenv("KYSO_TSA_HTTP_READ_TIMEOUT_S", "0")
+    with pytest.raises(ConfigError) as exc:
+        load_settings()
+    msg = exc.value.message
+    assert "tsa.http_read_timeout_s (KYSO_TSA_HTTP_READ_TIMEOUT_S)" in msg
+    monkeypatch.setenv("KYSO_TSA_HTTP_READ_TIMEOUT_S", "1")
+    with pytest.raises(ConfigError, match=r"tsa.max_hsm_sessions \(5\) is larger than "
+                                          r"hsm.pool_size \(4\)"):
+        load_settings()

@@ -14,6 +14,13 @@ Concurrency
     shared side of a readers-writer guard; recovery (``C_Finalize``/``C_Initialize``) takes the
     exclusive side, so it never runs while another thread is inside the module.
 
+Budgets
+    ``HsmConfig.session_budgets`` caps how many of the ``pool_size`` sessions signing with
+    keys of one :class:`~signer.keys.types.KeyUse` may hold at once (the node gives the TSA
+    ``tsa.max_hsm_sessions``): a flood of anonymous timestamp requests then waits for its own
+    few sessions and leaves the rest of the pool to agencies' signatures. A call waits for a
+    place in its budget before it waits for a session, both within ``acquire_timeout_s``.
+
 Recovery
     Errors meaning the session, login, token, device or library went away trigger recovery:
     one thread finalises and re-initialises the library, finds the token by label, logs in,
@@ -41,7 +48,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -94,6 +101,9 @@ class HsmConfig:
     backoff_initial_s: float = 0.05
     backoff_max_s: float = 1.0
     acquire_timeout_s: float = 30.0  # per call: longest wait for a free pooled session
+    # At most this many sessions at once for signing with keys of a use (e.g. {TSA: 2});
+    # uses not named share the whole pool.
+    session_budgets: Mapping[KeyUse, int] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         problems = []
@@ -109,6 +119,10 @@ class HsmConfig:
             problems.append("acquire_timeout_s must be positive")
         if not 0 < self.backoff_initial_s <= self.backoff_max_s:
             problems.append("need 0 < backoff_initial_s <= backoff_max_s")
+        for use, n in self.session_budgets.items():
+            if not 1 <= n <= self.pool_size:
+                problems.append(f"the {use.value} session budget must be 1..pool_size "
+                                f"({self.pool_size}), got {n}")
         if problems:
             raise ConfigError("invalid HSM configuration: " + "; ".join(problems))
 
@@ -454,6 +468,8 @@ class Pkcs11KeyStore:
         self._failure: KysoError | None = None
         self._healer: threading.Thread | None = None
         self._healer_lock = threading.Lock()
+        self._budgets = {use: threading.BoundedSemaphore(n)
+                         for use, n in config.session_budgets.items()}
 
     def __repr__(self) -> str:
         return (
@@ -816,7 +832,7 @@ class Pkcs11KeyStore:
                 return encode_ecdsa_signature(signature)
             return signature
 
-        return self._call("sign", op)
+        return self._call("sign", op, use=use)
 
     def sign_message(self, key_id: bytes, message: bytes, *, use: KeyUse) -> bytes:
         """Sign a whole ``message`` with the Ed25519 key ``key_id`` (pure EdDSA, RFC 8032:
@@ -831,7 +847,7 @@ class Pkcs11KeyStore:
             signature: bytes = key.obj.sign(message, mechanism=Mechanism.EDDSA)
             return signature
 
-        return self._call("sign a message", op)
+        return self._call("sign a message", op, use=use)
 
     # --- data objects: small records the token keeps (audit witnesses) ---
 
@@ -936,7 +952,24 @@ class Pkcs11KeyStore:
 
     # --- the call wrapper: guard, pool, retry, recovery ---
 
-    def _call(self, action: str, op: Callable[[_Pooled], T], *, fail_fast: bool = True) -> T:
+    def _call(self, action: str, op: Callable[[_Pooled], T], *, fail_fast: bool = True,
+              use: KeyUse | None = None) -> T:
+        budget = self._budgets.get(use) if use is not None else None
+        if budget is None:
+            return self._call_pooled(action, op, fail_fast=fail_fast)
+        # Outside the guard: waiting for a place in the budget never delays a recovery.
+        if not budget.acquire(timeout=self._config.acquire_timeout_s):
+            assert use is not None
+            raise HsmUnavailable(
+                f"the {self._config.session_budgets[use]} HSM sessions {use.value} work may use "
+                f"stayed busy for {self._config.acquire_timeout_s:g} s: overloaded, retry later"
+            )
+        try:
+            return self._call_pooled(action, op, fail_fast=fail_fast)
+        finally:
+            budget.release()
+
+    def _call_pooled(self, action: str, op: Callable[[_Pooled], T], *, fail_fast: bool) -> T:
         deadline = _Deadline(self._config.recovery_timeout_s)
         recovered = 0
         stale_retried = False

@@ -17,6 +17,12 @@ scrape sees the whole host whichever worker took the connections.
 ``kyso_signatures_total``                  signatures by ``agency`` and ``output``
 ``kyso_timestamps_issued_total``           RFC 3161 tokens issued
 ``kyso_health_serving``                    1 while a ``service`` reports SERVING
+``kyso_tsa_http_shed_total``               RFC 3161 HTTP requests or connections refused
+                                           or cut, by ``reason``: ``queue_full`` (503),
+                                           ``connections`` (503), ``accept`` (closed at
+                                           once), ``read_timeout`` (body too slow)
+``kyso_tsa_http_connections``              open RFC 3161 HTTP connections
+``kyso_tsa_http_requests_in_flight``       HTTP timestamp requests running or queued
 =========================================  ==========================================
 
 Request ids
@@ -83,6 +89,14 @@ HSM_SESSIONS_IN_USE = Gauge("kyso_hsm_sessions_in_use", "HSM sessions lent out n
 SIGNATURES = Counter("kyso_signatures", "Signatures made, by agency and output",
                      ["agency", "output"])
 TIMESTAMPS = Counter("kyso_timestamps_issued", "RFC 3161 timestamp tokens issued")
+TSA_HTTP_SHED = Counter("kyso_tsa_http_shed",
+                        "RFC 3161 HTTP requests or connections refused or cut, by reason",
+                        ["reason"])
+TSA_HTTP_CONNECTIONS = Gauge("kyso_tsa_http_connections", "Open RFC 3161 HTTP connections",
+                             multiprocess_mode="livesum")
+TSA_HTTP_IN_FLIGHT = Gauge("kyso_tsa_http_requests_in_flight",
+                           "HTTP timestamp requests running or waiting for a worker thread",
+                           multiprocess_mode="livesum")
 HEALTH = Gauge("kyso_health_serving", "1 while the service reports SERVING", ["service"],
                multiprocess_mode="livemin")
 

@@ -51,7 +51,7 @@ from signer.core import SignerCore
 from signer.errors import ConfigError, NotFound, NotUsable
 from signer.idempotency import Replies
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
-from signer.keys.types import KeyAlgorithm
+from signer.keys.types import KeyAlgorithm, KeyUse
 from signer.runtime.auth import AuthInterceptor
 from signer.runtime.interceptors import ErrorMappingInterceptor
 from signer.runtime.observe import HEALTH, serve_metrics
@@ -59,7 +59,7 @@ from signer.service import SignerServicer
 from signer.timestamps import HttpTimestamper, InternalTimestamper, Timestamper
 from tsa.clock import ClockCheck, ClockGuard
 from tsa.core import TsaCore
-from tsa.http import TsaHttpServer
+from tsa.http import HttpLimits, TsaHttpServer, lower_priority
 from tsa.keys import TsaKeys
 from tsa.serials import SerialAllocator
 from tsa.service import TsaServicer
@@ -148,6 +148,9 @@ class Node:
                 pin=s.hsm.read_pin(),
                 pool_size=s.hsm.pool_size,
                 recovery_timeout_s=s.hsm.recovery_timeout_s,
+                # Timestamping (anonymous over HTTP) never holds more than its share of
+                # the sessions: agencies' signing keeps the rest (issue 12.6).
+                session_budgets={KeyUse.TSA: s.tsa.hsm_sessions(s.hsm.pool_size)},
             )
         )
         self.keystore.open()
@@ -289,8 +292,10 @@ class Node:
         self._update_health()
         server.start()
         if self.tsa is not None and s.tsa.http_listen:
+            # Its own small pool, not the gRPC handlers', at a lower CPU priority (12.6).
             self._http_pool = futures.ThreadPoolExecutor(
-                max_workers=s.server.threads, thread_name_prefix="kyso-http"
+                max_workers=s.tsa.http_threads, thread_name_prefix="kyso-http",
+                initializer=lower_priority, initargs=(s.tsa.http_nice,),
             )
             ssl_ctx = None
             if s.server.tls_cert_file and s.server.tls_key_file:
@@ -301,10 +306,19 @@ class Node:
             self.tsa_http = TsaHttpServer(
                 self.tsa,
                 s.tsa.http_listen,
-                max_request_bytes=s.tsa.max_request_bytes,
+                limits=HttpLimits(
+                    max_request_bytes=s.tsa.max_request_bytes,
+                    max_connections=s.tsa.http_max_connections,
+                    read_timeout_s=s.tsa.http_read_timeout_s,
+                    keepalive_timeout_s=s.tsa.http_keepalive_timeout_s,
+                    threads=s.tsa.http_threads,
+                    max_queue=s.tsa.http_max_queue,
+                    nice=s.tsa.http_nice,
+                ),
                 executor=self._http_pool,
                 ssl_context=ssl_ctx,
                 reuse_port=self.reuse_port,
+                shutdown_grace_s=s.server.shutdown_grace_s,
             )
             self.tsa_http.start()
             self.http_port = self.tsa_http.port
@@ -410,7 +424,7 @@ class Node:
         if self._server is not None:
             self._health.enter_graceful_shutdown()
         if self.tsa_http is not None:
-            self.tsa_http.stop(grace)
+            self.tsa_http.stop()
         if self._server is not None:
             self._server.stop(grace).wait()
         if self._http_pool is not None:
