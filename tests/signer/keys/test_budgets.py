@@ -24,6 +24,8 @@ from signer.keys import HsmConfig
 from signer.keys.types import KeyUse
 from tests.helpers import REPO, hsm_unavailable_reason, provision
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
+
 
 def test_a_budget_must_fit_the_pool() -> None:
     with pytest.raises(ConfigError, match=r"tsa session budget must be 1\.\.pool_size"):
