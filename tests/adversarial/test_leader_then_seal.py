@@ -47,7 +47,9 @@ from cryptography.x509.oid import NameOID
 from tests.e2e.conftest import KYSO, Server, server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason
 
-pytestmark = pytest.mark.e2e
+# Formats and handlers: what they do does not depend on the database (records reach
+# PostgreSQL in the modules that test records), so the PostgreSQL pass skips them.
+pytestmark = [pytest.mark.e2e, pytest.mark.database_free]
 DEMO = "000.00.00.H13"
 FIELD = "ChuKyLanhDao"  # the leader's signature field
 SIG_BOX = (300, 300, 450, 360)

@@ -17,7 +17,9 @@ from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
 from tests.e2e.conftest import Server
 
-pytestmark = pytest.mark.e2e
+# Formats and handlers: what they do does not depend on the database (records reach
+# PostgreSQL in the modules that test records), so the PostgreSQL pass skips them.
+pytestmark = [pytest.mark.e2e, pytest.mark.database_free]
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
