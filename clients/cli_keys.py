@@ -376,17 +376,19 @@ def register(admin: click.Group) -> None:
             "seal_px": [a.seal_width_px, a.seal_height_px] if a.has_seal else None,
             "seal_mm": [a.seal_width_mm, a.seal_height_mm] if a.has_seal else None,
             "default_profile": PROFILE_NAMES.get(a.default_profile, "seal"),
+            "xml_form": a.xml_form or "xml-dsig",
             "updated_at": _when(a.updated_unix),
         }
         if as_json:
             out.print_json(json.dumps(d, ensure_ascii=False))
             return
-        table = Table("agency", "seal (px)", "seal (mm)", "default profile", "updated")
+        table = Table("agency", "seal (px)", "seal (mm)", "default profile", "XML form",
+                      "updated")
         table.add_row(
             a.agency_code,
             f"{a.seal_width_px}x{a.seal_height_px}" if a.has_seal else "—",
             f"{a.seal_width_mm:g}x{a.seal_height_mm:g}" if a.has_seal else "—",
-            d["default_profile"], (d["updated_at"] or "—")[:19],
+            d["default_profile"], d["xml_form"], (d["updated_at"] or "—")[:19],
         )
         out.print(table)
 
@@ -400,3 +402,16 @@ def register(admin: click.Group) -> None:
             a = _run(lambda: c.set_default_profile(code, profile))
         out.print(f"{a.agency_code} signs with the {profile} profile by default",
                   highlight=False)
+
+    @seal.command("xml-form")
+    @click.argument("code")
+    @click.argument("form", type=click.Choice(["xml-dsig", "xades-b-b", "xades-b-t"]))
+    @click.pass_context
+    def seal_xml_form(ctx: click.Context, code: str, form: str) -> None:
+        """Set the XML signature agency CODE makes by default with `kyso sign xml`:
+        xml-dsig (QCVN 102:2016's exact enveloped XML-DSig, for receivers that need it;
+        no signing time), xades-b-b (XAdES with a signed signing time, which Circular
+        15/2025 asks reports to show) or xades-b-t (and a signature timestamp)."""
+        with _client(ctx) as c:
+            a = _run(lambda: c.set_xml_form(code, form))
+        out.print(f"{a.agency_code} signs XML as {a.xml_form} by default", highlight=False)

@@ -1,8 +1,10 @@
 """``kyso sign xml``: enveloped XML-DSig for edXML packages, XAdES-B-B/B-T for any XML::
 
     kyso sign xml IN.xml --agency CODE [-o OUT.xml] [--hash sha256|sha384|sha512]
-                  [--xades] [--level B-B|B-T] [--xpath EXPR] [--no-chain]
+                  [--form xml-dsig|xades-b-b|xades-b-t] [--xpath EXPR] [--no-chain]
                   [--type CV --number "12/UBND-VP"]
+
+The form defaults to the agency's (``kyso admin seal xml-form``; xml-dsig unless set).
 
 The document is canonicalised and hashed here; only the digest of SignedInfo goes
 to kyso (see ``clients.xmldsig``).
@@ -27,10 +29,14 @@ from clients.client import HASHES, write_atomically
               help="Output file [default: FILE with .signed.xml].")
 @click.option("--hash", "hash_alg", type=click.Choice(sorted(HASHES)), default="sha256",
               show_default=True, help="Digest and signature hash.")
-@click.option("--xades", is_flag=True, help="Make an XAdES signature (ETSI EN 319 132-1).")
+@click.option("--form", type=click.Choice(["xml-dsig", "xades-b-b", "xades-b-t"]),
+              default=None, help="xml-dsig: QCVN 102:2016's exact enveloped XML-DSig (no "
+              "signing time); xades-b-b: XAdES (ETSI EN 319 132-1) with a signed signing "
+              "time; xades-b-t: and a signature timestamp [default: the agency's, set with "
+              "`kyso admin seal xml-form`].")
+@click.option("--xades", is_flag=True, help="Same as --form xades-b-b.")
 @click.option("--level", type=click.Choice(["B-B", "B-T"]), default=None,
-              help="XAdES level (implies --xades): B-T adds a signature timestamp "
-                   "[default: B-B].")
+              help="XAdES level (implies --xades): B-T adds a signature timestamp.")
 @click.option("--xpath", help="Append the signature to the one element this XPath selects "
               "[default: the root; edXML: edXMLHeader]. Prefixes of the root, ds and edxml "
               "are known.")
@@ -42,8 +48,9 @@ from clients.client import HASHES, write_atomically
               help="Document number and symbol, e.g. \"12/UBND-VP\".")
 @click.pass_context
 def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path | None,
-                     hash_alg: str, xades: bool, level: str | None, xpath: str | None,
-                     no_chain: bool, document_type: str, document_number: str) -> None:
+                     hash_alg: str, form: str | None, xades: bool, level: str | None,
+                     xpath: str | None, no_chain: bool, document_type: str,
+                     document_number: str) -> None:
     """Sign an XML file with an enveloped signature (edXML: in edXMLHeader).
 
     Check it with: xmlsec1 --verify --trusted-pem CA.pem
@@ -56,10 +63,18 @@ def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path |
                   highlight=False)
         sys.exit(2)
     output = output or file.with_name(file.stem + ".signed.xml")
-    xades = xades or level is not None
-    level = level or "B-B"
+    if form is not None and (xades or level is not None):
+        err.print("[red]error[/red]: give --form, or the older --xades/--level, not both",
+                  highlight=False)
+        sys.exit(2)
+    if form is None and (xades or level is not None):
+        form = "xades-b-t" if level == "B-T" else "xades-b-b"
     data = file.read_bytes()
     with _client(ctx) as c:
+        if form is None:  # the agency's own choice
+            form = _run(lambda: c.get_seal_image(agency)).xml_form or "xml-dsig"
+        xades = form != "xml-dsig"
+        level = "B-T" if form == "xades-b-t" else "B-B"
         try:
             signed = _run(lambda: sign_with_kyso(
                 c, agency, data, hash_alg=hash_alg, xades=xades, level=level, xpath=xpath,

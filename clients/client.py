@@ -586,6 +586,14 @@ class KysoClient:
             agency_code=agency, skip_personal_signature_check=skip_personal_signature_check)
         return self._call(self._key_service().SetPdfPolicy, req)
 
+    def set_xml_form(self, agency: str, form: str) -> Any:
+        """The XML signature the agency makes by default: "xml-dsig" (QCVN 102:2016's exact
+        form), "xades-b-b" (with a signing time) or "xades-b-t" (and a timestamp)."""
+        from kyso.registry.v1 import keys_pb2
+
+        return self._call(self._key_service().SetXmlForm,
+                          keys_pb2.SetXmlFormRequest(agency_code=agency, form=form))
+
     def issue_person_certificate(self, csr: bytes, validity_days: int = 365) -> Any:
         """The development CA certifies a person's key from a PKCS#10 request (PEM or DER):
         a ``keys_pb2.IssuePersonCertificateResponse`` (the demo's leader-then-seal flow)."""

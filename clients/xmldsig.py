@@ -323,6 +323,16 @@ def _insertion_point(tree: Any, xpath: str | None) -> tuple[Any, int]:
                 index = header.index(found) + 1
                 break
         return header, index
+    if root.tag.startswith(_EDXML):
+        # A piece of a package (edXMLEnvelope, edXMLHeader …) signed on its own would carry
+        # its signature where no edXML receiver looks for one (QCVN 102:2016 puts it in
+        # edXMLHeader of the whole package): refuse rather than guess.
+        local = etree.QName(root).localname
+        raise XmlSignError(
+            f"the document is an edXML {local} element, not an edXML package (root element "
+            "edXML): sign the whole package, whose signature goes in edXMLHeader — Tiếng "
+            f"Việt: tài liệu là phần tử {local} của edXML, không phải một gói tin edXML "
+            "(phần tử gốc edXML); hãy ký cả gói tin, chữ ký được đặt trong edXMLHeader")
     if not xpath:
         return root, len(root)
     namespaces = {k: v for k, v in root.nsmap.items() if k}

@@ -54,6 +54,7 @@ def assets_pb(assets: AgencyAssets, *, with_png: bool) -> keys_pb2.AgencyAssets:
         default_profile=PROFILE_TO_PB[assets.default_profile],
         updated_unix=_unix(assets.updated_at),
         skip_personal_signature_check=assets.skip_personal_signature_check,  # pdf
+        xml_form=assets.xml_form.value,
     )
 
 
@@ -194,6 +195,12 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):  # type: ignore[misc, unuse
         return assets_pb(
             self._keys.set_default_profile(request.agency_code, profile), with_png=False
         )
+
+    def SetXmlForm(
+        self, request: keys_pb2.SetXmlFormRequest, context: grpc.ServicerContext
+    ) -> keys_pb2.AgencyAssets:
+        return assets_pb(self._keys.set_xml_form(request.agency_code, request.form),
+                         with_png=False)
 
     def SetPdfPolicy(  # pdf
         self, request: keys_pb2.SetPdfPolicyRequest, context: grpc.ServicerContext

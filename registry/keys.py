@@ -63,6 +63,7 @@ __all__ = [
     "KeyPolicy",
     "Rotation",
     "SignatureProfile",
+    "XmlForm",
     "inspect_png",
     "load_certificates",
 ]
@@ -204,6 +205,23 @@ class SignatureProfile(enum.Enum):
         )
 
 
+class XmlForm(enum.Enum):
+    """The signature ``kyso sign xml`` makes for an agency unless told otherwise."""
+
+    XML_DSIG = "xml-dsig"  # QCVN 102:2016's exact form: enveloped XML-DSig, no signing time
+    XADES_B_B = "xades-b-b"  # XAdES (EN 319 132-1) with a signed SigningTime
+    XADES_B_T = "xades-b-t"  # and a signature timestamp from the TSA
+
+    @classmethod
+    def parse(cls, name: str) -> XmlForm:
+        for f in cls:
+            if f.value == name.strip().lower():
+                return f
+        raise InvalidRequest(
+            f"unknown XML signature form {name!r}: use one of " + ", ".join(f.value for f in cls)
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class PngInfo:
     width_px: int
@@ -275,11 +293,13 @@ class AgencyAssets:
     default_profile: SignatureProfile
     updated_at: datetime | None
     skip_personal_signature_check: bool = False  # pdf
+    xml_form: XmlForm = XmlForm.XML_DSIG
 
 
 def _assets(row: AgencyAssetRow | None, code: str) -> AgencyAssets:
     if row is None:
-        return AgencyAssets(code, None, None, None, 0, 0, SignatureProfile.SEAL, None)
+        return AgencyAssets(code, None, None, None, 0, 0, SignatureProfile.SEAL, None,
+                            False, XmlForm.XML_DSIG)
     w = h = 0
     if row.seal_png:
         info = inspect_png(row.seal_png)
@@ -295,6 +315,7 @@ def _assets(row: AgencyAssetRow | None, code: str) -> AgencyAssets:
         SignatureProfile(row.default_profile),
         updated,
         bool(row.skip_personal_signature_check),  # pdf
+        XmlForm.parse(row.xml_form or XmlForm.XML_DSIG.value),
     )
 
 
@@ -795,6 +816,12 @@ class KeyLifecycle:
                 "comes from your CA (e.g. the Government CA), not from kyso")
         return self.devca.issue_person(csr, validity_days)
 
+    def set_xml_form(self, agency_code: str, form: XmlForm | str) -> AgencyAssets:
+        """The XML signature form ``kyso sign xml`` uses for this agency unless told."""
+        code = self.registry.get_agency(agency_code).code
+        chosen = form if isinstance(form, XmlForm) else XmlForm.parse(form)
+        return self._save_assets(code, seal=None, profile=None, xml_form=chosen)
+
     def set_pdf_policy(self, agency_code: str, *, skip_personal_signature_check: bool
                        ) -> AgencyAssets:  # pdf
         """Whether the seal profile may sign a PDF that has no valid personal signature."""
@@ -809,6 +836,7 @@ class KeyLifecycle:
         seal: tuple[bytes, float, float] | None,
         profile: SignatureProfile | None,
         skip_personal_check: bool | None = None,  # pdf
+        xml_form: XmlForm | None = None,
     ) -> AgencyAssets:
         now = datetime.now(UTC)
         with self.registry._session("saving an agency's seal and profile") as s:
@@ -824,6 +852,8 @@ class KeyLifecycle:
                 row.default_profile = profile.value
             if skip_personal_check is not None:  # pdf
                 row.skip_personal_signature_check = skip_personal_check
+            if xml_form is not None:
+                row.xml_form = xml_form.value
             row.updated_at = now
             s.flush()
             return _assets(row, code)

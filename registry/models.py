@@ -145,3 +145,7 @@ class AgencyAssetRow(Base):
     skip_personal_signature_check: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # edXML and other XML: xml-dsig (QCVN 102:2016's exact form), xades-b-b or xades-b-t
+    # (with a signing time; B-T with a signature timestamp) (migration 0011)
+    xml_form: Mapped[str] = mapped_column(String(16), default="xml-dsig",
+                                          server_default="xml-dsig")

@@ -203,6 +203,9 @@ POLICY: dict[str, Rule] = {
         (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set PDF signing policies", _agency, audit=True
     ),
     "/kyso.signer.v1.PdfService/SignPdf": Rule((Role.SIGNER,), "sign", _pdf_agency),
+    "/kyso.registry.v1.KeyService/SetXmlForm": Rule(
+        (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set XML signature forms", _agency, audit=True
+    ),
     # A person certificate from the development CA is trusted by every agency's seal
     # check (leader-then-seal): a key-admin on every agency, audited.
     "/kyso.registry.v1.KeyService/IssuePersonCertificate": Rule(

@@ -169,8 +169,17 @@ async def timestamp_report(
 ) -> TimestampReport:
     """RFC 3161 Appendix A: the token stamps the hash of the signature value.
     ``extra_certs`` and ``revinfo``: what the enclosing document carries for its TSA."""
+    return await token_report(ctx, token, bytes(si["signature"].native),
+                              extra_certs=extra_certs, revinfo=revinfo)
+
+
+async def token_report(
+    ctx: VerifyContext, token: bytes, imprint_of: bytes, *,
+    extra_certs: Sequence[a_x509.Certificate] = (), revinfo: EmbeddedRevinfo = NO_REVINFO,
+) -> TimestampReport:
+    """A signature timestamp's report: the token must stamp the hash of ``imprint_of``."""
     sub = SignatureReport(index=0, format="RFC 3161")
-    info = await check_token(ctx, sub, token, imprint_of=bytes(si["signature"].native),
+    info = await check_token(ctx, sub, token, imprint_of=imprint_of,
                              extra_certs=extra_certs, revinfo=revinfo)
     msg = "; ".join(sub.check.errors) or "the timestamp is valid"
     return TimestampReport(

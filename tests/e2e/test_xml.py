@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -322,3 +323,51 @@ def test_pss_key_is_refused_before_signing(srv: Server, tmp_path: Path) -> None:
     out, r = sign(srv, tmp_path, EDXML, "--agency", PSS_AGENCY)
     assert r.returncode == 1 and "RSASSA-PSS" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
+
+
+def test_agency_default_xml_form_xades_b_t_for_edxml(srv: Server, ca_pem: Path,
+                                                     tmp_path: Path) -> None:
+    """An agency that chose XAdES-B-T signs edXML packages with a signed signing time and
+    a signature timestamp by default; xmlsec1 still verifies the package; another agency
+    keeps QCVN 102:2016's exact form; --form overrides the agency's choice."""
+    r = srv.cli("admin", "seal", "xml-form", EC_AGENCY, "xades-b-t")
+    assert r.returncode == 0, r.stdout + r.stderr
+    shown = json.loads(srv.cli("admin", "seal", "show", EC_AGENCY, "--json",
+                               check=True).stdout)
+    assert shown["xml_form"] == "xades-b-t"
+    out, r = sign(srv, tmp_path, EDXML, "--agency", EC_AGENCY)
+    assert r.returncode == 0, r.stderr
+    assert "XAdES-B-T" in r.stderr
+    v = xmlsec_verify(out, ca_pem)
+    assert v.returncode == 0 and "OK" in v.stdout + v.stderr, v.stdout + v.stderr
+    root = etree.parse(str(out)).getroot()
+    sig = root.find("ed:edXMLEnvelope/ed:edXMLHeader/ds:Signature", NS)
+    assert sig is not None
+    when = sig.find(".//xades:SigningTime", NS)
+    assert when is not None and when.text.endswith("Z")
+    assert sig.find(".//xades:SignatureTimeStamp/xades:EncapsulatedTimeStamp", NS) is not None
+    rep = json.loads(srv.cli("verify", str(out), "--json").stdout)["signatures"][0]
+    assert rep["format"] == "XAdES-B-T" and rep["indication"] == "PASSED", rep
+    assert rep["signing_time"].endswith("+07:00")
+    assert rep["timestamp"]["indication"] == "PASSED", rep["timestamp"]
+
+    plain, r = sign(srv, tmp_path, EDXML, "--agency", DEMO, name="plain.xml")
+    assert r.returncode == 0 and "XML-DSig" in r.stderr, r.stderr
+    assert b"xades" not in plain.read_bytes()
+    forced, r = sign(srv, tmp_path, EDXML, "--agency", EC_AGENCY, "--form", "xml-dsig",
+                     name="forced.xml")
+    assert r.returncode == 0 and "XML-DSig" in r.stderr and b"xades" not in forced.read_bytes()
+
+
+def test_a_piece_of_an_edxml_package_is_refused(srv: Server, tmp_path: Path) -> None:
+    """An edXMLEnvelope (or any other edXML element) signed on its own would carry its
+    signature where no receiver looks for one: refused, saying why."""
+    envelope = EDXML[EDXML.index("<edXML:edXMLEnvelope"):EDXML.index("</edXML:edXMLEnvelope>")]
+    piece = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+             + envelope.replace("<edXML:edXMLEnvelope",
+                                f'<edXML:edXMLEnvelope xmlns:edXML="{NS["ed"]}"', 1)
+             + "</edXML:edXMLEnvelope>\n")
+    out, r = sign(srv, tmp_path, piece, "--agency", DEMO, name="envelope.xml")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "not an edXML package" in r.stderr and "gói tin" in r.stderr, r.stderr
+    assert not out.exists()

@@ -140,7 +140,7 @@ class ListKeysResponse(_message.Message):
     def __init__(self, keys: _Optional[_Iterable[_Union[KeyEntry, _Mapping]]] = ...) -> None: ...
 
 class AgencyAssets(_message.Message):
-    __slots__ = ("agency_code", "has_seal", "seal_png", "seal_width_mm", "seal_height_mm", "seal_width_px", "seal_height_px", "default_profile", "updated_unix", "skip_personal_signature_check")
+    __slots__ = ("agency_code", "has_seal", "seal_png", "seal_width_mm", "seal_height_mm", "seal_width_px", "seal_height_px", "default_profile", "updated_unix", "skip_personal_signature_check", "xml_form")
     AGENCY_CODE_FIELD_NUMBER: _ClassVar[int]
     HAS_SEAL_FIELD_NUMBER: _ClassVar[int]
     SEAL_PNG_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +151,7 @@ class AgencyAssets(_message.Message):
     DEFAULT_PROFILE_FIELD_NUMBER: _ClassVar[int]
     UPDATED_UNIX_FIELD_NUMBER: _ClassVar[int]
     SKIP_PERSONAL_SIGNATURE_CHECK_FIELD_NUMBER: _ClassVar[int]
+    XML_FORM_FIELD_NUMBER: _ClassVar[int]
     agency_code: str
     has_seal: bool
     seal_png: bytes
@@ -161,7 +162,16 @@ class AgencyAssets(_message.Message):
     default_profile: SignatureProfile
     updated_unix: int
     skip_personal_signature_check: bool
-    def __init__(self, agency_code: _Optional[str] = ..., has_seal: _Optional[bool] = ..., seal_png: _Optional[bytes] = ..., seal_width_mm: _Optional[float] = ..., seal_height_mm: _Optional[float] = ..., seal_width_px: _Optional[int] = ..., seal_height_px: _Optional[int] = ..., default_profile: _Optional[_Union[SignatureProfile, str]] = ..., updated_unix: _Optional[int] = ..., skip_personal_signature_check: _Optional[bool] = ...) -> None: ...
+    xml_form: str
+    def __init__(self, agency_code: _Optional[str] = ..., has_seal: _Optional[bool] = ..., seal_png: _Optional[bytes] = ..., seal_width_mm: _Optional[float] = ..., seal_height_mm: _Optional[float] = ..., seal_width_px: _Optional[int] = ..., seal_height_px: _Optional[int] = ..., default_profile: _Optional[_Union[SignatureProfile, str]] = ..., updated_unix: _Optional[int] = ..., skip_personal_signature_check: _Optional[bool] = ..., xml_form: _Optional[str] = ...) -> None: ...
+
+class SetXmlFormRequest(_message.Message):
+    __slots__ = ("agency_code", "form")
+    AGENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    FORM_FIELD_NUMBER: _ClassVar[int]
+    agency_code: str
+    form: str
+    def __init__(self, agency_code: _Optional[str] = ..., form: _Optional[str] = ...) -> None: ...
 
 class SetSealImageRequest(_message.Message):
     __slots__ = ("agency_code", "png", "width_mm", "height_mm")

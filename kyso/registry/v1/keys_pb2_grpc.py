@@ -89,6 +89,11 @@ class KeyServiceStub:
                 request_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.SetPdfPolicyRequest.SerializeToString,
                 response_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.FromString,
                 _registered_method=True)
+        self.SetXmlForm = channel.unary_unary(
+                '/kyso.registry.v1.KeyService/SetXmlForm',
+                request_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.SetXmlFormRequest.SerializeToString,
+                response_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.FromString,
+                _registered_method=True)
         self.IssuePersonCertificate = channel.unary_unary(
                 '/kyso.registry.v1.KeyService/IssuePersonCertificate',
                 request_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.IssuePersonCertificateRequest.SerializeToString,
@@ -173,6 +178,13 @@ class KeyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetXmlForm(self, request, context):
+        """The XML signature form the agency uses by default (AgencyAssets.xml_form).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def IssuePersonCertificate(self, request, context):
         """The development CA certifies a person's own key from a PKCS#10 request: the
         leader of Decree 30/2020's leader-then-seal flow, in the demo. A leaf with
@@ -238,6 +250,11 @@ def add_KeyServiceServicer_to_server(servicer, server):
             'SetPdfPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.SetPdfPolicy,
                     request_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.SetPdfPolicyRequest.FromString,
+                    response_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.SerializeToString,
+            ),
+            'SetXmlForm': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetXmlForm,
+                    request_deserializer=kyso_dot_registry_dot_v1_dot_keys__pb2.SetXmlFormRequest.FromString,
                     response_serializer=kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.SerializeToString,
             ),
             'IssuePersonCertificate': grpc.unary_unary_rpc_method_handler(
@@ -542,6 +559,33 @@ class KeyService:
             target,
             '/kyso.registry.v1.KeyService/SetPdfPolicy',
             kyso_dot_registry_dot_v1_dot_keys__pb2.SetPdfPolicyRequest.SerializeToString,
+            kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetXmlForm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kyso.registry.v1.KeyService/SetXmlForm',
+            kyso_dot_registry_dot_v1_dot_keys__pb2.SetXmlFormRequest.SerializeToString,
             kyso_dot_registry_dot_v1_dot_keys__pb2.AgencyAssets.FromString,
             options,
             channel_credentials,
