@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image, ImageChops
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ DPI = 100
 PX = DPI / 72.0  # pixels per point
 MM = 72.0 / 25.4  # points per millimetre
 A4 = (595.28, 841.89)
+SIG_BOX = (330, 360, 480, 420)  # the leader's signature field on the sealed page, points
 AGENCY = "Ủy ban nhân dân thành phố Cần Thơ"
 
 # Decree 30/2020 Appendix I page layout (A4): margins, and the header under the top margin.
@@ -369,14 +371,16 @@ def letters_ink(mask: Image.Image, text: str, left_px: float, baseline_px: float
 
 
 def compare_with_reference(actual: Image.Image, name: str, *, tile: int = 8,
-                           level: int = 96, per_tile: int = 6) -> list[str]:
+                           level: int = 96, per_tile: int = 6,
+                           masks: tuple[Box, ...] = ()) -> list[str]:
     """Differences between ``actual`` and ``tests/data/decree30/<name>.png`` that a reader
     would see. Tolerant of font-hinting and anti-aliasing noise (a pixel counts only when
     it differs by more than ``level`` gray levels, a tile only with more than
     ``per_tile`` such pixels, after the best shift of at most one pixel either way), but
     not of a missing or misplaced glyph (dozens of pixels in one tile). With
     KYSO_UPDATE_RENDER_REFERENCES=1 the reference is rewritten instead (and this fails,
-    so a rewritten reference is always looked at)."""
+    so a rewritten reference is always looked at). ``masks``: parts left out of the
+    comparison (painted white in both), e.g. a signing time that differs per run."""
     ref_path = REFERENCES / f"{name}.png"
     if os.environ.get(UPDATE_ENV) == "1":
         REFERENCES.mkdir(parents=True, exist_ok=True)
@@ -387,6 +391,15 @@ def compare_with_reference(actual: Image.Image, name: str, *, tile: int = 8,
     ref = Image.open(ref_path)
     ref.load()
     ref = ref.convert(actual.mode)
+    if masks:
+        from PIL import ImageDraw
+
+        actual, ref = actual.copy(), ref.copy()
+        white = 255 if actual.mode == "L" else (255, 255, 255)
+        for m in masks:
+            for im in (actual, ref):
+                ImageDraw.Draw(im).rectangle((m.left, m.top, m.right - 1, m.bottom - 1),
+                                             fill=white)
     if ref.size != actual.size:
         return [f"size {actual.size} differs from the reference's {ref.size}"]
     best: list[str] | None = None
@@ -461,3 +474,161 @@ def local_sign(data: bytes, **options: Any) -> Any:
     identity = SigningIdentity(cert, [], "pkcs1v15", AGENCY)
     return sign_pdf(data, PdfOptions(agency="000.00.00.H13", **options), identity, sign_raw,
                     **extra)
+
+
+# --- the checks of issue 13 -------------------------------------------------------------
+
+
+def top_right_crop(img: Image.Image) -> Image.Image:
+    """What the reference PNGs hold: the right 100 mm of the top 30 mm (the block, the
+    top of the motto under it)."""
+    return img.crop((round((A4[0] - 100 * MM) * PX), 0, img.width,
+                     round(30 * MM * PX)))
+
+
+def check_text_block(signed_pdf: bytes, unsigned: Image.Image, lines: tuple[str, ...],
+                     prefix: str) -> dict[str, Any]:
+    """Checks (a)–(d) of issue 13 on the rendered page; returns what was measured."""
+    from clients.pdf import FONT_SIZE, TEXT_LEADING_PT, TEXT_PADDING_PT
+
+    img = render(signed_pdf)
+    added = added_ink(img, unsigned)
+    block = bbox(added)
+    assert block is not None, "signing drew nothing on page 1"
+    left, top, right, bottom = block.mm()
+    page_w_mm = A4[0] / MM
+    # (a) inside the page, and inside the top-right margin area: above the 20 mm top
+    # margin where the header begins, right of the page's middle, left of the 15 mm
+    # right margin.
+    assert 0 <= left and right <= page_w_mm and top >= 3.0, block.mm()
+    assert bottom <= TOP_MARGIN_MM, f"the block reaches {bottom:.1f} mm from the top"
+    assert left >= page_w_mm / 2, f"the block starts {left:.1f} mm from the left"
+    assert right <= page_w_mm - RIGHT_MARGIN_MM + 0.3, f"the block ends at {right:.1f} mm"
+    # (b) none of the document's own ink within 1 mm of the block's ink
+    document = ink_mask(unsigned)
+    near = block.grow(round(1 * MM * PX))
+    assert count(document, near) == 0, "the block overlaps the document's text"
+    # where the lines are: the widget's rectangle and the Decree's 10 pt, 12 pt apart
+    y2 = widget_rect(signed_pdf, prefix)[3]
+    baselines = [(A4[1] - (y2 - TEXT_PADDING_PT - (i + 1) * TEXT_LEADING_PT)) * PX
+                 for i in range(len(lines))]
+    # (c) each line's glyph run is as wide as the font's metrics say
+    widths = {}
+    for text, base in zip(lines, baselines, strict=True):
+        measured, predicted, _ = run_width_check(added, text, base, FONT_SIZE)
+        widths[text] = (measured, predicted)
+        assert measured == pytest.approx(predicted, rel=0.03, abs=1.0), (
+            f"{text!r}: {measured:.1f} pt on the page, {predicted:.1f} pt by the metrics")
+    # (d) every letter of the agency name has ink, and its diacritic too
+    org_base = baselines[1]
+    band = added.crop((0, round(org_base - 5 * PX), added.width, round(org_base)))
+    band_box = bbox(band)
+    assert band_box is not None
+    letters = letters_ink(added, lines[1], band_box.left, org_base, FONT_SIZE)
+    blank = [li.char for li in letters if li.ink < 3]
+    assert not blank, f"letters without ink: {blank}"
+    no_mark = [li.char for li in letters if li.mark and li.mark_ink < 1]
+    assert not no_mark, f"letters whose diacritic has no ink: {no_mark}"
+    return {"image": img, "widths": widths, "block_mm": block.mm(), "letters": letters}
+
+
+def seal_png() -> bytes:
+    from PIL import ImageDraw
+
+    img = Image.new("RGBA", (472, 472), (0, 0, 0, 0))  # 40 mm at 300 dpi
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((0, 0, 471, 471), outline=(220, 0, 0, 255), width=18)
+    draw.ellipse((70, 70, 402, 402), outline=(220, 0, 0, 255), width=8)
+    star = [(236, 150), (258, 212), (324, 212), (270, 250), (290, 314), (236, 276),
+            (182, 314), (202, 250), (148, 212), (214, 212)]
+    draw.polygon(star, fill=(220, 0, 0, 255))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def leader_signed_page() -> bytes:
+    """The Decree 30 page with the leader's blue signature image in SIG_BOX (pyHanko)."""
+    from PIL import ImageDraw
+    from pyhanko.pdf_utils.images import PdfImage
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.stamp import StaticStampStyle
+
+    lines = (*DECREE30_LINES,
+             Line("TM. ỦY BAN NHÂN DÂN", 14, 133, bold=True, centre_mm=143),
+             Line("CHỦ TỊCH", 14, 139, bold=True, centre_mm=143),
+             Line("Nguyễn Văn An", 14, 173, bold=True, centre_mm=143))
+    page = make_page(lines, sig_box=SIG_BOX)
+    scribble = Image.new("RGBA", (600, 240), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(scribble)
+    draw.line([(20, 180), (120, 40), (170, 200), (260, 60), (330, 190), (420, 70),
+               (580, 120)], fill=(20, 40, 200, 255), width=10)
+    key, cert = local_key()
+    from asn1crypto import keys, x509
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    asn1_cert = x509.Certificate.load(cert)
+    leader = signers.SimpleSigner(
+        signing_cert=asn1_cert,
+        signing_key=keys.PrivateKeyInfo.load(key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())),
+        cert_registry=SimpleCertificateStore.from_certs([asn1_cert]))  # type: ignore[no-untyped-call]
+    out = signers.PdfSigner(
+        signers.PdfSignatureMetadata(field_name="ChuKyCaNhan"), signer=leader,
+        stamp_style=StaticStampStyle(background=PdfImage(scribble), border_width=0,
+                                     background_opacity=1.0),
+    ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(page)), existing_fields_only=True)
+    return out.getvalue()
+
+
+def _rgb_mask(img: Image.Image, pred: Any) -> Image.Image:
+    mask = Image.new("L", img.size, 0)
+    px, out = img.load(), mask.load()
+    assert px is not None and out is not None
+    for y in range(img.height):
+        for x in range(img.width):
+            if pred(px[x, y]):
+                out[x, y] = 255
+    return mask
+
+
+def check_seal(signed_pdf: bytes) -> Image.Image:
+    """The seal's red ink: its real size (40 mm), its right edge at one third of the
+    leader's signature, centred on it vertically, nothing red on the right two thirds;
+    the blue signature still visible there. Returns the crop kept as a reference."""
+    img = render(signed_pdf, gray=False)
+    x1, y1, x2, y2 = SIG_BOX
+    sig = pdf_rect_to_box((x1, y1, x2, y2), A4[1])
+    area = sig.grow(round(30 * MM * PX))
+    crop = img.crop((area.left, area.top, area.right, area.bottom))
+    red = _rgb_mask(crop, lambda p: p[0] > 150 and p[1] < 90 and p[2] < 90)
+    blue = _rgb_mask(crop, lambda p: p[2] > 120 and p[0] < 90)
+    rb = bbox(red)
+    assert rb is not None, "no red seal on the page"
+    off_x, off_y = area.left, area.top
+    third = sig.left + (sig.right - sig.left) / 3
+    assert rb.right + off_x == pytest.approx(third, abs=2), "seal's right edge"
+    assert (rb.right - rb.left) == pytest.approx(40 * MM * PX, abs=3), "seal's size"
+    assert (rb.top + rb.bottom) / 2 + off_y == pytest.approx((sig.top + sig.bottom) / 2,
+                                                             abs=2)
+    right_two_thirds = Box(round(third) + 2 - off_x, sig.top - off_y, sig.right - off_x,
+                             sig.bottom - off_y)
+    assert count(red, right_two_thirds) == 0
+    left_third = Box(sig.left - off_x, sig.top - off_y, round(third) - 2 - off_x,
+                       sig.bottom - off_y)
+    assert count(red, left_third) > 100
+    assert count(blue, right_two_thirds) > 100, "the leader's signature is hidden"
+    return crop
+
+
+def time_line_mask(signed_pdf: bytes, prefix: str, width_px: int) -> Box:
+    """The rows of the block's third line (the signing time), in page pixels: a test
+    that cannot fix the time leaves them out of the reference comparison."""
+    from clients.pdf import TEXT_LEADING_PT, TEXT_PADDING_PT
+
+    y2 = widget_rect(signed_pdf, prefix)[3]
+    base = (A4[1] - (y2 - TEXT_PADDING_PT - 3 * TEXT_LEADING_PT)) * PX
+    return Box(0, round(base - 8 * PX), width_px, round(base + 3 * PX))

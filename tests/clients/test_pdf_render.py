@@ -10,15 +10,11 @@ import io
 import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
 
 from clients.pdf import (
-    FONT_SIZE,
-    TEXT_LEADING_PT,
-    TEXT_PADDING_PT,
     VN_TZ,
     PdfPreconditionFailed,
     SealImage,
@@ -40,7 +36,6 @@ PROFILES = {
     "copy": ({"copy_form": "SAO LỤC"}, ("SAO LỤC", d.AGENCY, TIME), "KysoCopy"),
 }
 PAGE_W, PAGE_H = d.A4
-SIG_BOX = (330, 360, 480, 420)  # the leader's signature field, points
 
 
 @pytest.fixture(scope="module")
@@ -53,64 +48,13 @@ def unsigned(page: bytes) -> Image.Image:
     return d.render(page)
 
 
-def top_right_crop(img: Image.Image) -> Image.Image:
-    """What the reference PNGs hold: the right 100 mm of the top 30 mm (the block, the
-    top of the motto under it)."""
-    return img.crop((round((PAGE_W - 100 * d.MM) * d.PX), 0, img.width,
-                     round(30 * d.MM * d.PX)))
-
-
-def check_text_block(signed_pdf: bytes, unsigned: Image.Image, lines: tuple[str, ...],
-                     prefix: str) -> dict[str, Any]:
-    """Checks (a)–(d) of issue 13 on the rendered page; returns what was measured."""
-    img = d.render(signed_pdf)
-    added = d.added_ink(img, unsigned)
-    block = d.bbox(added)
-    assert block is not None, "signing drew nothing on page 1"
-    left, top, right, bottom = block.mm()
-    page_w_mm = PAGE_W / d.MM
-    # (a) inside the page, and inside the top-right margin area: above the 20 mm top
-    # margin where the header begins, right of the page's middle, left of the 15 mm
-    # right margin.
-    assert 0 <= left and right <= page_w_mm and top >= 3.0, block.mm()
-    assert bottom <= d.TOP_MARGIN_MM, f"the block reaches {bottom:.1f} mm from the top"
-    assert left >= page_w_mm / 2, f"the block starts {left:.1f} mm from the left"
-    assert right <= page_w_mm - d.RIGHT_MARGIN_MM + 0.3, f"the block ends at {right:.1f} mm"
-    # (b) none of the document's own ink within 1 mm of the block's ink
-    document = d.ink_mask(unsigned)
-    near = block.grow(round(1 * d.MM * d.PX))
-    assert d.count(document, near) == 0, "the block overlaps the document's text"
-    # where the lines are: the widget's rectangle and the Decree's 10 pt, 12 pt apart
-    y2 = d.widget_rect(signed_pdf, prefix)[3]
-    baselines = [(PAGE_H - (y2 - TEXT_PADDING_PT - (i + 1) * TEXT_LEADING_PT)) * d.PX
-                 for i in range(len(lines))]
-    # (c) each line's glyph run is as wide as the font's metrics say
-    widths = {}
-    for text, base in zip(lines, baselines, strict=True):
-        measured, predicted, _ = d.run_width_check(added, text, base, FONT_SIZE)
-        widths[text] = (measured, predicted)
-        assert measured == pytest.approx(predicted, rel=0.03, abs=1.0), (
-            f"{text!r}: {measured:.1f} pt on the page, {predicted:.1f} pt by the metrics")
-    # (d) every letter of the agency name has ink, and its diacritic too
-    org_base = baselines[1]
-    band = added.crop((0, round(org_base - 5 * d.PX), added.width, round(org_base)))
-    band_box = d.bbox(band)
-    assert band_box is not None
-    letters = d.letters_ink(added, lines[1], band_box.left, org_base, FONT_SIZE)
-    blank = [li.char for li in letters if li.ink < 3]
-    assert not blank, f"letters without ink: {blank}"
-    no_mark = [li.char for li in letters if li.mark and li.mark_ink < 1]
-    assert not no_mark, f"letters whose diacritic has no ink: {no_mark}"
-    return {"image": img, "widths": widths, "block_mm": block.mm(), "letters": letters}
-
-
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_text_block_on_the_rendered_page(profile: str, page: bytes,
                                          unsigned: Image.Image) -> None:
     options, lines, prefix = PROFILES[profile]
     signed = d.local_sign(page, profile=profile, now=NOW, **options)
-    got = check_text_block(signed.data, unsigned, lines, prefix)
-    problems = d.compare_with_reference(top_right_crop(got["image"]), profile)
+    got = d.check_text_block(signed.data, unsigned, lines, prefix)
+    problems = d.compare_with_reference(d.top_right_crop(got["image"]), profile)
     assert not problems, problems
 
 
@@ -228,103 +172,11 @@ def test_text_the_font_lacks_is_refused(page: bytes) -> None:
 # --- the seal profile: its image over the left third of the leader's signature --------
 
 
-def seal_png() -> bytes:
-    from PIL import ImageDraw
-
-    img = Image.new("RGBA", (472, 472), (0, 0, 0, 0))  # 40 mm at 300 dpi
-    draw = ImageDraw.Draw(img)
-    draw.ellipse((0, 0, 471, 471), outline=(220, 0, 0, 255), width=18)
-    draw.ellipse((70, 70, 402, 402), outline=(220, 0, 0, 255), width=8)
-    star = [(236, 150), (258, 212), (324, 212), (270, 250), (290, 314), (236, 276),
-            (182, 314), (202, 250), (148, 212), (214, 212)]
-    draw.polygon(star, fill=(220, 0, 0, 255))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def leader_signed_page() -> bytes:
-    """The Decree 30 page with the leader's blue signature image in SIG_BOX (pyHanko)."""
-    from PIL import ImageDraw
-    from pyhanko.pdf_utils.images import PdfImage
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import signers
-    from pyhanko.stamp import StaticStampStyle
-
-    lines = (*d.DECREE30_LINES,
-             d.Line("TM. ỦY BAN NHÂN DÂN", 14, 133, bold=True, centre_mm=143),
-             d.Line("CHỦ TỊCH", 14, 139, bold=True, centre_mm=143),
-             d.Line("Nguyễn Văn An", 14, 173, bold=True, centre_mm=143))
-    page = d.make_page(lines, sig_box=SIG_BOX)
-    scribble = Image.new("RGBA", (600, 240), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(scribble)
-    draw.line([(20, 180), (120, 40), (170, 200), (260, 60), (330, 190), (420, 70),
-               (580, 120)], fill=(20, 40, 200, 255), width=10)
-    key, cert = d.local_key()
-    from asn1crypto import keys, x509
-    from cryptography.hazmat.primitives import serialization
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
-
-    asn1_cert = x509.Certificate.load(cert)
-    leader = signers.SimpleSigner(
-        signing_cert=asn1_cert,
-        signing_key=keys.PrivateKeyInfo.load(key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())),
-        cert_registry=SimpleCertificateStore.from_certs([asn1_cert]))  # type: ignore[no-untyped-call]
-    out = signers.PdfSigner(
-        signers.PdfSignatureMetadata(field_name="ChuKyCaNhan"), signer=leader,
-        stamp_style=StaticStampStyle(background=PdfImage(scribble), border_width=0,
-                                     background_opacity=1.0),
-    ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(page)), existing_fields_only=True)
-    return out.getvalue()
-
-
-def _rgb_mask(img: Image.Image, pred: Any) -> Image.Image:
-    mask = Image.new("L", img.size, 0)
-    px, out = img.load(), mask.load()
-    assert px is not None and out is not None
-    for y in range(img.height):
-        for x in range(img.width):
-            if pred(px[x, y]):
-                out[x, y] = 255
-    return mask
-
-
-def check_seal(signed_pdf: bytes) -> Image.Image:
-    """The seal's red ink: its real size (40 mm), its right edge at one third of the
-    leader's signature, centred on it vertically, nothing red on the right two thirds;
-    the blue signature still visible there. Returns the crop kept as a reference."""
-    img = d.render(signed_pdf, gray=False)
-    x1, y1, x2, y2 = SIG_BOX
-    sig = d.pdf_rect_to_box((x1, y1, x2, y2), PAGE_H)
-    area = sig.grow(round(30 * d.MM * d.PX))
-    crop = img.crop((area.left, area.top, area.right, area.bottom))
-    red = _rgb_mask(crop, lambda p: p[0] > 150 and p[1] < 90 and p[2] < 90)
-    blue = _rgb_mask(crop, lambda p: p[2] > 120 and p[0] < 90)
-    rb = d.bbox(red)
-    assert rb is not None, "no red seal on the page"
-    off_x, off_y = area.left, area.top
-    third = sig.left + (sig.right - sig.left) / 3
-    assert rb.right + off_x == pytest.approx(third, abs=2), "seal's right edge"
-    assert (rb.right - rb.left) == pytest.approx(40 * d.MM * d.PX, abs=3), "seal's size"
-    assert (rb.top + rb.bottom) / 2 + off_y == pytest.approx((sig.top + sig.bottom) / 2,
-                                                             abs=2)
-    right_two_thirds = d.Box(round(third) + 2 - off_x, sig.top - off_y, sig.right - off_x,
-                             sig.bottom - off_y)
-    assert d.count(red, right_two_thirds) == 0
-    left_third = d.Box(sig.left - off_x, sig.top - off_y, round(third) - 2 - off_x,
-                       sig.bottom - off_y)
-    assert d.count(red, left_third) > 100
-    assert d.count(blue, right_two_thirds) > 100, "the leader's signature is hidden"
-    return crop
-
-
 def test_seal_over_the_left_third_of_the_leaders_signature() -> None:
-    page = leader_signed_page()
+    page = d.leader_signed_page()
     signed = d.local_sign(page, profile="seal", now=NOW, skip_personal_check=True,
-                          seal=SealImage(seal_png(), 40.0, 40.0))
-    crop = check_seal(signed.data)
+                          seal=SealImage(d.seal_png(), 40.0, 40.0))
+    crop = d.check_seal(signed.data)
     problems = d.compare_with_reference(crop, "seal")
     assert not problems, problems
 
