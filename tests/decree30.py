@@ -519,12 +519,14 @@ def check_text_block(signed_pdf: bytes, unsigned: Image.Image, lines: tuple[str,
         widths[text] = (measured, predicted)
         assert measured == pytest.approx(predicted, rel=0.03, abs=1.0), (
             f"{text!r}: {measured:.1f} pt on the page, {predicted:.1f} pt by the metrics")
-    # (d) every letter of the agency name has ink, and its diacritic too
-    org_base = baselines[1]
-    band = added.crop((0, round(org_base - 5 * PX), added.width, round(org_base)))
-    band_box = bbox(band)
-    assert band_box is not None
-    letters = letters_ink(added, lines[1], band_box.left, org_base, FONT_SIZE)
+    # (d) every letter of the agency name (and of line 1: QĐ, LỤC) has ink, and its
+    # diacritic too
+    letters = []
+    for text, base in ((lines[1], baselines[1]), (lines[0], baselines[0])):
+        band = added.crop((0, round(base - 5 * PX), added.width, round(base)))
+        band_box = bbox(band)
+        assert band_box is not None, f"no ink on the line {text!r}"
+        letters += letters_ink(added, text, band_box.left, base, FONT_SIZE)
     blank = [li.char for li in letters if li.ink < 3]
     assert not blank, f"letters without ink: {blank}"
     no_mark = [li.char for li in letters if li.mark and li.mark_ink < 1]
