@@ -6,7 +6,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 KYSO := $(VENV)/bin/kyso
 HSM_DIR ?= var/hsm
-APT_PACKAGES := softhsm2 p11-kit p11-kit-modules opensc poppler-utils xmlsec1 libnss3-tools openssl curl postgresql fonts-liberation
+# fonts-liberation2: Liberation Serif 2.x (SIL OFL 1.1), metric-compatible with Times New Roman
+# and with every Vietnamese letter, for the PDF attachment/copy blocks (clients/pdf_font.py);
+# poppler-utils: pdftoppm, which checks page 1 has room for them (clients/pdf_room.py).
+APT_PACKAGES := softhsm2 p11-kit p11-kit-modules opensc poppler-utils xmlsec1 libnss3-tools openssl curl postgresql fonts-liberation2
 PYTEST_ARGS ?=
 # Every distribution of the development environment ('.[dev]'), pinned with its
 # sha256 hashes; `make lock` regenerates it (LOCK_ARGS=--upgrade, or

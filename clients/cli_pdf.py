@@ -126,8 +126,10 @@ def register(sign: click.Group, admin: click.Group) -> None:
     @click.option("--copy-form", type=click.Choice(["SAO Y", "SAO LỤC", "TRÍCH SAO"]),
                   default="SAO Y", show_default=True, help="Copy profile: the copy form.")
     @click.option("--at", "at_text", metavar="PAGE,X,Y",
-                  help="Seal profile: the seal's lower-left corner (page from 1, points) "
-                  "instead of over the last signed field.")
+                  help="Where the seal or text block goes: its lower-left corner (page from "
+                  "1, points from the page's lower-left corner) instead of over the last "
+                  "signed field (seal) or the top margin of page 1 at the right "
+                  "(attachment, copy).")
     @click.option("--tsa-url", help="RFC 3161 HTTP URL for B-T/B-LT [default: kyso's gRPC].")
     @click.pass_context
     def sign_pdf_cmd(ctx: click.Context, file: Path, output: Path | None, agency: str,
@@ -143,6 +145,17 @@ def register(sign: click.Group, admin: click.Group) -> None:
         logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
         logging.getLogger("fontTools").setLevel(logging.ERROR)
         at = _parse_at(at_text)
+        if profile in ("attachment", "copy"):
+            # Before anything is sent: a font that would leave blanks is refused here.
+            from clients.pdf_font import FontUnusable, check_font, find_font, pdf_font_bytes
+
+            try:
+                font = find_font()
+                check_font(font)
+                pdf_font_bytes(font)
+            except FontUnusable as exc:
+                err.print(f"[red]error[/red]: {escape(exc.message)}", highlight=False)
+                sys.exit(2)
         output = output or file.with_name(file.stem + "-signed.pdf")
         if file.stat().st_size > MAX_PDF_BYTES:
             err.print(f"[red]error[/red]: {file} is larger than {MAX_PDF_BYTES:,} bytes",

@@ -16,8 +16,12 @@ Decree 30/2020/NĐ-CP, Appendix I appearance profiles:
   not broken by the seal itself (``clients.pdf_personal``).
 * ``attachment`` / ``copy`` — no image; a text block at the top right of page 1:
   number and symbol (or the copy form), organization name, signing time in
-  ISO 8601 with +07:00; Times New Roman-compatible font (Liberation Serif,
-  embedded, full Vietnamese diacritics), 10 pt, black.
+  ISO 8601 with +07:00; Times New Roman-compatible font (Liberation Serif 2.x,
+  embedded, every Vietnamese letter; ``clients.pdf_font``), 10 pt, upright, black.
+  The block lies in the top margin of a Decree 30 page (20–25 mm), right-aligned
+  on the 15 mm right margin, ending above the 20 mm line where the national motto
+  and the issuing body begin. If page 1 has ink there (rendered, ``clients.pdf_room``)
+  the signature is refused, naming ``--at PAGE,X,Y``, which puts the block anywhere.
 
 Errors::
 
@@ -33,11 +37,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import os
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,6 +52,8 @@ __all__ = [
     "MAX_PDF_BYTES",
     "MM_TO_PT",
     "PROFILES",
+    "TEXT_LEADING_PT",
+    "TEXT_PADDING_PT",
     "VN_TZ",
     "BadPdf",
     "PdfOptions",
@@ -59,10 +64,13 @@ __all__ = [
     "SealImage",
     "SignedPdf",
     "SigningIdentity",
+    "fits_top_margin",
     "iso_vn",
     "mm_to_pt",
+    "place_text_block",
     "seal_rect_over_left_third",
     "sign_pdf",
+    "text_block_size",
     "text_width",
     "top_right_box",
 ]
@@ -73,15 +81,19 @@ MAX_PDF_BYTES = 256 * 1024 * 1024
 PROFILES = ("seal", "attachment", "copy")
 LEVELS = ("B-B", "B-T", "B-LT")
 COPY_FORMS = ("SAO Y", "SAO LỤC", "TRÍCH SAO")
-FONT_SIZE = 10
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",  # Debian fonts-liberation
-    "/usr/share/fonts/liberation/LiberationSerif-Regular.ttf",  # Fedora
-)
-# Decree 30/2020 Appendix I: the text block sits at the top right of the first page.
+FONT_SIZE = 10  # Decree 30/2020 Appendix I: 10 pt, upright, black
+# Decree 30/2020 Appendix I: the text block sits at the top right of the first page. A
+# Decree 30 page (Appendix I, A4) has a top margin of 20–25 mm and a right margin of
+# 15–20 mm; the national motto and the issuing body begin at the top margin. So the block
+# goes in the top 20 mm, its right edge on the 15 mm margin.
 TEXT_RIGHT_MARGIN_MM = 15.0
-TEXT_TOP_MARGIN_MM = 10.0
-TEXT_PADDING_PT = 2.0
+TEXT_TOP_MM = 4.0  # the block's top edge, from the page's top edge (printers' unprintable ~4 mm)
+DECREE30_TOP_MARGIN_MM = 20.0  # the block ends above this line
+DECREE30_LEFT_MARGIN_MM = 30.0  # and does not reach into the left margin (30–35 mm)
+TEXT_LEADING_PT = 12  # baseline to baseline: 1.2 em (pyHanko writes it as an integer)
+TEXT_PADDING_PT = 1.0
+ROOM_CLEARANCE_MM = 1.0  # page 1 must be empty this far around the block
+ROOM_MAX_INK_PX = 8  # at 100 dpi: more dark pixels than this is content (specks of a scan are not)
 
 SignRaw = Callable[[bytes, str], bytes]  # (digest, "sha256") -> raw signature
 Timestamp = Callable[[bytes], bytes]  # DER TimeStampReq -> DER TimeStampResp
@@ -148,11 +160,20 @@ def seal_rect_over_left_third(signature: Rect, width_pt: float, height_pt: float
 
 def top_right_box(page: Rect, width_pt: float, height_pt: float,
                   right_margin_mm: float = TEXT_RIGHT_MARGIN_MM,
-                  top_margin_mm: float = TEXT_TOP_MARGIN_MM) -> Rect:
-    """A box of the given size at the top right of ``page`` (its MediaBox)."""
+                  top_mm: float = TEXT_TOP_MM) -> Rect:
+    """A box of the given size at the top right of ``page`` (its visible box): its right
+    edge ``right_margin_mm`` and its top edge ``top_mm`` from the page's edges."""
     x2 = page.x2 - mm_to_pt(right_margin_mm)
-    y2 = page.y2 - mm_to_pt(top_margin_mm)
+    y2 = page.y2 - mm_to_pt(top_mm)
     return Rect(x2 - width_pt, y2 - height_pt, x2, y2)
+
+
+def fits_top_margin(page: Rect, box: Rect) -> bool:
+    """Whether ``box`` lies in the top margin of a Decree 30 page: above the 20 mm line
+    where the header begins, and right of the 30 mm left margin."""
+    return (box.y1 >= page.y2 - mm_to_pt(DECREE30_TOP_MARGIN_MM) - 1e-6
+            and box.x1 >= page.x1 + mm_to_pt(DECREE30_LEFT_MARGIN_MM)
+            and box.y2 <= page.y2 and box.x2 <= page.x2)
 
 
 def text_width(font_path: str, text: str, size: float) -> float:
@@ -172,20 +193,26 @@ def text_width(font_path: str, text: str, size: float) -> float:
     return float(total * size / float(upem))
 
 
+def text_block_size(font_path: str, lines: Sequence[str], size: float = FONT_SIZE,
+                    leading: float = TEXT_LEADING_PT,
+                    padding: float = TEXT_PADDING_PT) -> tuple[float, float]:
+    """Width and height in points of the text block: the widest line, and ``lines``
+    baselines ``leading`` apart, the first ``leading`` below the top padding (room for
+    Vietnamese stacked diacritics, up to 0.91 em in Liberation Serif), the last line's
+    descenders below the last baseline."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(font_path, lazy=True) as font:
+        descent = -font["hhea"].descent / font["head"].unitsPerEm * size
+    width = max((text_width(font_path, t, size) for t in lines), default=0.0)
+    return width + 2 * padding, padding + len(lines) * leading + descent + padding
+
+
 def iso_vn(moment: datetime) -> str:
     """ISO 8601 in Vietnam time to the second: ``2025-07-01T09:15:30+07:00``."""
     return moment.astimezone(VN_TZ).replace(microsecond=0).isoformat()
 
 
-def find_font() -> str:
-    env = os.environ.get("KYSO_PDF_FONT")
-    for path in ((env,) if env else ()) + FONT_CANDIDATES:
-        if Path(path).is_file():
-            return path
-    raise PdfPreconditionFailed(
-        "no font with Vietnamese glyphs found: install fonts-liberation (Liberation Serif, "
-        "metric-compatible with Times New Roman) or set KYSO_PDF_FONT to a .ttf file"
-    )
 
 
 # --- inputs and outputs ------------------------------------------------------------------
@@ -340,15 +367,42 @@ def _page_refs(reader: Any) -> list[Any]:
     return [reader.find_page_for_modification(i)[0] for i in range(count)]
 
 
-def _mediabox(page: Any) -> Rect:
+def _inherited(page: Any, key: str) -> Any:
+    """A page attribute, inherited from the page tree (ISO 32000-1 §7.7.3.4)."""
     node = page
-    while node is not None:
-        if "/MediaBox" in node:
-            box = [float(v) for v in node["/MediaBox"]]
-            return Rect(min(box[0], box[2]), min(box[1], box[3]),
-                        max(box[0], box[2]), max(box[1], box[3]))
-        node = node.get("/Parent")
-    return Rect(0, 0, 595.28, 841.89)  # A4
+    for _ in range(64):  # a page tree deeper than this is a loop
+        if node is None:
+            return None
+        if key in node:
+            return node[key]
+        node = node["/Parent"] if "/Parent" in node else None  # [] dereferences
+    return None
+
+
+def _box(page: Any, key: str) -> Rect | None:
+    box = _inherited(page, key)
+    if box is None:
+        return None
+    b = [float(v) for v in box]
+    return Rect(min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3]))
+
+
+def _mediabox(page: Any) -> Rect:
+    return _box(page, "/MediaBox") or Rect(0, 0, 595.28, 841.89)  # A4
+
+
+def _visible_box(page: Any) -> tuple[Rect, bool]:
+    """The part of the page a viewer shows (the CropBox within the MediaBox), and whether
+    a CropBox set it."""
+    media = _mediabox(page)
+    crop = _box(page, "/CropBox")
+    if crop is None:
+        return media, False
+    x1, y1 = max(media.x1, crop.x1), max(media.y1, crop.y1)
+    x2, y2 = min(media.x2, crop.x2), min(media.y2, crop.y2)
+    if x2 <= x1 or y2 <= y1:
+        return media, False
+    return Rect(x1, y1, x2, y2), True
 
 
 def last_signed_field(reader: Any) -> tuple[int, Rect] | None:
@@ -434,19 +488,25 @@ def _mid() -> Any:
 
 
 def _text_style(font_path: str) -> Any:
-    from pyhanko.pdf_utils.font.opentype import (
-        GlyphAccumulatorFactory,
-    )
     from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, SimpleBoxLayoutRule
     from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.stamp import TextStampStyle
 
+    from clients.pdf_font import font_factory
+
     return TextStampStyle(
         stamp_text="%(first)s\n%(org)s\n%(time)s",
         text_box_style=TextBoxStyle(
-            font=GlyphAccumulatorFactory(font_path, font_size=FONT_SIZE),
-            font_size=FONT_SIZE, leading=FONT_SIZE + 2,
+            # the font rescaled to PDF's 1000 units per em (clients.pdf_font)
+            font=font_factory(font_path, FONT_SIZE),
+            font_size=FONT_SIZE, leading=TEXT_LEADING_PT,
             text_color=(0, 0, 0),
+            # no margin of its own (pyHanko's default adds 10 pt on every side): the
+            # padding below is the only one, so the baselines are where the box says
+            box_layout_rule=SimpleBoxLayoutRule(
+                x_align=AxisAlignment.ALIGN_MIN, y_align=AxisAlignment.ALIGN_MAX,
+                margins=Margins(), inner_content_scaling=InnerScaling.NO_SCALING,
+            ),
         ),
         border_width=0,
         background=None,
@@ -456,6 +516,71 @@ def _text_style(font_path: str) -> Any:
             inner_content_scaling=InnerScaling.NO_SCALING,
         ),
     )
+
+
+def _at_hint(w: float, h: float) -> str:
+    return (f"give its place with --at PAGE,X,Y (its lower-left corner, in points from the "
+            f"page's lower-left corner; it is {w:.0f} × {h:.0f} pt; SignPdf: has_position, "
+            "page, x, y)")
+
+
+def _at_hint_vi(w: float, h: float) -> str:
+    return (f"hãy chỉ định vị trí bằng --at TRANG,X,Y (góc dưới bên trái của khối, tính "
+            f"bằng point từ góc dưới bên trái của trang; khối có kích thước {w:.0f} × "
+            f"{h:.0f} pt; SignPdf: has_position, page, x, y)")
+
+
+def _no_room(reason_en: str, reason_vi: str, w: float, h: float) -> PdfPreconditionFailed:
+    """One message, English then Vietnamese, naming the --at override."""
+    return PdfPreconditionFailed(f"{reason_en}: {_at_hint(w, h)} — Tiếng Việt: {reason_vi}: "
+                                 f"{_at_hint_vi(w, h)}")
+
+
+def place_text_block(data: bytes, page: Any, width: float, height: float,
+                     what: str) -> Rect:
+    """Decree 30/2020 Appendix I: the block's place at the top right of page 1, in its
+    top margin, above the header; refused (naming --at) when the page is rotated, too
+    small, or has ink where the block would go (``clients.pdf_room``)."""
+    from clients.pdf_room import Region, RenderFailed, ink_pixels
+
+    rotate = int(_inherited(page, "/Rotate") or 0) % 360
+    if rotate:
+        raise _no_room(
+            f"page 1 is shown rotated by {rotate}°, and kyso places the {what} block "
+            "only on upright pages",
+            f"trang 1 được hiển thị xoay {rotate}°, kyso chỉ tự đặt khối chữ ký trên "
+            "trang đứng", width, height)
+    visible, cropped = _visible_box(page)
+    rect = top_right_box(visible, width, height)
+    if not fits_top_margin(visible, rect):
+        raise _no_room(
+            f"the {what} block ({width:.0f} × {height:.0f} pt) does not fit in the top "
+            f"margin of page 1 ({DECREE30_TOP_MARGIN_MM:.0f} mm, right of the "
+            f"{DECREE30_LEFT_MARGIN_MM:.0f} mm left margin)",
+            f"khối chữ ký ({width:.0f} × {height:.0f} pt) không vừa lề trên của trang 1 "
+            f"({DECREE30_TOP_MARGIN_MM:.0f} mm, bên phải lề trái "
+            f"{DECREE30_LEFT_MARGIN_MM:.0f} mm)", width, height)
+    c = mm_to_pt(ROOM_CLEARANCE_MM)
+    region = Region(rect.x1 - c - visible.x1, rect.y1 - c - visible.y1,
+                    rect.x2 + c - visible.x1, rect.y2 + c - visible.y1)
+    try:
+        ink = ink_pixels(data, 1, visible.width, visible.height, region,
+                         use_cropbox=cropped)
+    except RenderFailed as exc:
+        raise _no_room(
+            f"kyso cannot check that page 1 has room for the {what} block ({exc.message})",
+            "kyso không kiểm tra được trang 1 còn chỗ trống cho khối chữ ký", width,
+            height) from None
+    if ink > ROOM_MAX_INK_PX:
+        raise _no_room(
+            f"page 1 has content where the {what} block goes, in its top margin at the right "
+            f"(x {rect.x1:.0f}–{rect.x2:.0f} pt, y {rect.y1:.0f}–{rect.y2:.0f} pt, the top "
+            f"{DECREE30_TOP_MARGIN_MM:.0f} mm of the page): the document leaves no room for "
+            "it",
+            "trang 1 có nội dung ở lề trên bên phải, nơi đặt khối chữ ký (trong "
+            f"{DECREE30_TOP_MARGIN_MM:.0f} mm trên cùng của trang): văn bản không còn chỗ "
+            "trống cho khối", width, height)
+    return rect
 
 
 def _bytes_reserved(identity: SigningIdentity, timestamped: bool) -> int:
@@ -475,13 +600,17 @@ def sign_pdf(
     seal: SealImage | None = None,
     now: datetime | None = None,
     personal_trust: TrustCheck | None = None,
+    font: str | None = None,
 ) -> SignedPdf:
     """Add one PAdES signature (a new incremental revision) to ``data``.
 
     The ``seal`` profile checks the leader's personal signature first (unless
     ``options.skip_personal_check``): ``personal_trust`` validates each personal
     signature's certificate (kyso's verifier, ``clients.pdf_personal``); without one the
-    seal is refused rather than applied unchecked."""
+    seal is refused rather than applied unchecked.
+
+    ``font``: the attachment/copy blocks' font file (the server's ``[pdf] font``); by
+    default ``$KYSO_PDF_FONT`` or Liberation Serif 2.x (``clients.pdf_font``)."""
     options.check()
     writer = open_pdf(data)
     notes: list[str] = []
@@ -532,17 +661,42 @@ def sign_pdf(
         style = _seal_style(seal)
         field_base = "KysoSeal"
     else:
-        font = find_font()
+        from clients.pdf_font import FontUnusable, check_font, check_text, find_font
+
         first = options.number if options.profile == "attachment" else options.copy_form
         if options.profile == "attachment" and not first:
             raise BadPdf("the attachment profile shows the document number: give --number")
-        text_params = {"first": first, "org": identity.organization, "time": iso_vn(moment)}
+        # NFC: one precomposed glyph per Vietnamese letter (the font's cmap, the widths
+        # measured here and the ToUnicode map all work on precomposed letters).
+        text_params = {k: unicodedata.normalize("NFC", v) for k, v in (
+            ("first", first), ("org", identity.organization), ("time", iso_vn(moment)))}
         lines = [text_params["first"], text_params["org"], text_params["time"]]
-        width = max(text_width(font, t, FONT_SIZE) for t in lines) + 2 * TEXT_PADDING_PT + 4
-        height = len(lines) * (FONT_SIZE + 2) + 2 * TEXT_PADDING_PT + 4
-        page_ix = 0
-        rect = top_right_box(_mediabox(pages[0].get_object()), width, height)
-        style = _text_style(font)
+        try:
+            font_path = find_font(font)
+            check_font(font_path)
+            check_text(font_path, "".join(lines))
+        except FontUnusable as exc:
+            raise PdfPreconditionFailed(exc.message) from None
+        width, height = text_block_size(font_path, lines)
+        what = options.profile
+        if options.at is not None:
+            page_ix = options.at[0] - 1
+            if page_ix >= len(pages):
+                raise BadPdf(f"--at: page {options.at[0]} does not exist "
+                             f"(the PDF has {len(pages)})")
+            rect = Rect(options.at[1], options.at[2], options.at[1] + width,
+                        options.at[2] + height)
+            media = _mediabox(pages[page_ix].get_object())
+            if (rect.x1 < media.x1 or rect.y1 < media.y1 or rect.x2 > media.x2
+                    or rect.y2 > media.y2):
+                raise BadPdf(f"--at: the {what} block ({width:.0f} × {height:.0f} pt) at "
+                             f"{options.at[1]:g},{options.at[2]:g} does not lie inside page "
+                             f"{options.at[0]} ({media.x1:g},{media.y1:g})–"
+                             f"({media.x2:g},{media.y2:g})")
+        else:
+            page_ix = 0
+            rect = place_text_block(data, pages[0].get_object(), width, height, what)
+        style = _text_style(font_path)
         field_base = "KysoAttachment" if options.profile == "attachment" else "KysoCopy"
 
     from pyhanko.sign import fields, signers

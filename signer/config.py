@@ -309,6 +309,27 @@ class DevCaSettings(_Section):
     validity_days: int = Field(3650, ge=1)
 
 
+class PdfSettings(_Section):
+    """PAdES appearances (clients/pdf.py): the font of the attachment and copy blocks.
+
+    Checked at start (``kyso serve`` refuses to run otherwise): the font must have every
+    character the blocks may use, Vietnamese letters included (clients/pdf_font.py).
+    Unset: Liberation Serif 2.x (Debian fonts-liberation2), metric-compatible with Times
+    New Roman as Decree 30/2020 asks."""
+
+    font: Path | None = Field(
+        None, description="TrueType font file for the attachment/copy text blocks "
+        "(default: Liberation Serif 2.x from fonts-liberation2)",
+    )
+
+    @field_validator("font")
+    @classmethod
+    def _check_font(cls, font: Path | None) -> Path | None:
+        if font is not None and not font.is_file():
+            raise ValueError(f"font file {font} does not exist")
+        return font
+
+
 class KeyPolicySettings(_Section):
     """Which organization keys may be generated (Circular 15/2025: RSA >= 2048, ECDSA >= 256)."""
 
@@ -495,6 +516,7 @@ class Settings(BaseSettings):
     keys: KeyPolicySettings = Field(default_factory=KeyPolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     verify: VerifySettings = Field(default_factory=VerifySettings)  # verify
+    pdf: PdfSettings = Field(default_factory=PdfSettings)
 
     @model_validator(mode="after")
     def _check_tsa_budget(self) -> Settings:
@@ -567,7 +589,8 @@ def format_validation_error(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_SECTIONS = ("server", "hsm", "store", "devca", "tsa", "cades", "keys", "audit", "verify")
+_SECTIONS = ("server", "hsm", "store", "devca", "tsa", "cades", "keys", "audit", "verify",
+             "pdf")
 
 
 def is_loopback(host: str) -> bool:

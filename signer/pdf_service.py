@@ -91,6 +91,7 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
         timestamp: Callable[[bytes], bytes] | None,
         verifier: Verifier,
         max_bytes: int = MAX_PDF_BYTES,
+        font: str | None = None,
     ) -> None:
         self._core = core
         self._registry = registry
@@ -98,6 +99,7 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
         self._timestamp = timestamp
         self._trust = verifier_trust(verifier)
         self._max = max_bytes
+        self._font = font or None  # checked at start (signer.runtime.server.pdf_font)
 
     def SignPdf(
         self, request_iterator: Iterator[pdf_pb2.SignPdfRequest], context: grpc.ServicerContext
@@ -154,7 +156,7 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
                           assets.seal_height_mm or 0.0) if assets.seal_png else None)
         try:
             signed = sign_pdf(data, options, identity, sign_raw, timestamp=self._timestamp,
-                              seal=seal, personal_trust=self._trust)
+                              seal=seal, personal_trust=self._trust, font=self._font)
         except PdfSignError as exc:
             raise _ERRORS.get(exc.status, KysoError)(exc.message) from exc
         log.info("signed a PDF of %d bytes for %s as PAdES-%s", len(data), code, signed.level)
@@ -167,10 +169,12 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
 
 def add_pdf_service(
     server: grpc.Server, core: SignerCore, registry: RegistryStore, keys: KeyLifecycle,
-    timestamp: Callable[[bytes], bytes] | None, verifier: Verifier,
+    timestamp: Callable[[bytes], bytes] | None, verifier: Verifier, *,
+    font: str | None = None,
 ) -> str:
     """Serve PdfService on ``server``; returns its full name (health and reflection).
-    ``verifier``: the node's, for the seal profile's check of the leader's signature."""
+    ``verifier``: the node's, for the seal profile's check of the leader's signature;
+    ``font``: the attachment/copy blocks' font, checked at start."""
     pdf_pb2_grpc.add_PdfServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        PdfServicer(core, registry, keys, timestamp, verifier), server)
+        PdfServicer(core, registry, keys, timestamp, verifier, font=font), server)
     return PDF_SERVICE

@@ -136,9 +136,11 @@ class Node:
         self._monitor: threading.Thread | None = None
         self._replies: Replies | None = None
         self._core: SignerCore | None = None
+        self.pdf_font = ""  # pdf
 
     def start(self) -> None:
         s = self.settings
+        self.pdf_font = pdf_font(s)  # pdf: refuse to start with a font that cannot write
         self.registry = RegistryStore(s.store.url)
         self.registry.migrate()
         self.keystore = Pkcs11KeyStore(
@@ -264,7 +266,8 @@ class Node:
         self._services += (add_pdf_service(  # pdf
             server, core, self.registry,  # pdf
             KeyLifecycle(self.keystore, self.registry, admin.policy, devca=devca),  # pdf
-            pdf_ts, verifier),)  # pdf: the leader check trusts what Verify trusts
+            pdf_ts, verifier,  # pdf: the leader check trusts what Verify trusts
+            font=self.pdf_font),)  # pdf
         if self.tsa is not None:
             tsa_pb2_grpc.add_TimestampServiceServicer_to_server(
                 TsaServicer(self.tsa, replies), server)
@@ -448,6 +451,7 @@ def serve(
 ) -> Node:
     """Run a node in the foreground until SIGTERM or SIGINT (with ``server.workers``
     above 1, as several worker processes sharing the ports)."""
+    pdf_font(settings)  # pdf: before any worker starts
     if settings.server.workers > 1:
         from signer.runtime.workers import serve_workers
 
@@ -483,6 +487,22 @@ def serve(
         metrics.shutdown()
     print("kyso: stopped", flush=True)
     return node
+
+
+def pdf_font(settings: Settings) -> str:  # pdf
+    """The attachment/copy blocks' font (``[pdf] font``, else Liberation Serif 2.x), checked
+    to have every character the blocks may use, and rescaled once for pyHanko
+    (clients/pdf_font.py); ConfigError, naming the missing letters, otherwise."""
+    from clients.pdf_font import FontUnusable, check_font, find_font, pdf_font_bytes
+
+    setting = "pdf.font (KYSO_PDF_FONT)"
+    try:
+        path = find_font(settings.pdf.font)
+        check_font(path, setting)
+        pdf_font_bytes(path)
+    except FontUnusable as exc:
+        raise ConfigError(f"PDF appearances: {exc.message}") from exc
+    return path
 
 
 def start_metrics(settings: Settings) -> Any:
