@@ -230,7 +230,14 @@ class TrustStore:
             return None
         except ValidationError as exc:
             report.revocation = "not-checked"
-            _record_path_error(report, exc, what)
+            if _self_signed(signer) and self._anchor_of(signer) is None:
+                # pyhanko-certvalidator calls a self-signed leaf that is no anchor an
+                # invalid certificate; EN 319 102-1 §5.2.6: no chain to a trust anchor
+                # could be built, so INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND.
+                report.check.indeterminate(NO_CERTIFICATE_CHAIN_FOUND, Message.of(
+                    "trust.self_signed", what=what, detail=_msg(exc)))
+            else:
+                _record_path_error(report, exc, what)
             return None
         return path
 
