@@ -46,8 +46,10 @@ def server_trust(c: KysoClient) -> Any:
     """The seal profile's leader check, asked of the server's verifier over ``Verify``:
     each personal signature's CMS (with the PDF's DSS material) and the digest of its
     byte ranges go, never the PDF. Returns a ``clients.pdf_personal.TrustCheck``."""
+    from clients.cli_verify import server_refusal
     from clients.pdf_personal import SignatureEvidence, TrustVerdict
-    from clients.verify_report import indication
+    from clients.verify_report import indication, messages_of
+    from signer.catalogue import Message, legacy
 
     def check(evidence: SignatureEvidence) -> TrustVerdict:
         try:
@@ -56,13 +58,15 @@ def server_trust(c: KysoClient) -> Any:
         except KysoClientError as exc:
             if exc.code != "INVALID_ARGUMENT":
                 raise  # the server is away or refuses us: say so, do not seal
-            return TrustVerdict("FAILED", "FORMAT_FAILURE", (exc.message,))
+            return TrustVerdict("FAILED", "FORMAT_FAILURE", (exc.message,),
+                                messages=(server_refusal(exc),))
         if len(r.signatures) != 1:
-            return TrustVerdict("FAILED", "FORMAT_FAILURE",
-                                (f"the signature holds {len(r.signatures)} signers, not one",))
+            why = Message.of("seal.not_one_signer", count=len(r.signatures))
+            return TrustVerdict("FAILED", "FORMAT_FAILURE", (legacy(why),), messages=(why,))
         s = r.signatures[0]
         return TrustVerdict(indication(s.indication), s.sub_indication, tuple(s.errors),
-                            s.agency.code if s.HasField("agency") else "")
+                            s.agency.code if s.HasField("agency") else "",
+                            messages=messages_of(s.problems))
 
     return check
 

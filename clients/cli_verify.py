@@ -5,22 +5,44 @@ For a detached signature or a token, ``--content F`` names the signed file: it i
 hashed here, in chunks, and only its digest is sent (the document stays local).
 ``--sig F`` is the other way round: FILE is the content and F the signature.
 
+The report, and every refusal of this command (a missing file, a file that is not a
+signature, a server that is away or refuses), is in Vietnamese (Circular 15/2025)
+unless ``--lang en`` (or ``KYSO_LANG=en``): all of it from ``signer.catalogue``. What
+the server or a library said in English goes on a "Chi tiết kỹ thuật" (technical
+details) line.
+
 Exit status: 0 every signature PASSED; 1 any FAILED (or no signature, or an
-error); 2 none FAILED but at least one INDETERMINATE.
+error); 2 none FAILED but at least one INDETERMINATE (and 2 for a usage error).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
 from clients.verify_report import indication, render, to_dict
+from signer.catalogue import CATALOGUE, Message, text
+from signer.catalogue import render as render_message
 
 EXIT = {"PASSED": 0, "FAILED": 1, "INDETERMINATE": 2}
 _OIDS = {"sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
+LANG_ENV = "KYSO_LANG"
+# gRPC status -> what to tell the reader when the server named no catalogue code.
+_STATUS_MESSAGES = {
+    "UNAVAILABLE": "cli.unavailable",
+    "UNAUTHENTICATED": "cli.unauthenticated",
+    "PERMISSION_DENIED": "cli.permission_denied",
+    "RESOURCE_EXHAUSTED": "cli.too_large",
+    "DEADLINE_EXCEEDED": "cli.deadline",
+    "INVALID_ARGUMENT": "cli.refused",
+    "INTERNAL": "cli.internal",
+}
 
 
 def _detached_hash(signature: bytes) -> str | None:
@@ -56,22 +78,106 @@ def _detached_hash(signature: bytes) -> str | None:
     return _OIDS.get(algs.pop())
 
 
-def register(main: click.Group) -> None:
-    from clients.cli import _client, _run, err, out
-    from clients.client import hash_file
+def lang_of(args: Sequence[str]) -> str:
+    """The language asked for on a command line click could not parse: ``--lang X`` or
+    ``--lang=X``, else ``KYSO_LANG``, else Vietnamese."""
+    args = list(args)
+    for i, a in enumerate(args):
+        if a == "--lang" and i + 1 < len(args):
+            return "en" if args[i + 1] == "en" else "vi"
+        if a.startswith("--lang="):
+            return "en" if a.split("=", 1)[1] == "en" else "vi"
+    return "en" if os.environ.get(LANG_ENV) == "en" else "vi"
 
-    @main.command("verify")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--content", "content_file",
-                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
+
+def refuse(msg: Message, lang: str, *, status: str = "", exit_code: int = 1) -> NoReturn:
+    """Print one refusal in ``lang`` (its detail on a technical-details line) and exit."""
+    from clients.cli import err
+
+    head = text("label.error", lang, {"status": status}) if status else (
+        text("label.problem", lang) if lang == "vi" else "error")
+    lines = [f"{head}: {render_message(msg, lang)}"]
+    if msg.detail:
+        lines.append(f"  {text('label.details', lang)}: {msg.detail}")
+    err.print("\n".join(lines), highlight=False, markup=False)
+    sys.exit(exit_code)
+
+
+def server_refusal(exc: Any) -> Message:
+    """A ``KysoClientError`` as a catalogue message: the server's own code if it sent one,
+    else one for the gRPC status; the server's English words as the detail."""
+    if exc.message_code in CATALOGUE:
+        return Message(exc.message_code, tuple(sorted(exc.message_params.items())),
+                       exc.message_detail)
+    if exc.unreachable:
+        return Message.of("cli.unreachable", endpoint=exc.endpoint, detail=exc.message)
+    return Message.of(_STATUS_MESSAGES.get(exc.code, "cli.server_error"), detail=exc.message)
+
+
+class _VerifyCommand(click.Command):
+    """``kyso verify``, whose usage errors (a missing FILE, an unknown option) are said in
+    the report's language too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        lang = lang_of(args)
+        try:
+            return super().parse_args(ctx, list(args))
+        except click.MissingParameter as exc:
+            if lang != "vi":
+                raise
+            refuse(Message.of("cli.missing_file_argument", detail=exc.format_message()),
+                   lang, exit_code=2)
+        except click.UsageError as exc:
+            if lang != "vi":
+                raise
+            refuse(Message.of("cli.usage", detail=exc.format_message()), lang, exit_code=2)
+
+
+def _need_file(path: Path | None, lang: str) -> None:
+    if path is None:
+        return
+    if not path.exists():
+        refuse(Message.of("cli.file_missing", path=str(path)), lang, exit_code=2)
+    if not path.is_file():
+        refuse(Message.of("cli.not_a_file", path=str(path)), lang, exit_code=2)
+
+
+def _open_client(ctx: click.Context, lang: str) -> Any:
+    """``clients.cli._client``, refusing in ``lang``."""
+    from clients.client import KysoClient, PlaintextTokenError
+
+    obj = ctx.find_root().obj
+    try:
+        return KysoClient(
+            obj["server"], timeout=obj["timeout"], token=obj["token"],
+            root_certificates=obj["tls_ca"], client_certificate=obj["tls_cert"],
+            client_key=obj["tls_key"], insecure=obj["insecure"],
+        )
+    except PlaintextTokenError as exc:
+        refuse(Message.of("cli.plaintext_token", endpoint=exc.endpoint,
+                          detail="; ".join(exc.offenders)), lang, exit_code=2)
+    except ValueError as exc:  # a malformed or unresolvable --server
+        refuse(Message.of("cli.bad_endpoint", detail=str(exc)), lang, exit_code=2)
+
+
+def register(main: click.Group) -> None:
+    from clients.cli import err, out
+    from clients.client import KysoClientError, hash_file
+
+    file_type = click.Path(dir_okay=False, path_type=Path)  # existence: checked in `lang`
+
+    @main.command("verify", cls=_VerifyCommand)
+    @click.argument("file", type=file_type)
+    @click.option("--content", "content_file", type=file_type,
                   help="The signed file of a detached signature or token (only its hash "
                   "is sent).")
-    @click.option("--sig", "sig_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    @click.option("--sig", "sig_file", type=file_type,
                   help="The detached signature (.p7s) or token (.tsr) of FILE.")
     @click.option("--kind", type=click.Choice(["auto", "cms", "pdf", "xml", "tsr"]),
                   default="auto", show_default=True)
     @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
-                  help="Language of the report.")
+                  envvar=LANG_ENV,
+                  help="Language of the report and of refusals (env KYSO_LANG).")
     @click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
     @click.pass_context
     def verify(ctx: click.Context, file: Path, content_file: Path | None,
@@ -81,7 +187,9 @@ def register(main: click.Group) -> None:
         Exit status: 0 all PASSED, 1 any FAILED, 2 otherwise INDETERMINATE.
         """
         if content_file and sig_file:
-            raise click.UsageError("give --content or --sig, not both")
+            refuse(Message.of("cli.content_and_sig"), lang, exit_code=2)
+        for path in (file, content_file, sig_file):
+            _need_file(path, lang)
         document, content = (sig_file, file) if sig_file else (file, content_file)
         signature = document.read_bytes()
         kwargs: dict[str, object] = {}
@@ -90,11 +198,14 @@ def register(main: click.Group) -> None:
             if alg is not None:
                 kwargs = {"content_digest": hash_file(content, alg), "content_hash": alg}
             else:
-                err.print("[yellow]note[/yellow]: the signature's hash algorithm cannot be "
-                          "sent as a digest; sending the content itself", highlight=False)
+                err.print(f"{text('label.caution', lang)}: {text('cli.sending_content', lang)}",
+                          highlight=False, markup=False)
                 kwargs = {"content": content.read_bytes()}
-        with _client(ctx) as c:
-            resp = _run(lambda: c.verify(signature, kind=kind, **kwargs))  # type: ignore[arg-type]
+        with _open_client(ctx, lang) as c:
+            try:
+                resp = c.verify(signature, kind=kind, **kwargs)
+            except KysoClientError as exc:
+                refuse(server_refusal(exc), lang, status=exc.code)
         if as_json:
             out.print_json(json.dumps(to_dict(resp), ensure_ascii=False))
         else:

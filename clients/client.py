@@ -53,12 +53,40 @@ SCHEMES = {
 
 
 class KysoClientError(Exception):
-    """A call failed; ``code`` is the gRPC status name, ``message`` the server's words."""
+    """A call failed; ``code`` is the gRPC status name, ``message`` the server's words.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``message_code`` and ``message_params``, when the server sent them, name the refusal in
+    ``signer.catalogue`` (so that it can be said in the reader's language), and
+    ``message_detail`` is the underlying library's words. ``unreachable``: no server
+    answered at all (``endpoint``)."""
+
+    def __init__(self, code: str, message: str, *, message_code: str = "",
+                 message_params: dict[str, str] | None = None, message_detail: str = "",
+                 unreachable: bool = False, endpoint: str = "") -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.message_code = message_code
+        self.message_params = dict(message_params or {})
+        self.message_detail = message_detail
+        self.unreachable = unreachable
+        self.endpoint = endpoint
+
+
+MESSAGE_KEY = "kyso-message-bin"  # signer.runtime.interceptors: a refusal's catalogue code
+
+
+def _catalogue_code(exc: grpc.RpcError) -> tuple[str, dict[str, str], str]:
+    """The catalogue code, parameters and detail a server put in the trailing metadata."""
+    try:
+        for key, value in exc.trailing_metadata() or ():
+            if key == MESSAGE_KEY:
+                body = json.loads(bytes(value).decode())
+                params = {str(k): str(v) for k, v in dict(body.get("params") or {}).items()}
+                return str(body.get("code", "")), params, str(body.get("detail", ""))
+    except (AttributeError, TypeError, ValueError):  # no metadata, or not ours
+        pass
+    return "", {}, ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,10 +336,14 @@ class KysoClient:
                 ("failed to connect to all addresses", "DNS resolution failed",
                  "connections to all backends failing")  # the last: an ipv4:/ipv6: list
             )
-            if code == grpc.StatusCode.UNAVAILABLE and transport:
+            unreachable = code == grpc.StatusCode.UNAVAILABLE and transport
+            if unreachable:
                 details = (f"cannot reach kyso at {self.endpoint}: is the server running? "
                            f"({details.strip() or 'no answer'})")
-            raise KysoClientError(code.name, details) from None
+            msg_code, params, detail = _catalogue_code(exc)
+            raise KysoClientError(code.name, details, message_code=msg_code,
+                                  message_params=params, message_detail=detail,
+                                  unreachable=unreachable, endpoint=self.endpoint) from None
 
     # -- signing ------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clients.pdf import PdfPreconditionFailed
+from signer.catalogue import Message, render
 
 __all__ = [
     "STRONG_HASHES",
@@ -82,6 +83,8 @@ class TrustVerdict:
     sub_indication: str = ""
     reasons: tuple[str, ...] = ()  # the verifier's own words (English)
     agency_code: str = ""  # set: the certificate is an organization key kyso holds
+    # the same reasons as signer.catalogue messages, said in Vietnamese in the refusal
+    messages: tuple[Message, ...] = ()
 
 
 TrustCheck = Callable[[SignatureEvidence], TrustVerdict]
@@ -348,8 +351,11 @@ def _trusted(sig: Any, signer: str, dss: tuple[list[Any], list[Any], list[Any]],
     sub = verdict.sub_indication or verdict.indication
     why = "; ".join(verdict.reasons) or "the verifier gave no reason"
     why_vi = f"{sub_indication_vi(sub)} ({sub})"
+    if verdict.messages:
+        why_vi += ": " + "; ".join(render(m, "vi") for m in verdict.messages)
     cert = sig.signer_cert
-    if cert.self_signed != "no" or cert.issuer == cert.subject:
+    said = any(m.code == "trust.self_signed" for m in verdict.messages)
+    if (cert.self_signed != "no" or cert.issuer == cert.subject) and not said:
         why += " (a self-signed certificate: no CA vouches for who signed)"
         why_vi = f"chứng thư số tự ký, không do tổ chức chứng thực nào cấp; {why_vi}"
     advice_en, advice_vi = _ADVICE.get(sub, _UNTRUSTED)

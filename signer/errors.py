@@ -27,15 +27,25 @@ tools can share it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class KysoError(Exception):
-    """Base of all kyso errors. ``status`` names a ``grpc.StatusCode`` member."""
+    """Base of all kyso errors. ``status`` names a ``grpc.StatusCode`` member.
+
+    ``code`` and ``params``, when set, name the message in ``signer.catalogue`` (so that a
+    client can say it in the reader's language; ``message`` stays the English text) and
+    ``detail`` is the underlying library's own words."""
 
     status = "INTERNAL"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, code: str = "",
+                 params: Mapping[str, str] | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
+        self.params = dict(params or {})
+        self.detail = detail
 
 
 class InvalidRequest(KysoError):

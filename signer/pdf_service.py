@@ -30,6 +30,7 @@ from clients.pdf_personal import SignatureEvidence, TrustCheck, TrustVerdict
 from kyso.signer.v1 import pdf_pb2, pdf_pb2_grpc
 from registry.keys import KeyLifecycle
 from registry.store import RegistryStore
+from signer.catalogue import Message, legacy
 from signer.core import OutputFormat, SignerCore
 from signer.digest import Digest, HashAlg
 from signer.doctypes import parse_document_type
@@ -70,14 +71,16 @@ def verifier_trust(verifier: Verifier) -> TrustCheck:
                 evidence.cms, kind=Kind.CMS,
                 digest=Digest(HashAlg.parse(evidence.hash_alg), evidence.digest))
         except InvalidRequest as exc:
-            return TrustVerdict("FAILED", "FORMAT_FAILURE", (exc.message,))
+            why = Message(exc.code, tuple(sorted(exc.params.items())), exc.detail)
+            return TrustVerdict("FAILED", "FORMAT_FAILURE", (exc.message,),
+                                messages=(why,) if exc.code else ())
         if len(report.signatures) != 1:
-            return TrustVerdict("FAILED", "FORMAT_FAILURE",
-                                (f"the signature holds {len(report.signatures)} signers, "
-                                 "not one",))
+            why = Message.of("seal.not_one_signer", count=len(report.signatures))
+            return TrustVerdict("FAILED", "FORMAT_FAILURE", (legacy(why),), messages=(why,))
         s = report.signatures[0]
         return TrustVerdict(s.indication.name, s.check.sub_indication, tuple(s.check.errors),
-                            s.agency.code if s.agency is not None else "")
+                            s.agency.code if s.agency is not None else "",
+                            messages=tuple(s.check.problems))
 
     return check
 

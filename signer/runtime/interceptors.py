@@ -9,6 +9,7 @@ an incident id to quote, never the exception text.
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import time
 import uuid
@@ -36,6 +37,23 @@ def _begin(context: grpc.ServicerContext,
     return request_id.set(rid), time.perf_counter()
 
 
+# A refusal's catalogue code (``signer.catalogue``), for clients that say it in the
+# reader's language: UTF-8 JSON {"code", "params", "detail"} in binary trailing metadata.
+MESSAGE_KEY = "kyso-message-bin"
+
+
+def _coded(context: grpc.ServicerContext, exc: KysoError, node_id: str) -> None:
+    """Add ``exc``'s catalogue code to the trailing metadata ``_begin`` set."""
+    if not exc.code:
+        return
+    body = json.dumps({"code": exc.code, "params": exc.params, "detail": exc.detail},
+                      ensure_ascii=False).encode()
+    trailing: tuple[tuple[str, str | bytes], ...] = (("x-request-id", request_id.get()),)
+    if node_id:
+        trailing += (("x-kyso-node", node_id),)
+    context.set_trailing_metadata((*trailing, (MESSAGE_KEY, body)))
+
+
 def _end(method: str, context: grpc.ServicerContext, started: float,
          token: contextvars.Token[str], code: grpc.StatusCode | None = None) -> None:
     status = code or context.code() or grpc.StatusCode.OK
@@ -60,6 +78,7 @@ def _wrap_unary(behavior: Callable[[Any, grpc.ServicerContext], Any], method: st
                 log.warning("%s failed: %s", method, exc.message)
             else:
                 log.info("%s refused (%s): %s", method, code.name, exc.message)
+            _coded(context, exc, node_id)
             context.abort(code, exc.message)
         except Exception:
             if context.code() is not None:  # context.abort() already chose a status

@@ -19,6 +19,7 @@ from cryptography import x509
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts, validate_sig_integrity
 
+from signer.catalogue import Message
 from signer.digest import Digest
 from signer.errors import InvalidRequest
 from signer.verify.common import VerifyContext, describe_algorithms, find_cert, finish
@@ -32,6 +33,7 @@ from signer.verify.report import (
     SignatureReport,
     TimestampReport,
     VerifyReport,
+    refusal,
 )
 from signer.verify.trust import NO_REVINFO, EmbeddedRevinfo, revinfo_of_signed_data
 from signer.verify.tsr import check_token
@@ -41,15 +43,13 @@ def load_signed_data(der: bytes) -> cms.SignedData:
     try:
         ci = cms.ContentInfo.load(der)
         if ci["content_type"].native != "signed_data":
-            raise InvalidRequest(
-                f"the CMS object is {ci['content_type'].native}, not SignedData: not a signature"
-            )
+            raise refusal("cms.not_signed_data", content_type=ci["content_type"].native)
         sd = ci["content"]
         sd.native  # noqa: B018  (force a full parse so malformed input fails here)
     except InvalidRequest:
         raise
     except Exception as exc:  # asn1crypto raises many types on malformed input
-        raise InvalidRequest(f"not a DER CMS signature (ContentInfo/SignedData): {exc}") from exc
+        raise refusal("cms.not_der", detail=str(exc)) from exc
     return sd
 
 
@@ -68,7 +68,7 @@ async def verify_cms(
     content_type = encap["content_type"].native
     if not isinstance(embedded, core.Void) and embedded.native is not None:
         if content is not None or digest is not None:
-            out.notes.append("the signature encloses its content; the content given was ignored")
+            out.notes.append(Message.of("cms.content_ignored"))
         content, digest = bytes(embedded.native), None
         coverage = "enveloped-content"
     else:
@@ -79,7 +79,7 @@ async def verify_cms(
         out.signatures.append(await _signer_info(
             ctx, i, si, certs, content_type, content, digest, coverage, revinfo))
     if not out.signatures:
-        out.notes.append("the CMS object has no SignerInfo")
+        out.notes.append(Message.of("cms.no_signer_info"))
     return out
 
 
@@ -95,51 +95,44 @@ async def _signer_info(
     md = si["digest_algorithm"]["algorithm"].native
     signer = find_cert(si["sid"], certs)
     if signer is None:
-        check.indeterminate(NO_SIGNING_CERTIFICATE_FOUND,
-                            "the signer's certificate is not in the signature")
+        check.indeterminate(NO_SIGNING_CERTIFICATE_FOUND, Message.of("cms.no_signer_cert"))
         return report
     try:
         report.signing_time = extract_self_reported_ts(si)
     except Exception:  # a malformed signing-time attribute
-        check.warn("the signing-time attribute cannot be read")
+        check.warn(Message.of("sig.signing_time_unreadable"))
 
     actual: bytes | None = None
     if content is not None:
         try:
             actual = hashlib.new(md, content).digest()
         except ValueError:
-            check.fail(FORMAT_FAILURE, f"unsupported digest algorithm {md}")
+            check.fail(FORMAT_FAILURE, Message.of("sig.unsupported_digest", algorithm=md))
     elif digest is not None:
         if digest.alg.value == md:
             actual = digest.value
         else:
-            check.indeterminate(
-                SIGNED_DATA_NOT_FOUND,
-                f"the signature uses {md}; a {digest.alg.value} digest of the content cannot "
-                "be compared with it (hash the content with the signature's algorithm)",
-            )
+            check.indeterminate(SIGNED_DATA_NOT_FOUND, Message.of(
+                "cms.digest_alg_mismatch", signature_alg=md, digest_alg=digest.alg.value))
     else:
-        check.indeterminate(SIGNED_DATA_NOT_FOUND,
-                            "detached signature: the signed content was not given")
+        check.indeterminate(SIGNED_DATA_NOT_FOUND, Message.of("cms.content_missing"))
     try:
         intact, valid = validate_sig_integrity(
             si, signer, content_type, actual if actual is not None else b""
         )
     except SignatureValidationError as exc:
-        check.fail(FORMAT_FAILURE, f"the signature is malformed: {exc.failure_message}")
+        check.fail(FORMAT_FAILURE, Message.of("sig.malformed", detail=exc.failure_message))
         intact, valid = False, False
     except Exception as exc:  # unsupported algorithm and the like
-        check.fail(FORMAT_FAILURE, f"the signature cannot be checked: {exc}")
+        check.fail(FORMAT_FAILURE, Message.of("sig.cannot_check", detail=str(exc)))
         intact, valid = False, False
     report.signature_valid = valid
     report.intact = intact and actual is not None
     if check.indication is not Indication.FAILED:
         if not valid:
-            check.fail(SIG_CRYPTO_FAILURE, "the signature value does not verify with the "
-                       "signer certificate's key: the signature was altered or forged")
+            check.fail(SIG_CRYPTO_FAILURE, Message.of("sig.value_invalid"))
         elif actual is not None and not intact:
-            check.fail(HASH_FAILURE, "the content does not match the signature: it was "
-                       "changed after signing (or it is another file)")
+            check.fail(HASH_FAILURE, Message.of("cms.content_changed"))
     cert = x509.load_der_x509_certificate(signer.dump())
     describe_algorithms(report, cert, md, si["signature_algorithm"].signature_algo)
 
@@ -147,8 +140,7 @@ async def _signer_info(
     if token is not None:
         report.timestamp = await timestamp_report(ctx, si, token, revinfo=revinfo)
         if report.timestamp.indication is not Indication.PASSED:
-            check.warn(f"the signature timestamp is {report.timestamp.indication.name}: "
-                       f"{report.timestamp.message}")
+            check.warn(timestamp_warning(report.timestamp))
     await finish(ctx, report, signer, certs, revinfo=revinfo)
     return report
 
@@ -181,15 +173,24 @@ async def token_report(
     sub = SignatureReport(index=0, format="RFC 3161")
     info = await check_token(ctx, sub, token, imprint_of=imprint_of,
                              extra_certs=extra_certs, revinfo=revinfo)
-    msg = "; ".join(sub.check.errors) or "the timestamp is valid"
+    tsa = sub.signer
     return TimestampReport(
         time=info.gen_time if info else sub.signing_time or _epoch(),
-        tsa_subject=info.tsa_subject if info else "",
+        tsa_subject=info.tsa_subject if info else (tsa.subject if tsa else ""),
         indication=sub.indication,
         sub_indication=sub.check.sub_indication,
-        message=msg,
+        messages=tuple(sub.check.problems) or (Message.of("tsr.valid"),),
         hash_algorithm=info.hash_alg if info else "",
+        tsa_common_name=tsa.common_name if tsa else "",
+        tsa_organization=tsa.organization if tsa else "",
     )
+
+
+def timestamp_warning(ts: TimestampReport) -> Message:
+    """The warning of a signature whose signature timestamp did not pass: why, in its own
+    messages."""
+    return Message.of("sig.timestamp_not_passed", indication=ts.indication.name,
+                      causes=tuple(m for m in ts.messages if m.code != "tsr.valid"))
 
 
 def _epoch() -> datetime:

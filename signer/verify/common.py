@@ -12,6 +12,7 @@ from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
+from signer.catalogue import Message
 from signer.verify.agency import AgencyResolver
 from signer.verify.fetch import FetchAllowance
 from signer.verify.report import (
@@ -107,10 +108,7 @@ def describe_algorithms(
     report.weak_algorithms = weak
     if weak and report.indication is not Indication.FAILED:
         report.check.indeterminate(
-            CRYPTO_CONSTRAINTS_FAILURE,
-            "weak algorithm: " + ", ".join(weak)
-            + " (Circular 15/2025 requires SHA-256 or stronger, RSA >= 2048 or ECDSA >= 256)",
-        )
+            CRYPTO_CONSTRAINTS_FAILURE, Message.of("algo.weak", algorithms=", ".join(weak)))
 
 
 async def finish(
@@ -119,7 +117,7 @@ async def finish(
     signer: a_x509.Certificate,
     others: Iterable[a_x509.Certificate],
     *,
-    what: str = "the signer certificate",
+    what: str = "signer",
     extended_key_usage: set[str] | None = None,
     signed_at: datetime | None = None,
     revinfo: EmbeddedRevinfo = NO_REVINFO,

@@ -12,11 +12,10 @@ from asn1crypto import cms
 from sqlalchemy.engine import Engine
 
 from signer.digest import Digest
-from signer.errors import InvalidRequest
 from signer.verify.agency import AgencyResolver
 from signer.verify.common import VerifyContext
 from signer.verify.fetch import FetchPolicy
-from signer.verify.report import VerifyReport
+from signer.verify.report import VerifyReport, refusal
 from signer.verify.trust import Anchor, TrustStore, load_pem_anchors
 
 
@@ -91,9 +90,9 @@ class Verifier:
         digest: Digest | None = None,
     ) -> VerifyReport:
         if not document:
-            raise InvalidRequest("nothing to verify: the document is empty")
+            raise refusal("verify.empty")
         if content is not None and digest is not None:
-            raise InvalidRequest("give the detached content or its digest, not both")
+            raise refusal("verify.content_and_digest")
         if kind is Kind.AUTO:
             kind = sniff(document)
         ctx = dataclasses.replace(self.ctx, fetches=self.ctx.trust.allowance())

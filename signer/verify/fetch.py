@@ -58,6 +58,8 @@ from pyhanko_certvalidator.fetchers.api import (
     OCSPFetcher,
 )
 
+from signer.catalogue import Message, legacy
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -66,12 +68,8 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _BRACKETED = re.compile(r"^\[(?P<ip>[^\]]+)\](?::(?P<port>[^:]*))?$")
 
-# Setting names as the person who must change them sees them (README, config errors).
-FETCH = '[verify] fetch'
-ALLOWED_HOSTS = "[verify] fetch_allowed_hosts"
-MAX_REQUESTS = "[verify] fetch_max_requests"
-BUDGET = "[verify] fetch_budget_s"
-TIMEOUT = "[verify] fetch_timeout_s"
+# Why a download was refused or failed is a ``signer.catalogue`` message (``fetch.*``),
+# naming the setting to change as the person who must change it sees it.
 
 
 class FetchRefused(aiohttp.ClientConnectionError):
@@ -207,7 +205,7 @@ class FetchAllowance:
     policy: FetchPolicy
     clock: Callable[[], float] = time.monotonic
     requests: int = 0
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Message] = field(default_factory=list)
     _deadline: float | None = None
 
     def remaining_s(self) -> float:
@@ -216,10 +214,10 @@ class FetchAllowance:
             return self.policy.budget_s
         return self._deadline - self.clock()
 
-    def note(self, reason: str) -> None:
+    def note(self, reason: Message) -> None:
         self.reasons.append(reason)
 
-    def reasons_since(self, mark: int) -> list[str]:
+    def reasons_since(self, mark: int) -> list[Message]:
         """The reasons noted since ``mark`` (a former ``len(reasons)``), each once."""
         return list(dict.fromkeys(self.reasons[mark:]))
 
@@ -227,13 +225,11 @@ class FetchAllowance:
         """Count one HTTP request, or raise ``FetchRefused`` saying which rule forbids it."""
         where = _where(scheme, host, port)
         if not self.policy.enabled:
-            self._refuse(where, f'network fetching is off ({FETCH} = "off")')
+            self._refuse(where, Message.of("fetch.off"))
         if not self.policy.allows_host(scheme, host, port):
-            self._refuse(where, f"{where} is not in {ALLOWED_HOSTS} (add it there only if "
-                         "it is a CRL/OCSP service of a CA you trust)")
+            self._refuse(where, Message.of("fetch.host_not_allowed", detail=where))
         if self.requests >= self.policy.max_requests:
-            self._refuse(where, f"the limit of {self.policy.max_requests} downloads per "
-                         f"verification was reached ({MAX_REQUESTS})")
+            self._refuse(where, Message.of("fetch.cap", max=self.policy.max_requests))
         if self._deadline is None:
             self._deadline = self.clock() + self.policy.budget_s
         elif self.remaining_s() <= 0:
@@ -242,14 +238,14 @@ class FetchAllowance:
         log.info("verify: fetching revocation data from %s (%d of at most %d)", where,
                  self.requests, self.policy.max_requests)
 
-    def budget_reason(self) -> str:
-        return (f"the time budget of {self.policy.budget_s:g} s for downloads per "
-                f"verification ran out ({BUDGET})")
+    def budget_reason(self) -> Message:
+        return Message.of("fetch.budget", seconds=f"{self.policy.budget_s:g}")
 
-    def _refuse(self, where: str, reason: str) -> None:
+    def _refuse(self, where: str, reason: Message) -> None:
         self.note(reason)
-        log.info("verify: not fetching from %s: %s", where, reason)
-        raise FetchRefused(reason)
+        text = legacy(reason)
+        log.info("verify: not fetching from %s: %s", where, text)
+        raise FetchRefused(text)
 
     async def bounded(self, work: Awaitable[T], error: type[Exception]) -> T:
         """Await one fetch within what is left of the budget; turn a timeout or an
@@ -260,7 +256,7 @@ class FetchAllowance:
                 work.close()
             reason = self.budget_reason()
             self.note(reason)
-            raise error(reason)
+            raise error(legacy(reason))
         try:
             async with asyncio.timeout(remaining):
                 return await work
@@ -268,15 +264,15 @@ class FetchAllowance:
             # asyncio.timeout (the budget), or aiohttp's per-request total timeout,
             # which it raises as a bare TimeoutError
             reason = (self.budget_reason() if self.remaining_s() <= 0 else
-                      f"a CRL/OCSP service did not answer within "
-                      f"{self.policy.request_timeout_s:g} s ({TIMEOUT})")
+                      Message.of("fetch.timeout",
+                                 seconds=f"{self.policy.request_timeout_s:g}"))
             self.note(reason)
-            raise error(reason) from None
+            raise error(legacy(reason)) from None
         except error:
             raise
         except Exception as exc:  # a fetcher bug or an unexpected transport error
             log.info("verify: revocation download failed", exc_info=True)
-            raise error(f"the download failed: {type(exc).__name__}") from exc
+            raise error(legacy(Message.of("fetch.failed", detail=type(exc).__name__))) from exc
 
 
 # --- the fetcher backend ---------------------------------------------------------------
@@ -351,13 +347,11 @@ class _NoCertificateFetcher(CertificateFetcher):
         self, cert: x509.Certificate | cms.AttributeCertificateV2
     ) -> AsyncGenerator[x509.Certificate, None]:
         # asked only when no issuer is at hand, e.g. for an OCSP responder's certificate
-        self._allowance.note("an issuer certificate needed for the revocation check is not "
-                             "in the document (issuer certificates are never downloaded)")
+        self._allowance.note(Message.of("fetch.issuer_not_downloaded"))
         return _no_certificates()
 
     def fetch_crl_issuers(self, certificate_list: Any) -> AsyncGenerator[x509.Certificate, None]:
-        self._allowance.note("the issuer certificate of a CRL is not in the document "
-                             "(issuer certificates are never downloaded)")
+        self._allowance.note(Message.of("fetch.crl_issuer_not_downloaded"))
         return _no_certificates()
 
     def fetched_certs(self) -> Iterable[x509.Certificate]:

@@ -14,21 +14,23 @@ from __future__ import annotations
 
 import logging
 from io import BytesIO
+from typing import Any
 
 from asn1crypto import x509 as a_x509
 from cryptography import x509
 
+from signer.catalogue import Message
 from signer.digest import Digest, HashAlg
 from signer.errors import InvalidRequest
 from signer.verify.common import VerifyContext, describe_algorithms, finish
 from signer.verify.report import (
     FORMAT_FAILURE,
     HASH_FAILURE,
-    SIG_CONSTRAINTS_FAILURE,
     SIG_CRYPTO_FAILURE,
     Indication,
     SignatureReport,
     VerifyReport,
+    refusal,
 )
 from signer.verify.trust import NO_REVINFO, EmbeddedRevinfo, revinfo_of_signed_data
 
@@ -40,6 +42,7 @@ _COVERAGE = {
     1: ("partial", "the signature covers only a block from the start of the file"),
     0: ("unclear", "what the signature covers is unclear"),
 }
+_COVERAGE_PROBLEM = {1: "pdf.partial", 0: "pdf.unclear"}
 
 
 async def verify_pdf(ctx: VerifyContext, data: bytes) -> VerifyReport:
@@ -49,15 +52,15 @@ async def verify_pdf(ctx: VerifyContext, data: bytes) -> VerifyReport:
     try:
         reader = PdfFileReader(BytesIO(data), strict=False)
         if reader.encrypted:
-            raise InvalidRequest("the PDF is encrypted: decrypt it before verifying")
+            raise refusal("pdf.encrypted")
         sigs = list(reader.embedded_signatures)
     except InvalidRequest:
         raise
     except (PdfError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise InvalidRequest(f"the PDF cannot be read (malformed): {exc}") from exc
+        raise refusal("pdf.malformed", detail=str(exc)) from exc
     out = VerifyReport(kind="pdf")
     if not sigs:
-        out.notes.append("the PDF has no signatures")
+        out.notes.append(Message.of("pdf.no_signatures"))
     total = reader.xrefs.total_revisions
     dss_certs, dss_revinfo = _dss(reader)
     for i, emb in enumerate(sigs, start=1):
@@ -98,7 +101,7 @@ async def _one(
     ctx: VerifyContext, index: int, emb: object, total: int,
     dss_certs: list[a_x509.Certificate], dss_revinfo: EmbeddedRevinfo,
 ) -> SignatureReport:
-    from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, SuspiciousModification
+    from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
     e: object = emb
@@ -109,24 +112,18 @@ async def _one(
     try:
         e.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)  # type: ignore[attr-defined]
     except Exception as exc:  # pyHanko raises many types on malformed byte ranges
-        check.fail(FORMAT_FAILURE, f"the signature's byte range cannot be checked: {exc}")
+        check.fail(FORMAT_FAILURE, Message.of("pdf.byte_range", detail=str(exc)))
         return report
     level = int(e.coverage.value)  # type: ignore[attr-defined]
     report.coverage, report.coverage_detail = _COVERAGE.get(level, _COVERAGE[0])
     signed_rev = e.signed_revision + 1  # type: ignore[attr-defined]
     if level == 2:
         report.coverage_detail = f"revision {signed_rev} of {total}; " + report.coverage_detail
-    diff = e.diff_result  # type: ignore[attr-defined]
-    if isinstance(diff, SuspiciousModification):
-        report.modifications = "suspicious"
-        check.fail(HASH_FAILURE, f"the file was modified after signing in a way that is not "
-                   f"allowed: {diff}")
-    elif diff is not None:
-        report.modifications = diff.modification_level.name.lower().replace("_", "-")
-        if diff.modification_level.value >= 3:  # ANNOTATIONS, OTHER
-            check.warn(f"changes after signing: {report.modifications}")
-    if level < 2:
-        check.fail(FORMAT_FAILURE, report.coverage_detail)
+        report.signed_revision, report.total_revisions = signed_rev, total
+    if level >= 2:
+        _judge_changes(report, e)
+    else:  # pyHanko's difference analysis calls this suspicious too: one problem is enough
+        check.fail(FORMAT_FAILURE, Message.of(_COVERAGE_PROBLEM.get(level, "pdf.unclear")))
 
     si = e.signer_info  # type: ignore[attr-defined]
     md = si["digest_algorithm"]["algorithm"].native
@@ -148,16 +145,16 @@ async def _one(
     try:
         intact, valid = validate_sig_integrity(si, signer, "data", digest)
     except Exception as exc:
-        check.fail(FORMAT_FAILURE, f"the signature is malformed: {exc}")
+        check.fail(FORMAT_FAILURE, Message.of("sig.malformed", detail=str(exc)))
         intact, valid = False, False
     report.intact, report.signature_valid = intact, valid
     if not valid:
-        check.fail(SIG_CRYPTO_FAILURE, "the signature value does not verify")
+        check.fail(SIG_CRYPTO_FAILURE, Message.of("sig.value_invalid"))
     elif not intact:
-        check.fail(HASH_FAILURE, "the signed bytes were changed after signing")
+        check.fail(HASH_FAILURE, Message.of("pdf.signed_bytes_changed"))
     describe_algorithms(report, x509.load_der_x509_certificate(signer.dump()), md,
                         si["signature_algorithm"].signature_algo)
-    from signer.verify.cms import signature_timestamp, timestamp_report
+    from signer.verify.cms import signature_timestamp, timestamp_report, timestamp_warning
 
     token = signature_timestamp(si)
     if token is not None:
@@ -165,15 +162,53 @@ async def _one(
         report.timestamp = await timestamp_report(ctx, si, token, extra_certs=dss_certs,
                                                   revinfo=dss_revinfo)
         if report.timestamp.indication is not Indication.PASSED:
-            check.warn(f"the signature timestamp is {report.timestamp.indication.name}: "
-                       f"{report.timestamp.message}")
+            check.warn(timestamp_warning(report.timestamp))
     others = list(e.other_embedded_certs) + dss_certs  # type: ignore[attr-defined]
     revinfo = _merge(revinfo_of_signed_data(e.signed_data), dss_revinfo)  # type: ignore[attr-defined]
     await finish(ctx, report, signer, others, revinfo=revinfo)
-    if report.indication is Indication.PASSED and report.modifications in ("other",):
-        check.indeterminate(SIG_CONSTRAINTS_FAILURE,
-                            "the file was changed after signing beyond form filling")
     return report
+
+
+def _judge_changes(report: SignatureReport, e: Any) -> None:
+    """What changed after the signature, and whether the signature allows it.
+
+    pyHanko's difference analysis classifies the later revisions (``ModificationLevel``,
+    or ``SuspiciousModification`` for changes no rule explains: page content, new pages,
+    a broken field lock). Like pyHanko's own ``docmdp_ok``, a change is disallowed when it
+    is suspicious or OTHER, or above the signature's DocMDP permission. The signed bytes
+    are intact then, so the sub-indication is not HASH_FAILURE: it is FAILED/
+    FORMAT_FAILURE, as EU DSS reports a DocMDP, FieldMDP or SigFieldLock violation or
+    undefined changes (its format-checking building block, EN 319 102-1 §5.2.2:
+    ``DocMDPCheck``, ``FieldMDPCheck``, ``SigFieldLockCheck``, ``UndefinedChangesCheck``).
+    Annotations after a signature that sets no permission are a warning only."""
+    from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+
+    diff = e.diff_result
+    if diff is None:
+        return
+    docmdp = e.docmdp_level
+    permitted = int(docmdp.value) if docmdp is not None else None
+    if isinstance(diff, SuspiciousModification):
+        report.modifications = "suspicious"
+        level = int(ModificationLevel.OTHER.value)
+        detail = " ".join(str(diff).split())
+    else:
+        level = int(diff.modification_level.value)
+        report.modifications = diff.modification_level.name.lower().replace("_", "-")
+        detail = ""
+    disallowed = level >= ModificationLevel.OTHER.value or (
+        permitted is not None and level > permitted)
+    if disallowed:
+        report.changes_disallowed = True
+        if permitted is not None and permitted in (1, 2, 3):
+            why = Message.of("pdf.changed_beyond_permission", level=report.modifications,
+                             permitted=str(permitted), detail=detail)
+        else:
+            why = Message.of("pdf.changed_disallowed", level=report.modifications,
+                             detail=detail)
+        report.check.fail(FORMAT_FAILURE, why)
+    elif level >= ModificationLevel.ANNOTATIONS.value:
+        report.check.warn(Message.of("pdf.changes_after_signing", level=report.modifications))
 
 
 def _content_info(e: object) -> bytes:

@@ -10,11 +10,17 @@ from datetime import datetime
 import grpc
 
 from kyso.signer.v1 import verify_pb2, verify_pb2_grpc
+from signer.catalogue import Message, legacy, render
 from signer.digest import Digest
-from signer.errors import InvalidRequest
 from signer.service import HASH_FROM_PB
 from signer.verify.engine import Kind, Verifier
-from signer.verify.report import CertSummary, Indication, SignatureReport, VerifyReport
+from signer.verify.report import (
+    CertSummary,
+    Indication,
+    SignatureReport,
+    VerifyReport,
+    refusal,
+)
 
 SERVICE = str(verify_pb2.DESCRIPTOR.services_by_name["VerifyService"].full_name)
 
@@ -40,14 +46,23 @@ def _cert(c: CertSummary) -> verify_pb2.CertificateSummary:
     return verify_pb2.CertificateSummary(
         subject=c.subject, issuer=c.issuer, serial_hex=c.serial_hex,
         not_before_unix=_unix(c.not_before), not_after_unix=_unix(c.not_after),
+        common_name=c.common_name, organization=c.organization,
+        issuer_common_name=c.issuer_common_name, issuer_organization=c.issuer_organization,
+        self_signed=c.self_signed,
     )
+
+
+def message_pb(m: Message) -> verify_pb2.ReportMessage:
+    return verify_pb2.ReportMessage(code=m.code, params=m.args, detail=m.detail,
+                                    text=render(m, "en"),
+                                    causes=[message_pb(c) for c in m.causes])
 
 
 def signature_pb(s: SignatureReport) -> verify_pb2.SignatureReport:
     msg = verify_pb2.SignatureReport(
         index=s.index, format=s.format, indication=_INDICATIONS[s.indication],
         sub_indication=s.check.sub_indication if s.indication is not Indication.PASSED else "",
-        errors=s.check.errors, warnings=s.check.warnings,
+        errors=s.check.errors, warnings=s.check.warning_texts,
         chain=[_cert(c) for c in s.chain], intact=s.intact, signature_valid=s.signature_valid,
         trusted=s.trusted, trust_anchor=s.trust_anchor, revocation=s.revocation,
         revocation_detail=s.revocation_detail, signing_time_unix=_unix(s.signing_time),
@@ -56,7 +71,14 @@ def signature_pb(s: SignatureReport) -> verify_pb2.SignatureReport:
         weak_algorithms=s.weak_algorithms, coverage=s.coverage,
         coverage_detail=s.coverage_detail, modifications=s.modifications,
         field_name=s.field_name,
+        problems=[message_pb(m) for m in s.check.problems],
+        warning_messages=[message_pb(m) for m in s.check.warnings],
+        integrity=s.integrity, signed_revision=s.signed_revision,
+        total_revisions=s.total_revisions, references=s.references,
+        token_serial_hex=s.token_serial_hex, token_policy=s.token_policy,
     )
+    if s.revocation_message is not None:
+        msg.revocation_message.CopyFrom(message_pb(s.revocation_message))
     if s.signer is not None:
         msg.signer.CopyFrom(_cert(s.signer))
     if s.agency is not None:
@@ -73,6 +95,8 @@ def signature_pb(s: SignatureReport) -> verify_pb2.SignatureReport:
             time_unix=_unix(t.time), time_micros=t.time.microsecond, tsa_subject=t.tsa_subject,
             indication=_INDICATIONS[t.indication], sub_indication=t.sub_indication,
             message=t.message, hash_algorithm=t.hash_algorithm,
+            messages=[message_pb(m) for m in t.messages],
+            tsa_common_name=t.tsa_common_name, tsa_organization=t.tsa_organization,
         ))
     return msg
 
@@ -80,7 +104,8 @@ def signature_pb(s: SignatureReport) -> verify_pb2.SignatureReport:
 def response_pb(r: VerifyReport) -> verify_pb2.VerifyResponse:
     return verify_pb2.VerifyResponse(
         kind=r.kind, overall_indication=_INDICATIONS[r.overall],
-        signatures=[signature_pb(s) for s in r.signatures], notes=r.notes,
+        signatures=[signature_pb(s) for s in r.signatures],
+        notes=[legacy(n) for n in r.notes], note_messages=[message_pb(n) for n in r.notes],
         verified_at_unix=_unix(r.verified_at), trust_anchors=r.trust_anchors,
     )
 
@@ -94,12 +119,12 @@ class VerifyServicer(verify_pb2_grpc.VerifyServiceServicer):  # type: ignore[mis
     ) -> verify_pb2.VerifyResponse:
         kind = _KINDS.get(request.kind)
         if kind is None:
-            raise InvalidRequest(f"unknown document kind {request.kind}")
+            raise refusal("verify.unknown_kind", kind=request.kind)
         digest = None
         if request.content_digest:
             alg = HASH_FROM_PB.get(request.content_hash)
             if alg is None:
-                raise InvalidRequest("content_digest needs content_hash (SHA-256/384/512)")
+                raise refusal("verify.digest_needs_hash")
             digest = Digest(alg, bytes(request.content_digest))
         report = self._verifier.verify(
             bytes(request.document), kind=kind,

@@ -63,9 +63,8 @@ from pyhanko_certvalidator.errors import (
 from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.validate import async_validate_path
 
+from signer.catalogue import Message, legacy
 from signer.verify.fetch import (
-    ALLOWED_HOSTS,
-    FETCH,
     FetchAllowance,
     FetchPolicy,
     GuardedFetcherBackend,
@@ -157,7 +156,7 @@ class TrustStore:
         signer: a_x509.Certificate,
         others: Iterable[a_x509.Certificate],
         *,
-        what: str = "the signer certificate",
+        what: str = "signer",
         extended_key_usage: set[str] | None = None,
         revinfo: EmbeddedRevinfo = NO_REVINFO,
         fetches: FetchAllowance | None = None,
@@ -165,12 +164,12 @@ class TrustStore:
         """Walk ``signer`` to an anchor now, offline; then check the revocation of that
         path (embedded data first, downloads only as ``fetches`` allows: one allowance is
         shared by every check of a Verify call). Record the outcome in ``report``
-        (trusted, chain, revocation, and the check's indication)."""
+        (trusted, chain, revocation, and the check's indication). ``what`` names the
+        certificate in messages: ``signer`` or ``tsa`` (``what.*`` in the catalogue)."""
         check = report.check
         if not self.anchors:
             report.revocation = "not-checked"
-            check.indeterminate(NO_CERTIFICATE_CHAIN_FOUND,
-                                "no trust anchor is configured on this server")
+            check.indeterminate(NO_CERTIFICATE_CHAIN_FOUND, Message.of("trust.no_anchor"))
             return
         others = list(others)
         path = await self._trusted_path(report, signer, others, what, extended_key_usage)
@@ -193,27 +192,18 @@ class TrustStore:
         ):
             return
         if not without:
-            report.revocation = "good"
-            report.revocation_detail = "checked by CRL/OCSP: not revoked"
+            _revocation(report, "good", Message.of("revinfo.checked"))
             return
         free = anchor is not None and anchor.revocation_free
         if free or self.revocation == "soft":
-            report.revocation = "good" if with_source else "not-required"
-            why = (
-                f"issued under {anchor.label if anchor else 'a trusted anchor'}, which "
-                "publishes no CRL/OCSP (revocation-free anchor)"
-                if free else "the policy accepts certificates without a revocation source"
-            )
-            report.revocation_detail = why
+            anchor_name = _name(root)
+            _revocation(report, "good" if with_source else "not-required",
+                        Message.of("revinfo.free-anchor", anchor=anchor_name) if free
+                        else Message.of("revinfo.soft-policy"))
             return
-        report.revocation = "no-source"
-        report.revocation_detail = "a certificate in the path names no CRL or OCSP service"
-        check.indeterminate(
-            CERTIFICATE_CHAIN_GENERAL_FAILURE,
-            "the revocation status cannot be checked: "
-            + ", ".join(repr(c.subject.human_friendly) for c in without)
-            + " names no CRL or OCSP service",
-        )
+        _revocation(report, "no-source", Message.of("revinfo.no-source"))
+        check.indeterminate(CERTIFICATE_CHAIN_GENERAL_FAILURE, Message.of(
+            "trust.no_revocation_source", names=", ".join(_name(c) for c in without)))
 
     async def _trusted_path(
         self, report: SignatureReport, signer: a_x509.Certificate,
@@ -235,19 +225,24 @@ class TrustStore:
             )
         except PathBuildingError as exc:
             report.revocation = "not-checked"
-            report.check.indeterminate(
-                NO_CERTIFICATE_CHAIN_FOUND,
-                f"{what} does not chain to a trusted anchor: {self._why_no_path(signer, others)}"
-                f" ({_msg(exc)})",
-            )
+            report.check.indeterminate(NO_CERTIFICATE_CHAIN_FOUND,
+                                       self._why_no_path(signer, others, what, _msg(exc)))
             return None
         except ValidationError as exc:
             report.revocation = "not-checked"
-            _record_path_error(report, exc, what)
+            if _self_signed(signer) and self._anchor_of(signer) is None:
+                # pyhanko-certvalidator calls a self-signed leaf that is no anchor an
+                # invalid certificate; EN 319 102-1 §5.2.6: no chain to a trust anchor
+                # could be built, so INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND.
+                report.check.indeterminate(NO_CERTIFICATE_CHAIN_FOUND, Message.of(
+                    "trust.self_signed", what=what, detail=_msg(exc)))
+            else:
+                _record_path_error(report, exc, what)
             return None
         return path
 
-    def _why_no_path(self, signer: a_x509.Certificate, others: list[a_x509.Certificate]) -> str:
+    def _why_no_path(self, signer: a_x509.Certificate, others: list[a_x509.Certificate],
+                     what: str, detail: str) -> Message:
         """Where the walk up from ``signer`` stops, and what to do about it."""
         by_subject = {c.subject.dump(): c for c in others}
         cert, seen = signer, set()
@@ -257,15 +252,12 @@ class TrustStore:
                 break
             seen.add(key)
             cert = by_subject[cert.issuer.dump()]
-        issuer = cert.issuer.human_friendly
-        if cert.self_signed != "no" or cert.issuer == cert.subject:
-            return (f"its root {issuer!r} is not a configured anchor: add it to "
-                    "[verify] trust_anchor_files only if it is a root you trust")
-        return (f"no certificate of its issuer {issuer!r} is in the document or among the "
-                "configured anchors. If that is a root you trust, add it to [verify] "
-                "trust_anchor_files; if it is an intermediate CA, the signature must include "
-                "its certificate (issuer certificates are never downloaded from AIA caIssuers "
-                "URLs)")
+        issuer = _common_name(cert.issuer)
+        if cert is signer and _self_signed(cert):
+            return Message.of("trust.self_signed", what=what, detail=detail)
+        if _self_signed(cert):
+            return Message.of("trust.root_not_anchor", what=what, root=issuer, detail=detail)
+        return Message.of("trust.issuer_missing", what=what, issuer=issuer, detail=detail)
 
     async def _revocation(
         self, report: SignatureReport, path: ValidationPath,
@@ -292,16 +284,16 @@ class TrustStore:
             async with asyncio.timeout(max(fetches.remaining_s(), 0.0) + _REVOCATION_GRACE_S):
                 await async_validate_path(vc, path)
         except RevokedError as exc:
-            report.revocation = "revoked"
-            report.revocation_detail = _msg(exc)
-            check.fail(REVOKED, f"{what} is revoked: {_msg(exc)}")
+            why = Message.of("trust.revoked", what=what, detail=_msg(exc))
+            _revocation(report, "revoked", why)
+            check.fail(REVOKED, why)
             return False
         except (InsufficientRevinfoError, TimeoutError) as exc:
             if isinstance(exc, TimeoutError):
                 fetches.note(fetches.budget_reason())
-            report.revocation = "unavailable"
-            report.revocation_detail = _msg(exc)
-            check.indeterminate(TRY_LATER, _unavailable(what, fetches, mark, exc))
+            why = _unavailable(what, fetches, mark, exc)
+            _revocation(report, "unavailable", why)
+            check.indeterminate(TRY_LATER, why)
             return False
         except ValidationError as exc:
             _record_path_error(report, exc, what)
@@ -315,41 +307,60 @@ class TrustStore:
         return True
 
 
-def _unavailable(what: str, fetches: FetchAllowance, mark: int, exc: Exception) -> str:
+def _revocation(report: SignatureReport, status: str, why: Message) -> None:
+    report.revocation = status
+    report.revocation_message = why
+    report.revocation_detail = legacy(why)
+
+
+def _self_signed(cert: a_x509.Certificate) -> bool:
+    return bool(cert.self_signed != "no" or cert.issuer == cert.subject)
+
+
+def _common_name(name: a_x509.Name) -> str:
+    """A name's CN (else its O, else the whole name), as people read it."""
+    native = name.native
+    for key in ("common_name", "organization_name"):
+        value = native.get(key)
+        if value:
+            return ", ".join(value) if isinstance(value, list) else str(value)
+    return str(name.human_friendly)
+
+
+def _name(cert: a_x509.Certificate) -> str:
+    """A certificate's CN (else its O, else its whole subject), as people read it."""
+    return _common_name(cert.subject)
+
+
+def _unavailable(what: str, fetches: FetchAllowance, mark: int, exc: Exception) -> Message:
     """Why the revocation status of ``what`` is unknown, for the person who can fix it."""
     if not fetches.policy.enabled:
-        return (
-            f"the revocation status of {what} is unknown: its certificate path names a "
-            "CRL/OCSP service, the document embeds no usable answer from it, and this "
-            f'server does not download revocation data ({FETCH} = "off"). To check it '
-            f'online, set {FETCH} = "revocation" (KYSO_VERIFY_FETCH) and list the CA\'s '
-            f"CRL/OCSP hosts in {ALLOWED_HOSTS}; or verify the document with its revocation "
-            "data embedded (e.g. PAdES-B-LT)"
-        )
+        return Message.of("trust.revocation_fetch_off", what=what)
     reasons = fetches.reasons_since(mark)
     if reasons:
-        return (f"the revocation status of {what} could not be obtained: "
-                + "; ".join(reasons))
-    return (f"the revocation status of {what} could not be obtained from its CRL/OCSP "
-            f"service: {_msg(exc)}")
+        return Message.of("trust.revocation_unobtained", what=what, causes=tuple(reasons))
+    return Message.of("trust.revocation_service_failed", what=what, detail=_msg(exc))
 
 
 def _record_path_error(report: SignatureReport, exc: Exception, what: str) -> None:
     """EN 319 102-1 sub-indication for a path validation error (other than revocation)."""
     check = report.check
+    detail = _msg(exc)
     if isinstance(exc, ExpiredError):
-        check.indeterminate(OUT_OF_BOUNDS_NO_POE, f"{what} has expired: {_msg(exc)}")
+        check.indeterminate(OUT_OF_BOUNDS_NO_POE,
+                            Message.of("trust.expired", what=what, detail=detail))
     elif isinstance(exc, NotYetValidError):
-        check.indeterminate(NOT_YET_VALID, f"{what} is not yet valid: {_msg(exc)}")
+        check.indeterminate(NOT_YET_VALID,
+                            Message.of("trust.not_yet_valid", what=what, detail=detail))
     elif isinstance(exc, DisallowedAlgorithmError):
-        check.indeterminate(
-            CRYPTO_CONSTRAINTS_FAILURE, f"the certificate path uses a weak algorithm: "
-            f"{_msg(exc)}")
+        check.indeterminate(CRYPTO_CONSTRAINTS_FAILURE,
+                            Message.of("trust.weak_path", detail=detail))
     elif isinstance(exc, InvalidCertificateError):
-        check.indeterminate(SIG_CONSTRAINTS_FAILURE, f"{what} is not usable: {_msg(exc)}")
+        check.indeterminate(SIG_CONSTRAINTS_FAILURE,
+                            Message.of("trust.cert_not_usable", what=what, detail=detail))
     else:
         check.indeterminate(CERTIFICATE_CHAIN_GENERAL_FAILURE,
-                            f"the certificate path of {what} is invalid: {_msg(exc)}")
+                            Message.of("trust.path_invalid", what=what, detail=detail))
 
 
 def _msg(exc: Exception) -> str:

@@ -14,8 +14,8 @@ from asn1crypto import cms
 from asn1crypto import x509 as a_x509
 
 from clients.tsp import TimestampError, TokenInfo, token_from_response, verify_token
+from signer.catalogue import Message
 from signer.digest import Digest
-from signer.errors import InvalidRequest
 from signer.verify.common import VerifyContext, describe_algorithms, find_cert, finish
 from signer.verify.report import (
     CRYPTO_CONSTRAINTS_FAILURE,
@@ -28,6 +28,7 @@ from signer.verify.report import (
     SignatureReport,
     TimestampReport,
     VerifyReport,
+    refusal,
 )
 from signer.verify.trust import NO_REVINFO, EmbeddedRevinfo, revinfo_of_signed_data
 
@@ -56,17 +57,19 @@ def _token_parts(token_der: bytes) -> tuple[a_x509.Certificate | None, list[a_x5
         si["signature_algorithm"].signature_algo
 
 
-def _classify(exc: TimestampError) -> tuple[Indication, str]:
+def _classify(exc: TimestampError) -> tuple[Indication, str, str]:
+    """Indication, sub-indication and catalogue code of a token ``verify_token`` refused
+    (its words stay the message's detail)."""
     text = exc.text
     if "too weak" in text:
-        return Indication.INDETERMINATE, CRYPTO_CONSTRAINTS_FAILURE
+        return Indication.INDETERMINATE, CRYPTO_CONSTRAINTS_FAILURE, "tsr.weak"
     if "message-digest" in text or "altered" in text:
-        return Indication.FAILED, HASH_FAILURE
+        return Indication.FAILED, HASH_FAILURE, "tsr.altered"
     if "signature does not verify" in text:
-        return Indication.FAILED, SIG_CRYPTO_FAILURE
+        return Indication.FAILED, SIG_CRYPTO_FAILURE, "tsr.signature_invalid"
     if "neither in the token nor given" in text:
-        return Indication.INDETERMINATE, NO_SIGNING_CERTIFICATE_FOUND
-    return Indication.FAILED, FORMAT_FAILURE
+        return Indication.INDETERMINATE, NO_SIGNING_CERTIFICATE_FOUND, "tsr.no_certificate"
+    return Indication.FAILED, FORMAT_FAILURE, "tsr.malformed"
 
 
 async def check_token(
@@ -82,17 +85,18 @@ async def check_token(
     try:
         info = verify_token(token_der)
     except TimestampError as exc:
-        indication, sub = _classify(exc)
+        indication, sub, code = _classify(exc)
+        why = Message.of(code, detail=exc.text)
         if indication is Indication.FAILED:
-            check.fail(sub, f"the time-stamp token is invalid: {exc.text}")
+            check.fail(sub, why)
         else:
-            check.indeterminate(sub, f"the time-stamp token cannot be trusted: {exc.text}")
+            check.indeterminate(sub, why)
         report.intact = False
         try:
             signer, certs, _, _ = _token_parts(token_der)
             if signer is not None:
                 await finish(ctx, report, signer, [*certs, *extra_certs],
-                             what="the TSA certificate", extended_key_usage={_TIME_STAMPING},
+                             what="tsa", extended_key_usage={_TIME_STAMPING},
                              revinfo=_with_token_revinfo(token_der, revinfo))
         except Exception:  # a malformed token: the error above says enough
             pass
@@ -104,23 +108,19 @@ async def check_token(
         report.intact = hashlib.new(info.hash_alg, imprint_of).digest() == info.imprint
     elif digest is not None:
         if digest.alg.value != info.hash_alg:
-            check.indeterminate(
-                SIGNED_DATA_NOT_FOUND,
-                f"the token stamps a {info.hash_alg} imprint; a {digest.alg.value} digest "
-                "cannot be compared with it",
-            )
+            check.indeterminate(SIGNED_DATA_NOT_FOUND, Message.of(
+                "tsr.alg_mismatch", token_alg=info.hash_alg, digest_alg=digest.alg.value))
         report.intact = digest.value == info.imprint
     else:
         report.intact = True  # only the token itself was checked
     if (imprint_of is not None or digest is not None) and not report.intact:
-        check.fail(HASH_FAILURE, "the token does not stamp this data: the message imprint "
-                   "differs (wrong file, or the file was changed)")
+        check.fail(HASH_FAILURE, Message.of("tsr.imprint_mismatch"))
     assert signer is not None  # verify_token found it
     from cryptography import x509
 
     describe_algorithms(report, x509.load_der_x509_certificate(signer.dump()), md, scheme,
                         extra_hashes=(info.hash_alg,))
-    await finish(ctx, report, signer, [*certs, *extra_certs], what="the TSA certificate",
+    await finish(ctx, report, signer, [*certs, *extra_certs], what="tsa",
                  extended_key_usage={_TIME_STAMPING}, signed_at=info.gen_time,
                  revinfo=_with_token_revinfo(token_der, revinfo))
     return info
@@ -138,26 +138,27 @@ async def verify_tsr(
         try:
             der = token_from_response(der)
         except TimestampError as exc:
-            raise InvalidRequest(f"the time-stamp reply carries no token: {exc.text}") from exc
+            raise refusal("tsr.reply_without_token", detail=exc.text) from exc
     try:
         cms.ContentInfo.load(der).native  # noqa: B018  (parse everything once)
     except Exception as exc:
-        raise InvalidRequest(f"not a DER RFC 3161 time-stamp token: {exc}") from exc
+        raise refusal("tsr.not_der", detail=str(exc)) from exc
     out = VerifyReport(kind="tsr")
     report = SignatureReport(index=1, format="RFC 3161", coverage="imprint")
     info = await check_token(ctx, report, der, imprint_of=content, digest=digest)
     if info is not None:
+        tsa = report.signer
         report.timestamp = TimestampReport(
             time=info.gen_time, tsa_subject=info.tsa_subject, indication=report.indication,
             sub_indication=report.check.sub_indication, hash_algorithm=info.hash_alg,
+            messages=tuple(report.check.problems) or (Message.of("tsr.valid"),),
+            tsa_common_name=tsa.common_name if tsa else "",
+            tsa_organization=tsa.organization if tsa else "",
         )
         report.coverage_detail = f"{info.hash_alg} {info.imprint.hex()}"
         report.field_name = f"serial {info.serial:x}, policy {info.policy}"
+        report.token_serial_hex, report.token_policy = f"{info.serial:x}", str(info.policy)
     if content is None and digest is None:
-        report.check.indeterminate(
-            SIGNED_DATA_NOT_FOUND,
-            "the stamped data was not given: the token is intact, but what it stamps is "
-            "unchecked (give the file with --sig)",
-        )
+        report.check.indeterminate(SIGNED_DATA_NOT_FOUND, Message.of("tsr.data_not_given"))
     out.signatures.append(report)
     return out

@@ -139,7 +139,8 @@ def test_reports_in_vietnamese_and_english(srv: Server) -> None:
     ts = rep["signatures"][0]["timestamp"]
     assert rep["signatures"][0]["format"] == "CAdES-B-T"
     assert ts["indication"] == "PASSED" and ts["time"].endswith("+07:00")
-    assert set(rep) == {"kind", "overall", "verified_at", "trust_anchors", "notes", "signatures"}
+    assert set(rep) == {"kind", "overall", "verified_at", "trust_anchors", "notes",
+                        "note_messages", "signatures"}
 
 
 def test_tampered_content_fails(srv: Server) -> None:

@@ -48,6 +48,8 @@ class VerifyServiceServicer:
         """INVALID_ARGUMENT   the document is not a signature of the given kind, malformed or
         encrypted; content and content_digest both given
         RESOURCE_EXHAUSTED larger than the server's message limit
+        A refusal's catalogue code comes in the binary trailing metadata
+        "kyso-message-bin": UTF-8 JSON {"code", "params", "detail"}.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
