@@ -50,7 +50,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -166,6 +166,22 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
+
+
+def dump_stacks_on_sigusr1(also: Callable[[], None] | None = None) -> None:
+    """``kill -USR1 PID`` writes every thread's stack to standard error (the log), for a
+    process that seems stuck; ``also`` runs too (the supervisor passes it on to its
+    workers)."""
+    import faulthandler
+    import signal
+    import sys
+
+    def dump(_signum: int, _frame: object) -> None:
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        if also is not None:
+            also()
+
+    signal.signal(signal.SIGUSR1, dump)
 
 
 def configure_logging(level: int | str, fmt: str, node: str) -> None:

@@ -54,7 +54,7 @@ from signer.keys.store import HsmConfig, Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm, KeyUse
 from signer.runtime.auth import AuthInterceptor
 from signer.runtime.interceptors import ErrorMappingInterceptor
-from signer.runtime.observe import HEALTH, serve_metrics
+from signer.runtime.observe import HEALTH, dump_stacks_on_sigusr1, serve_metrics
 from signer.service import SignerServicer
 from signer.timestamps import HttpTimestamper, InternalTimestamper, Timestamper
 from tsa.clock import ClockCheck, ClockGuard
@@ -467,6 +467,7 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    dump_stacks_on_sigusr1()
     node.start()
     metrics = start_metrics(settings)
     host = settings.server.listen.rpartition(":")[0]

@@ -28,7 +28,7 @@ from types import FrameType
 from typing import Any
 
 from signer.config import Settings
-from signer.runtime.observe import MULTIPROC_ENV, worker_exited
+from signer.runtime.observe import MULTIPROC_ENV, dump_stacks_on_sigusr1, worker_exited
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def _worker(settings: Settings, index: int, ready: Any, log_level: int) -> None:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    dump_stacks_on_sigusr1()
     node = Node(settings, reuse_port=True)
     try:
         node.start()
@@ -101,6 +102,13 @@ def serve_workers(settings: Settings, *, demo: bool, demo_token_file: Path) -> N
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+    def forward_usr1() -> None:
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                os.kill(p.pid, signal.SIGUSR1)
+
+    dump_stacks_on_sigusr1(forward_usr1)
     failures = []
     for _ in range(n):
         index, error = ready.get(timeout=120)

@@ -34,8 +34,12 @@ class Node:
         return self.server
 
     def stop(self) -> int:
+        """Stop the node; a node that does not stop cleanly fails the test with its log
+        (and, if it hung, every thread's stack)."""
         assert self.server is not None
-        return stop_server(self.server)
+        rc = stop_server(self.server)
+        assert rc == 0, f"the node exited {rc}:\n{self.server.log()[-6000:]}"
+        return rc
 
     def database(self) -> Engine:
         """A connection to the node's database, as a database writer has it."""

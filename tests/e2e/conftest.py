@@ -172,11 +172,16 @@ def start_server(workdir: Path, env: dict[str, str], *args: str,
 
 
 def stop_server(server: Server, timeout: float = 30) -> int:
+    """SIGTERM and wait; a server that does not stop in ``timeout`` first writes every
+    thread's stack to its log (SIGUSR1), which the test's failure then shows, and is
+    killed."""
     if server.proc.poll() is None:
         server.proc.send_signal(signal.SIGTERM)
         try:
             server.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            server.proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
             server.proc.kill()
             server.proc.wait()
     return server.proc.returncode

@@ -229,3 +229,21 @@ def test_graceful_shutdown_drains_and_restart_keeps_state(tmp_path: Path) -> Non
             assert c.signing_certificate(DEMO).key_id == first_key
     finally:
         assert stop_server(again) == 0
+
+
+def test_sigusr1_writes_every_threads_stack_to_the_log(tmp_path: Path) -> None:
+    """A node that seems stuck can be asked where each thread is: ``kill -USR1 PID``."""
+    env = server_env(tmp_path, "kyso-e2e-usr1")
+    srv = start_server(tmp_path, env, "--demo")
+    try:
+        srv.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while "Current thread" not in srv.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        log = srv.log()
+        assert "Current thread 0x" in log and "Thread 0x" in log, log[-2000:]
+        assert srv.proc.poll() is None, "the node must keep serving"
+        with srv.client() as c:
+            c.signing_certificate(DEMO)
+    finally:
+        assert stop_server(srv) == 0
