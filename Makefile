@@ -7,8 +7,8 @@ PY := $(VENV)/bin/python
 KYSO := $(VENV)/bin/kyso
 HSM_DIR ?= var/hsm
 # fonts-liberation2: Liberation Serif 2.x (SIL OFL 1.1), metric-compatible with Times New Roman
-# and with every Vietnamese letter, for the PDF attachment/copy blocks (clients/pdf_font.py);
-# poppler-utils: pdftoppm, which checks page 1 has room for them (clients/pdf_room.py).
+# and with every Vietnamese letter, for the PDF attachment/copy blocks (signer/formats/pdf/font.py);
+# poppler-utils: pdftoppm, which checks page 1 has room for them (signer/formats/pdf/room.py).
 APT_PACKAGES := softhsm2 p11-kit p11-kit-modules opensc poppler-utils xmlsec1 libnss3-tools openssl curl postgresql fonts-liberation2
 PYTEST_ARGS ?=
 # Every distribution of the development environment ('.[dev]'), pinned with its

@@ -298,7 +298,7 @@ def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_a
                      url: str | None, policy: str | None) -> None:
     """Timestamp FILE: hash it locally, send a nonce, check the reply, write FILE.tsr."""
     from clients.client import post_timestamp_query
-    from clients.tsp import TimestampError, check_response, make_request, verify_token
+    from signer.formats.tsp import TimestampError, check_response, make_request, verify_token
 
     output = output or file.with_name(file.name + ".tsr")
     digest = hash_file(file, hash_alg)
@@ -327,7 +327,7 @@ def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_a
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def timestamp_verify(file: Path, tsr: Path, ca_file: Path | None, as_json: bool) -> None:
     """Check that TSR is a valid timestamp of FILE (and, with --ca, who issued it)."""
-    from clients.tsp import TimestampError, verify_token
+    from signer.formats.tsp import TimestampError, verify_token
 
     try:
         info = verify_token(

@@ -8,7 +8,7 @@
     kyso admin seal policy CODE --skip-personal-check|--require-personal-check
 
 The PDF never leaves this machine: the revision, field and appearance are made
-here, only the digest goes to kyso (``clients.pdf``).
+here, only the digest goes to kyso (``signer.formats.pdf.pades``).
 """
 
 from __future__ import annotations
@@ -45,11 +45,11 @@ def _parse_at(text: str | None) -> tuple[int, float, float] | None:
 def server_trust(c: KysoClient) -> Any:
     """The seal profile's leader check, asked of the server's verifier over ``Verify``:
     each personal signature's CMS (with the PDF's DSS material) and the digest of its
-    byte ranges go, never the PDF. Returns a ``clients.pdf_personal.TrustCheck``."""
+    byte ranges go, never the PDF. Returns a ``signer.formats.pdf.personal.TrustCheck``."""
     from clients.cli_verify import server_refusal
-    from clients.pdf_personal import SignatureEvidence, TrustVerdict
     from clients.verify_report import indication, messages_of
     from signer.catalogue import Message, legacy
+    from signer.formats.pdf.personal import SignatureEvidence, TrustVerdict
 
     def check(evidence: SignatureEvidence) -> TrustVerdict:
         try:
@@ -77,7 +77,7 @@ def sign_file(c: KysoClient, data: bytes, *, agency: str, profile: str | None, n
     """Sign ``data`` through ``c``: only digests and timestamp requests are sent (and, for
     the seal profile, the existing personal signatures, to ``Verify``)."""
     from clients.client import post_timestamp_query
-    from clients.pdf import PdfOptions, SealImage, SigningIdentity, sign_pdf
+    from signer.formats.pdf.pades import PdfOptions, SealImage, SigningIdentity, sign_pdf
 
     cert = c.signing_certificate(agency)
     cert_der = bytes(cert.certificate.der)
@@ -142,7 +142,7 @@ def register(sign: click.Group, admin: click.Group) -> None:
         """Add a PAdES organization signature to FILE (hashed here; only the digest is
         sent). The seal profile needs the leader's trusted, unmodified personal signature
         already in FILE (checked through the server's Verify; the PDF is not sent)."""
-        from clients.pdf import MAX_PDF_BYTES, PdfSignError
+        from signer.formats.pdf.pades import MAX_PDF_BYTES, PdfSignError
 
         # pyHanko logs every certificate it cannot chain (the personal signer's CA need
         # not be known here); the outcome is reported below instead.
@@ -151,7 +151,7 @@ def register(sign: click.Group, admin: click.Group) -> None:
         at = _parse_at(at_text)
         if profile in ("attachment", "copy"):
             # Before anything is sent: a font that would leave blanks is refused here.
-            from clients.pdf_font import FontUnusable, check_font, find_font, pdf_font_bytes
+            from signer.formats.pdf.font import FontUnusable, check_font, find_font, pdf_font_bytes
 
             try:
                 font = find_font()

@@ -51,7 +51,7 @@ def _detached_hash(signature: bytes) -> str | None:
     None when the server cannot take a digest of it (e.g. SHA-1): send the content."""
     from asn1crypto import cms
 
-    from clients.tsp import token_from_response
+    from signer.formats.tsp import token_from_response
 
     der = signature
     try:

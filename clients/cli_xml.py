@@ -7,7 +7,7 @@
 The form defaults to the agency's (``kyso admin seal xml-form``; xml-dsig unless set).
 
 The document is canonicalised and hashed here; only the digest of SignedInfo goes
-to kyso (see ``clients.xmldsig``).
+to kyso (see ``signer.formats.xmldsig``).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path |
     --id-attr:Id http://uri.etsi.org/01903/v1.3.2#:SignedProperties OUT.xml
     """
     try:  # lxml is the optional "xml" extra: the rest of the CLI works without it
-        from clients.xmldsig import XmlSignError, sign_with_kyso
+        from signer.formats.xmldsig import XmlSignError, sign_with_kyso
     except ImportError as exc:
         err.print(f"[red]error[/red]: XML signing needs lxml (pip install 'kyso[xml]'): {exc}",
                   highlight=False)

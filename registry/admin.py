@@ -7,11 +7,11 @@ import logging
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from registry.agencies.codes import parse_code
 from registry.audit import AuditLog, current_actor
-from registry.codes import parse_code
+from registry.db.store import Agency, KeyRecord, RegistryStore
 from registry.devca import DevCa
 from registry.keys import KeyLifecycle, KeyPolicy
-from registry.store import Agency, KeyRecord, RegistryStore
 from signer.errors import InvalidRequest, NotFound, NotUsable
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm, Scheme

@@ -1,6 +1,6 @@
 """registry.v1 AgencyService: the agency-code registry over gRPC.
 
-Converts messages to domain calls on ``registry.agencies.AgencyRegistry`` and
+Converts messages to domain calls on ``registry.agencies.lifecycle.AgencyRegistry`` and
 back; the registry never sees ``_pb2`` types. Dates travel as ``YYYY-MM-DD``.
 """
 
@@ -14,7 +14,7 @@ import grpc
 from sqlalchemy.engine import Engine
 
 from kyso.registry.v1 import agencies_pb2, agencies_pb2_grpc
-from registry.agencies import (
+from registry.agencies.lifecycle import (
     AgencyEvent,
     AgencyRegistry,
     AgencyState,

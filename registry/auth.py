@@ -32,8 +32,8 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, sessionmaker
 
-from registry.codes import parse_code
-from registry.models import Base
+from registry.agencies.codes import parse_code
+from registry.db.models import Base
 from signer.errors import AlreadyExists, InvalidRequest, NotFound
 
 TOKEN_PREFIX = "kyso_"
@@ -161,7 +161,7 @@ class AuthStore:
 
     @contextmanager
     def _session(self, doing: str) -> Iterator[Session]:
-        from registry.store import translate_sql_errors
+        from registry.db.store import translate_sql_errors
 
         with translate_sql_errors(doing), self._sessions.begin() as s:
             yield s

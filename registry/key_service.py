@@ -9,9 +9,9 @@ import grpc
 from kyso.common.v1 import common_pb2
 from kyso.registry.v1 import keys_pb2, keys_pb2_grpc
 from registry.admin import RegistryAdmin
+from registry.db.store import KeyRecord
 from registry.keys import AgencyAssets, KeyLifecycle, SignatureProfile, load_certificates
 from registry.service import key_pb
-from registry.store import KeyRecord
 from signer.config import Settings
 from signer.errors import InvalidRequest
 from signer.keys.types import KeyAlgorithm

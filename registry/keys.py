@@ -3,7 +3,7 @@
 Keys are generated inside the HSM and never leave it; this module only moves
 public material: CSRs (PKCS#10, signed in the HSM), certificates and chains.
 
-States (``registry.store.KeyState``)::
+States (``registry.db.store.KeyState``)::
 
     generate ──> PENDING ──import/issue certificate──> ACTIVE ──rotate──> RETIRED
                     │                                     │                 │
@@ -41,10 +41,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from sqlalchemy import select
 
+from registry.agencies.codes import parse_code
 from registry.audit.actions import note
-from registry.codes import parse_code
-from registry.models import AgencyAssetRow
-from registry.store import KeyPurpose, KeyRecord, KeyState, RegistryStore, split_der_sequence
+from registry.db.models import AgencyAssetRow
+from registry.db.store import KeyPurpose, KeyRecord, KeyState, RegistryStore, split_der_sequence
 from signer.digest import HashAlg
 from signer.errors import InvalidRequest, NotFound, NotUsable
 from signer.formats import _der

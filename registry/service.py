@@ -11,8 +11,8 @@ import grpc
 from kyso.common.v1 import common_pb2
 from kyso.registry.v1 import registry_pb2, registry_pb2_grpc
 from registry.admin import RegistryAdmin
-from registry.codes import CodeFormat
-from registry.store import Agency, KeyRecord, KeyState
+from registry.agencies.codes import CodeFormat
+from registry.db.store import Agency, KeyRecord, KeyState
 from signer.errors import InvalidRequest
 from signer.keys.types import KeyAlgorithm
 from signer.service import KEYALG_FROM_PB, KEYALG_TO_PB, SCHEME_TO_PB, cert_pb, scheme_from_pb

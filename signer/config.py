@@ -310,10 +310,10 @@ class DevCaSettings(_Section):
 
 
 class PdfSettings(_Section):
-    """PAdES appearances (clients/pdf.py): the font of the attachment and copy blocks.
+    """PAdES appearances (signer/formats/pdf/pades.py): the font of the attachment and copy blocks.
 
     Checked at start (``kyso serve`` refuses to run otherwise): the font must have every
-    character the blocks may use, Vietnamese letters included (clients/pdf_font.py).
+    character the blocks may use, Vietnamese letters included (signer/formats/pdf/font.py).
     Unset: Liberation Serif 2.x (Debian fonts-liberation2), metric-compatible with Times
     New Roman as Decree 30/2020 asks."""
 

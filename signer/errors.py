@@ -18,7 +18,7 @@
 
 Messages are written for the person who has to act on them. They never carry
 PKCS#11 return codes, SQL or secrets: those are logged where the foreign error
-is translated (``signer.keys.store`` for PKCS#11, ``registry.store`` for SQL),
+is translated (``signer.keys.store`` for PKCS#11, ``registry.db.store`` for SQL),
 and the translated error is raised ``from`` the original.
 
 This module imports nothing outside the standard library, so that clients and

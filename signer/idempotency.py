@@ -34,8 +34,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.audit import current_actor
-from registry.models import Base
-from registry.store import translate_sql_errors
+from registry.db.models import Base
+from registry.db.store import translate_sql_errors
 from signer.errors import InvalidRequest
 
 MAX_KEY = 128

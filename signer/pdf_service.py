@@ -1,13 +1,13 @@
 """signer.v1 PdfService: PAdES signing of whole PDFs for clients that cannot run pyHanko.
 
-The same code as the thin client (``clients.pdf``), with an in-process
+The same code as the thin client (``signer.formats.pdf.pades``), with an in-process
 ``SignRaw`` that calls ``SignerCore`` (so every signature is recorded for the
 statistics and the audit log like any other) and, for B-T/B-LT, this node's
 TSA or the configured external one. The seal profile's leader check
-(``clients.pdf_personal``) asks this node's verifier — the ``Verify`` RPC's own,
+(``signer.formats.pdf.personal``) asks this node's verifier — the ``Verify`` RPC's own,
 with its ``[verify]`` anchors, revocation and fetch rules — about each personal
 signature, exactly as the thin client asks it over ``Verify``. The PDF is held in
-memory, bounded by ``MAX_PDF_BYTES``; errors of ``clients.pdf`` are translated
+memory, bounded by ``MAX_PDF_BYTES``; errors of ``signer.formats.pdf.pades`` are translated
 here, once.
 """
 
@@ -18,7 +18,15 @@ from collections.abc import Callable, Iterator
 
 import grpc
 
-from clients.pdf import (
+from kyso.signer.v1 import pdf_pb2, pdf_pb2_grpc
+from registry.db.store import RegistryStore
+from registry.keys import KeyLifecycle
+from signer.catalogue import Message, legacy
+from signer.core import OutputFormat, SignerCore
+from signer.digest import Digest, HashAlg
+from signer.doctypes import parse_document_type
+from signer.errors import InvalidRequest, KysoError, LimitExceeded, NotUsable
+from signer.formats.pdf.pades import (
     MAX_PDF_BYTES,
     PdfOptions,
     PdfSignError,
@@ -26,15 +34,7 @@ from clients.pdf import (
     SigningIdentity,
     sign_pdf,
 )
-from clients.pdf_personal import SignatureEvidence, TrustCheck, TrustVerdict
-from kyso.signer.v1 import pdf_pb2, pdf_pb2_grpc
-from registry.keys import KeyLifecycle
-from registry.store import RegistryStore
-from signer.catalogue import Message, legacy
-from signer.core import OutputFormat, SignerCore
-from signer.digest import Digest, HashAlg
-from signer.doctypes import parse_document_type
-from signer.errors import InvalidRequest, KysoError, LimitExceeded, NotUsable
+from signer.formats.pdf.personal import SignatureEvidence, TrustCheck, TrustVerdict
 from signer.verify.engine import Kind, Verifier
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import grpc
 
 from kyso.common.v1 import common_pb2
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
-from registry.store import KeyRecord, cert_record
+from registry.db.store import KeyRecord, cert_record
 from signer.core import CadesLevel, OutputFormat, SignerCore, SignResult
 from signer.digest import Digest, HashAlg
 from signer.doctypes import parse_document_type

@@ -22,10 +22,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from clients.tsp import TimestampError, check_response, make_request, token_from_response
 from signer.config import CadesTimestampSettings
 from signer.digest import Digest
 from signer.errors import KysoError, Unavailable
+from signer.formats.tsp import TimestampError, check_response, make_request, token_from_response
 
 log = logging.getLogger(__name__)
 

@@ -101,7 +101,7 @@ def test_groups_are_complete() -> None:
     """Every value the verifier and the client can produce has its entry."""
     from pyhanko.sign.diff_analysis import ModificationLevel
 
-    from registry.agencies import ACTIVE, CLOSED
+    from registry.agencies.lifecycle import ACTIVE, CLOSED
     from signer.verify import report
 
     subs = [v for k, v in vars(report).items()

@@ -19,15 +19,15 @@ from typing import cast
 
 from sqlalchemy import Table
 
-from clients.tsp import TimeStampResp
 from registry.audit import AuditLog, current_actor, wait_all
-from registry.store import KeyRecord
+from registry.db.store import KeyRecord
+from registry.db.tsa import TsaTokenRow
 from signer.digest import Digest
 from signer.errors import NotUsable, Unavailable
+from signer.formats.tsp import TimeStampResp
 from signer.idempotency import Recorder
 from signer.runtime.observe import TIMESTAMPS
 from tsa.clock import ClockGuard
-from tsa.models import TsaTokenRow
 from tsa.serials import SerialAllocator
 from tsa.token import FailureInfo, ParsedRequest, Rejection, TokenBuilder, TsaPolicy, parse_request
 from tsa.token import rejection_response as _rejection

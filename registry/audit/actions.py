@@ -38,7 +38,7 @@ from registry.audit.records import (
     canonical_json,
     clean,
 )
-from registry.store import insert_statement
+from registry.db.store import insert_statement
 from signer.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)

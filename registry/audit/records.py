@@ -55,7 +55,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import Base
+from registry.db.models import Base
 
 ZERO_HASH = bytes(32)
 RECORD_DOMAIN = b"kyso-audit-record-v1\x00"

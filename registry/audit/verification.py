@@ -49,7 +49,7 @@ from registry.audit.records import (
     format_time,
     record_hash,
 )
-from registry.models import KeyRow
+from registry.db.models import KeyRow
 
 STALE_OUTBOX = timedelta(seconds=60)
 

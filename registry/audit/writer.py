@@ -48,7 +48,7 @@ from registry.audit.records import (
     format_time,
     record_hash,
 )
-from registry.store import BulkTransaction, BulkWriter
+from registry.db.store import BulkTransaction, BulkWriter
 from signer.errors import (
     AuditLogDamaged,
     InvalidRequest,

@@ -42,10 +42,10 @@ from registry.agency_service import add_agency_service  # agencies
 from registry.audit import AuditLog, AuditNotary, current_actor, fingerprint
 from registry.auth import AuthStore, Principal, Role
 from registry.client_service import ClientServicer
+from registry.db.store import KeyPurpose, RegistryStore
 from registry.devca import DevCa
 from registry.report_service import ReportServicer
 from registry.service import RegistryServicer
-from registry.store import KeyPurpose, RegistryStore
 from signer.config import Settings, is_loopback
 from signer.core import SignerCore
 from signer.errors import ConfigError, NotFound, NotUsable
@@ -493,8 +493,8 @@ def serve(
 def pdf_font(settings: Settings) -> str:  # pdf
     """The attachment/copy blocks' font (``[pdf] font``, else Liberation Serif 2.x), checked
     to have every character the blocks may use, and rescaled once for pyHanko
-    (clients/pdf_font.py); ConfigError, naming the missing letters, otherwise."""
-    from clients.pdf_font import FontUnusable, check_font, find_font, pdf_font_bytes
+    (signer/formats/pdf/font.py); ConfigError, naming the missing letters, otherwise."""
+    from signer.formats.pdf.font import FontUnusable, check_font, find_font, pdf_font_bytes
 
     setting = "pdf.font (KYSO_PDF_FONT)"
     try:

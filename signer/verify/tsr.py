@@ -1,7 +1,7 @@
 """RFC 3161 time-stamp tokens (and granted TimeStampResp replies), alone or inside CAdES.
 
 Integrity, the ESS signing-certificate binding and the TSA certificate's EKU are
-``clients.tsp.verify_token``'s; the TSA's path to an anchor and its revocation are
+``signer.formats.tsp.verify_token``'s; the TSA's path to an anchor and its revocation are
 ``trust``'s, like every other signer's.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from asn1crypto import cms
 from asn1crypto import x509 as a_x509
 
-from clients.tsp import TimestampError, TokenInfo, token_from_response, verify_token
 from signer.catalogue import Message
 from signer.digest import Digest
+from signer.formats.tsp import TimestampError, TokenInfo, token_from_response, verify_token
 from signer.verify.common import VerifyContext, describe_algorithms, find_cert, finish
 from signer.verify.report import (
     CRYPTO_CONSTRAINTS_FAILURE,

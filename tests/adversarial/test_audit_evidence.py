@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from clients.client import KysoClientError
 from registry.audit import AuditCheckpointRow, AuditRecordRow, record_hash
-from registry.models import AgencyRow, CertificateRow, KeyRow
+from registry.db.models import AgencyRow, CertificateRow, KeyRow
 from tests.adversarial.conftest import DEMO, Node
 
 pytestmark = pytest.mark.e2e

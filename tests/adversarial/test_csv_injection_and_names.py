@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from registry.agencies import AgencyRegistry
-from registry.store import RegistryStore
+from registry.agencies.lifecycle import AgencyRegistry
+from registry.db.store import RegistryStore
 from signer.errors import InvalidRequest
 from tests.helpers import fresh_database_url
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from clients.tsp import make_request
+from signer.formats.tsp import make_request
 from tests.adversarial.conftest import Node
 
 pytestmark = pytest.mark.e2e

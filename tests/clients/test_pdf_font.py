@@ -1,4 +1,4 @@
-"""The text blocks' font (clients/pdf_font.py): coverage of every character the blocks
+"""The text blocks' font (signer/formats/pdf/font.py): coverage of every character the blocks
 use, checked at start by ``kyso serve`` and ``kyso sign pdf``, and the copy handed to
 pyHanko in PDF's 1000 units per em."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clients.pdf_font import (
+from signer.formats.pdf.font import (
     REQUIRED_CHARACTERS,
     VIETNAMESE_LETTERS,
     FontUnusable,

@@ -1,4 +1,4 @@
-"""Layout math of the Decree 30/2020 appearance profiles (clients.pdf)."""
+"""Layout math of the Decree 30/2020 appearance profiles (signer.formats.pdf.pades)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clients.pdf import (
+from signer.formats.pdf.pades import (
     MM_TO_PT,
     Rect,
     fits_top_margin,

@@ -1,5 +1,6 @@
 """The Decree 30/2020 appearances on the rendered page (issue 13): signed with
-``clients.pdf.sign_pdf`` (the code ``kyso sign pdf`` and ``SignPdf`` run) and a local key,
+``signer.formats.pdf.pades.sign_pdf``
+(the code ``kyso sign pdf`` and ``SignPdf`` run) and a local key,
 rendered by poppler's pdftoppm at 100 dpi, measured against the unsigned page and the
 font's own metrics (tests/decree30.py). The same checks run through a real server in
 tests/e2e/test_pdf_render.py."""
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from clients.pdf import (
+from signer.formats.pdf.pades import (
     VN_TZ,
     PdfPreconditionFailed,
     SealImage,
@@ -107,7 +108,7 @@ def test_refused_when_the_top_margin_is_taken_and_at_overrides() -> None:
 
 
 def test_at_outside_the_page_is_refused(page: bytes) -> None:
-    from clients.pdf import BadPdf
+    from signer.formats.pdf.pades import BadPdf
 
     with pytest.raises(BadPdf, match="does not lie inside page 1"):
         d.local_sign(page, profile="copy", now=NOW, at=(1, 500, 820))
@@ -160,7 +161,7 @@ def _draw_scan_lines(img: Image.Image) -> None:
 
 
 def test_text_the_font_lacks_is_refused(page: bytes) -> None:
-    from clients.pdf import PdfOptions, SigningIdentity, sign_pdf
+    from signer.formats.pdf.pades import PdfOptions, SigningIdentity, sign_pdf
 
     identity = SigningIdentity(d.local_key()[1], [], "pkcs1v15", "Ủy ban 漢")
 

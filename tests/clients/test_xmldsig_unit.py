@@ -1,4 +1,4 @@
-"""clients.xmldsig with a software key test double: template, placement, exc-c14n,
+"""signer.formats.xmldsig with a software key test double: template, placement, exc-c14n,
 ECDSA r||s, refusals, malformed input. The real HSM path is tests/e2e/test_xml.py."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from lxml import etree
 from signxml.exceptions import InvalidDigest
 from signxml.verifier import XMLVerifier
 
-from clients import xmldsig
-from clients.xmldsig import (
+from signer.formats import xmldsig
+from signer.formats.xmldsig import (
     DS_NS,
     EDXML_NS,
     XADES_NS,

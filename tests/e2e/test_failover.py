@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from clients.client import KysoClient, KysoClientError
-from clients.tsp import TimeStampResp, make_request
+from signer.formats.tsp import TimeStampResp, make_request
 from tests.e2e.conftest import Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e

@@ -102,7 +102,7 @@ def _post_tsa(url: str) -> str:
     import urllib.error
     import urllib.request
 
-    from clients.tsp import make_request
+    from signer.formats.tsp import make_request
 
     req = urllib.request.Request(url, data=make_request(os.urandom(32))[0],
                                  headers={"Content-Type": "application/timestamp-query"})

@@ -21,7 +21,7 @@ from signxml.exceptions import InvalidDigest
 from signxml.verifier import XMLVerifier
 from signxml.xades.xades import XAdESVerifier
 
-from clients.tsp import verify_token
+from signer.formats.tsp import verify_token
 from tests.e2e.conftest import Server, server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason
 

@@ -1,4 +1,4 @@
-"""Agency lifecycle, history, subtrees, import and export (registry.agencies)."""
+"""Agency lifecycle, history, subtrees, import and export (registry.agencies.lifecycle)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from datetime import date
 
 import pytest
 
-from registry.agencies import AgencyRegistry, ImportProblem
-from registry.store import RegistryStore
+from registry.agencies.lifecycle import AgencyRegistry, ImportProblem
+from registry.db.store import RegistryStore
 from signer.errors import AlreadyExists, InvalidRequest, NotFound, NotUsable
 
 D0 = date(2020, 1, 1)

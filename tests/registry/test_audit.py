@@ -36,7 +36,7 @@ from registry.audit import (
     trusted_keys,
     verify,
 )
-from registry.store import KeyPurpose, KeyRecord, KeyState, RegistryStore
+from registry.db.store import KeyPurpose, KeyRecord, KeyState, RegistryStore
 from signer.keys.store import Pkcs11KeyStore
 
 R = AuditRecordRow.__table__

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.codes import CodeFormat, parse_code
+from registry.agencies.codes import CodeFormat, parse_code
 from signer.errors import InvalidRequest
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it

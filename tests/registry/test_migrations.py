@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import registry.all_models  # noqa: F401
-from registry.models import Base
-from registry.store import RegistryStore
+import registry.db.all_models  # noqa: F401
+from registry.db.models import Base
+from registry.db.store import RegistryStore
 
 
 def test_migrations_match_models(db_url: str) -> None:

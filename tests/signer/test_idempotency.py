@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert
 
 from kyso.signer.v1 import signer_pb2
-from registry.store import RegistryStore
+from registry.db.store import RegistryStore
 from signer.errors import InvalidRequest
 from signer.idempotency import REPLIES, Replies, fingerprint
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clients.tsp import make_request
+from signer.formats.tsp import make_request
 from tsa.token import ParsedRequest, Rejection, TsaPolicy, parse_request
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import Base
+from registry.db.models import Base
 
 
 class SignatureRecordRow(Base):

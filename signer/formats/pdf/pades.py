@@ -13,14 +13,14 @@ Decree 30/2020/NĐ-CP, Appendix I appearance profiles:
   the personal signature (the last signed field), after checking that the PDF
   carries the leader's personal signature: intact, valid, trusted (the caller's
   ``TrustCheck``: kyso's verifier), not followed by changes it does not allow, and
-  not broken by the seal itself (``clients.pdf_personal``).
+  not broken by the seal itself (``signer.formats.pdf.personal``).
 * ``attachment`` / ``copy`` — no image; a text block at the top right of page 1:
   number and symbol (or the copy form), organization name, signing time in
   ISO 8601 with +07:00; Times New Roman-compatible font (Liberation Serif 2.x,
-  embedded, every Vietnamese letter; ``clients.pdf_font``), 10 pt, upright, black.
+  embedded, every Vietnamese letter; ``signer.formats.pdf.font``), 10 pt, upright, black.
   The block lies in the top margin of a Decree 30 page (20–25 mm), right-aligned
   on the 15 mm right margin, ending above the 20 mm line where the national motto
-  and the issuing body begin. If page 1 has ink there (rendered, ``clients.pdf_room``)
+  and the issuing body begin. If page 1 has ink there (rendered, ``signer.formats.pdf.room``)
   the signature is refused, naming ``--at PAGE,X,Y``, which puts the block anywhere.
 
 Errors::
@@ -44,7 +44,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from clients.pdf_personal import TrustCheck
+    from signer.formats.pdf.personal import TrustCheck
 
 __all__ = [
     "COPY_FORMS",
@@ -492,12 +492,12 @@ def _text_style(font_path: str) -> Any:
     from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.stamp import TextStampStyle
 
-    from clients.pdf_font import font_factory
+    from signer.formats.pdf.font import font_factory
 
     return TextStampStyle(
         stamp_text="%(first)s\n%(org)s\n%(time)s",
         text_box_style=TextBoxStyle(
-            # the font rescaled to PDF's 1000 units per em (clients.pdf_font)
+            # the font rescaled to PDF's 1000 units per em (signer.formats.pdf.font)
             font=font_factory(font_path, FONT_SIZE),
             font_size=FONT_SIZE, leading=TEXT_LEADING_PT,
             text_color=(0, 0, 0),
@@ -540,8 +540,8 @@ def place_text_block(data: bytes, page: Any, width: float, height: float,
                      what: str) -> Rect:
     """Decree 30/2020 Appendix I: the block's place at the top right of page 1, in its
     top margin, above the header; refused (naming --at) when the page is rotated, too
-    small, or has ink where the block would go (``clients.pdf_room``)."""
-    from clients.pdf_room import Region, RenderFailed, ink_pixels
+    small, or has ink where the block would go (``signer.formats.pdf.room``)."""
+    from signer.formats.pdf.room import Region, RenderFailed, ink_pixels
 
     rotate = int(_inherited(page, "/Rotate") or 0) % 360
     if rotate:
@@ -606,11 +606,11 @@ def sign_pdf(
 
     The ``seal`` profile checks the leader's personal signature first (unless
     ``options.skip_personal_check``): ``personal_trust`` validates each personal
-    signature's certificate (kyso's verifier, ``clients.pdf_personal``); without one the
+    signature's certificate (kyso's verifier, ``signer.formats.pdf.personal``); without one the
     seal is refused rather than applied unchecked.
 
     ``font``: the attachment/copy blocks' font file (the server's ``[pdf] font``); by
-    default ``$KYSO_PDF_FONT`` or Liberation Serif 2.x (``clients.pdf_font``)."""
+    default ``$KYSO_PDF_FONT`` or Liberation Serif 2.x (``signer.formats.pdf.font``)."""
     options.check()
     writer = open_pdf(data)
     notes: list[str] = []
@@ -633,7 +633,7 @@ def sign_pdf(
                 f"agency {options.agency} has no seal image: set one with "
                 f"`kyso admin seal set {options.agency} seal.png`")
         if not options.skip_personal_check:
-            from clients.pdf_personal import check_personal_signatures
+            from signer.formats.pdf.personal import check_personal_signatures
 
             if personal_trust is None:
                 raise PdfPreconditionFailed(
@@ -661,7 +661,7 @@ def sign_pdf(
         style = _seal_style(seal)
         field_base = "KysoSeal"
     else:
-        from clients.pdf_font import FontUnusable, check_font, check_text, find_font
+        from signer.formats.pdf.font import FontUnusable, check_font, check_text, find_font
 
         first = options.number if options.profile == "attachment" else options.copy_form
         if options.profile == "attachment" and not first:

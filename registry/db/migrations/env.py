@@ -1,12 +1,12 @@
-"""Alembic environment: run by ``registry.store.RegistryStore.migrate`` and by
-``alembic -c registry/migrations/alembic.ini`` (the URL comes from the caller)."""
+"""Alembic environment: run by ``registry.db.store.RegistryStore.migrate`` and by
+``alembic -c registry/db/migrations/alembic.ini`` (the URL comes from the caller)."""
 
 from __future__ import annotations
 
 from alembic import context
 
-import registry.all_models  # noqa: F401  (every table on the shared metadata)
-from registry.models import Base
+import registry.db.all_models  # noqa: F401  (every table on the shared metadata)
+from registry.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -26,7 +26,7 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        raise RuntimeError("run migrations through registry.store.RegistryStore.migrate()")
+        raise RuntimeError("run migrations through registry.db.store.RegistryStore.migrate()")
     context.configure(
         connection=connection, target_metadata=target_metadata, render_as_batch=True
     )

@@ -39,8 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clients.pdf import PdfPreconditionFailed
 from signer.catalogue import Message, render
+from signer.formats.pdf.pades import PdfPreconditionFailed
 
 __all__ = [
     "STRONG_HASHES",

@@ -12,7 +12,7 @@ How a signature is made here (what verifiers such as xmlsec1 and signxml redo)::
         ─► SignatureValue (ECDSA: DER → r‖s, RFC 4050/6931) ─► [B-T: timestamp the
            exc-c14n of SignatureValue]
 
-Imports the standard library, lxml, cryptography and asn1crypto (and ``clients.tsp``,
+Imports the standard library, lxml, cryptography and asn1crypto (and ``signer.formats.tsp``,
 which imports the same) — no gRPC: the key operation and the timestamp authority are
 callables, so any signer or TSA can be plugged in. ``sign_with_kyso`` wires them to a
 ``KysoClient``.
@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
-from clients import tsp
+from signer.formats import tsp
 
 __all__ = [
     "DS_NS",

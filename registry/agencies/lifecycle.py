@@ -108,8 +108,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.codes import AgencyCode, CodeFormat, parse_code
-from registry.models import AgencyEventRow, AgencyRow
+from registry.agencies.codes import AgencyCode, CodeFormat, parse_code
+from registry.db.models import AgencyEventRow, AgencyRow
 from signer.errors import AlreadyExists, InvalidRequest, NotFound, NotUsable
 
 log = logging.getLogger(__name__)
@@ -841,7 +841,7 @@ class AgencyRegistry:
 
     @contextmanager
     def _session(self, doing: str) -> Iterator[Session]:
-        from registry.store import translate_sql_errors  # store imports this module
+        from registry.db.store import translate_sql_errors  # store imports this module
 
         with translate_sql_errors(doing), self._sessions.begin() as s:
             yield s

@@ -1,5 +1,5 @@
 """SQLAlchemy 2 models of the registry. Schema changes go through Alembic
-(``registry/migrations``); ``tests/registry/test_migrations.py`` fails when the
+(``registry/db/migrations``); ``tests/registry/test_migrations.py`` fails when the
 models and the migrations disagree."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class AgencyRow(Base):
     level: Mapped[int] = mapped_column(Integer)
     parent_code: Mapped[str | None] = mapped_column(String(35), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # Lifecycle (registry/agencies.py): a closed code keeps its row forever, so the
+    # Lifecycle (registry/agencies/lifecycle.py): a closed code keeps its row forever, so the
     # unique ``code`` also guarantees a closed code is never reused.
     status: Mapped[str] = mapped_column(String(16), server_default="active")
     # NULL only for rows created before migration 0003 had a creation date to copy.
@@ -59,7 +59,7 @@ class AgencyRow(Base):
 
 class AgencyEventRow(Base):
     """One lifecycle event of an agency code; history is answered from these.
-    ``kind``: create, rename, move, merge, split, close (registry/agencies.py)."""
+    ``kind``: create, rename, move, merge, split, close (registry/agencies/lifecycle.py)."""
 
     __tablename__ = "agency_events"
 

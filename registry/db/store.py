@@ -24,8 +24,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from registry.codes import AgencyCode, parse_code
-from registry.models import AgencyRow, CertificateRow, KeyRow
+from registry.agencies.codes import AgencyCode, parse_code
+from registry.db.models import AgencyRow, CertificateRow, KeyRow
 from signer.errors import AlreadyExists, InvalidRequest, NotFound, NotUsable, StoreUnavailable
 from signer.keys.types import KeyAlgorithm, KeyInfo, Scheme
 
@@ -233,9 +233,9 @@ class RegistryStore:
     # -- agencies -----------------------------------------------------------
 
     def create_agency(self, code: AgencyCode | str, name: str) -> Agency:
-        # The lifecycle lives in registry.agencies (status, validity, "create" event,
+        # The lifecycle lives in registry.agencies.lifecycle (status, validity, "create" event,
         # closed codes never reused); this method keeps not insisting on a parent.
-        from registry.agencies import AgencyRegistry
+        from registry.agencies.lifecycle import AgencyRegistry
 
         if not name.strip():
             raise InvalidRequest("agency name is empty: give the body's official name")
@@ -507,7 +507,7 @@ class RegistryStore:
                     "`kyso admin agency add`"
                 )
             if agency.status == "closed":
-                from registry.agencies import AgencyRegistry
+                from registry.agencies.lifecycle import AgencyRegistry
 
                 now = AgencyRegistry(self.engine).successors(parsed.code)
                 succ = (f"; sign for {' or '.join(now)}, which answers for it now"

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import Base
+from registry.db.models import Base
 
 
 class TsaTokenRow(Base):

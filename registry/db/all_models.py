@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import registry.audit
 import registry.auth
-import registry.models  # noqa: F401
-import signer.idempotency
-import signer.records  # noqa: F401
-import tsa.models  # noqa: F401
+import registry.db.models
+import registry.db.records
+import registry.db.tsa  # noqa: F401
