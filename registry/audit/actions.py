@@ -30,14 +30,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from registry.audit.records import (
-    ACTION_LEN,
-    ACTOR_LEN,
-    OUTBOX,
-    TARGET_LEN,
-    canonical_json,
-    clean,
-)
+from registry.audit.records import canonical_json, clean
+from registry.db.audit import ACTION_LEN, ACTOR_LEN, OUTBOX, TARGET_LEN
 from registry.db.store import insert_statement
 from signer.errors import StoreUnavailable
 

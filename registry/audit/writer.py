@@ -34,6 +34,14 @@ from registry.audit import actions
 from registry.audit.actions import AdminAction, current_action
 from registry.audit.notary import AuditNotary
 from registry.audit.records import (
+    ZERO_HASH,
+    Checkpoint,
+    canonical_json,
+    clean,
+    format_time,
+    record_hash,
+)
+from registry.db.audit import (
     ACTION_LEN,
     ACTOR_LEN,
     CHECKPOINTS,
@@ -41,12 +49,6 @@ from registry.audit.records import (
     OUTBOX,
     RECORDS,
     TARGET_LEN,
-    ZERO_HASH,
-    Checkpoint,
-    canonical_json,
-    clean,
-    format_time,
-    record_hash,
 )
 from registry.db.store import BulkTransaction, BulkWriter
 from signer.errors import (

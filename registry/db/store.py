@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from registry.agencies.codes import AgencyCode, parse_code
+from registry.agencies.codes import parse_code
 from registry.db.models import AgencyRow, CertificateRow, KeyRow
 from signer.errors import AlreadyExists, InvalidRequest, NotFound, NotUsable, StoreUnavailable
 from signer.keys.types import KeyAlgorithm, KeyInfo, Scheme
@@ -231,16 +231,6 @@ class RegistryStore:
             return False
 
     # -- agencies -----------------------------------------------------------
-
-    def create_agency(self, code: AgencyCode | str, name: str) -> Agency:
-        # The lifecycle lives in registry.agencies.lifecycle (status, validity, "create" event,
-        # closed codes never reused); this method keeps not insisting on a parent.
-        from registry.agencies.lifecycle import AgencyRegistry
-
-        if not name.strip():
-            raise InvalidRequest("agency name is empty: give the body's official name")
-        a = AgencyRegistry(self.engine).create(code, name, require_parent=False)
-        return Agency(a.code, a.name, a.format, a.level, a.parent_code, ())
 
     def get_agency(self, code: str) -> Agency:
         parsed = parse_code(code)

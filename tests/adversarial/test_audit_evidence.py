@@ -27,7 +27,8 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Engine
 
 from clients.client import KysoClientError
-from registry.audit import AuditCheckpointRow, AuditRecordRow, record_hash
+from registry.audit import record_hash
+from registry.db.audit import AuditCheckpointRow, AuditRecordRow
 from registry.db.models import AgencyRow, CertificateRow, KeyRow
 from tests.adversarial.conftest import DEMO, Node
 

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from clients.client import KysoClientError
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
 from registry.agencies.codes import parse_code
-from registry.audit import AuditCheckpointRow
+from registry.db.audit import AuditCheckpointRow
 from registry.db.models import CertificateRow, KeyRow
 from signer.errors import InvalidRequest
 from signer.formats.tsp import TimeStampResp, make_request

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, update
 
-from registry.audit import AuditCheckpointRow, AuditRecordRow
+from registry.db.audit import AuditCheckpointRow, AuditRecordRow
 from signer.formats.tsp import make_request
 from tests.e2e.conftest import server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason

@@ -51,14 +51,14 @@ def test_create_needs_an_active_parent(reg: AgencyRegistry) -> None:
         reg.create(CAN_THO, "x", valid_from=date(2030, 1, 1))
 
 
-def test_store_create_agency_still_works_and_writes_history(store: RegistryStore) -> None:
-    a = store.create_agency("000.00.06.H26", "Không cha")  # lenient about the parent
-    assert a.parent_code == "000.00.00.H26"
+def test_create_without_parent_writes_history(store: RegistryStore) -> None:
     reg = AgencyRegistry(store.engine)
+    a = reg.create("000.00.06.H26", "Không cha", require_parent=False)
+    assert a.parent_code == "000.00.00.H26"
     assert reg.get(a.code).status == "active"
     assert [e.kind for e in reg.events(a.code)] == ["create"]
     with pytest.raises(AlreadyExists, match="already exists"):
-        store.create_agency("000.00.06.H26", "again")
+        reg.create("000.00.06.H26", "again", require_parent=False)
 
 
 def test_rename_keeps_the_old_name_for_old_dates(reg: AgencyRegistry) -> None:

@@ -9,7 +9,8 @@ from typing import cast
 import pytest
 from sqlalchemy import Table, func, select
 
-from registry.audit import AuditLog, AuditNotary, AuditRecordRow, wait_all
+from registry.audit import AuditLog, AuditNotary, wait_all
+from registry.db.audit import AuditRecordRow
 from registry.db.store import BulkWriter, RegistryStore
 from registry.db.tsa import TsaTokenRow
 from signer.errors import KysoError, StoreUnavailable
