@@ -15,6 +15,7 @@ from registry.agencies.codes import CodeFormat
 from registry.db.store import Agency, KeyRecord, KeyState
 from signer.errors import InvalidRequest
 from signer.keys.types import KeyAlgorithm
+from signer.runtime.context import Context
 from signer.service import KEYALG_FROM_PB, KEYALG_TO_PB, SCHEME_TO_PB, cert_pb, scheme_from_pb
 
 STATE_TO_PB = {
@@ -110,3 +111,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):  # type: igno
         if self._admin.devca is None:
             raise InvalidRequest("the development CA is disabled on this server")
         return cert_pb(self._admin.devca.certificate())
+
+
+SERVICE = str(registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name)
+
+
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve RegistryService on ``server``; returns its full name (health, reflection)."""
+    registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(ctx.admin), server)
+    return (SERVICE,)

@@ -35,6 +35,7 @@ from signer.formats.pdf.pades import (
     sign_pdf,
 )
 from signer.formats.pdf.personal import SignatureEvidence, TrustCheck, TrustVerdict
+from signer.runtime.context import Context
 from signer.verify.engine import Kind, Verifier
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
         self._timestamp = timestamp
         self._trust = verifier_trust(verifier)
         self._max = max_bytes
-        self._font = font or None  # checked at start (signer.runtime.server.pdf_font)
+        self._font = font or None  # checked at start (signer.runtime.host.check_pdf_font)
 
     def SignPdf(
         self, request_iterator: Iterator[pdf_pb2.SignPdfRequest], context: grpc.ServicerContext
@@ -170,14 +171,12 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
             yield pdf_pb2.SignPdfResponse(chunk=signed.data[i : i + CHUNK])
 
 
-def add_pdf_service(
-    server: grpc.Server, core: SignerCore, registry: RegistryStore, keys: KeyLifecycle,
-    timestamp: Callable[[bytes], bytes] | None, verifier: Verifier, *,
-    font: str | None = None,
-) -> str:
-    """Serve PdfService on ``server``; returns its full name (health and reflection).
-    ``verifier``: the node's, for the seal profile's check of the leader's signature;
-    ``font``: the attachment/copy blocks' font, checked at start."""
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve PdfService on ``server``; returns its full name (health and reflection). The
+    seal profile's check of the leader's signature trusts what Verify trusts (the node's
+    verifier); the attachment/copy blocks' font was checked at start."""
+    keys = KeyLifecycle(ctx.keystore, ctx.registry, ctx.admin.policy, devca=ctx.devca)
     pdf_pb2_grpc.add_PdfServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        PdfServicer(core, registry, keys, timestamp, verifier, font=font), server)
-    return PDF_SERVICE
+        PdfServicer(ctx.core, ctx.registry, keys, ctx.pdf_timestamp, ctx.verifier,
+                    font=ctx.pdf_font), server)
+    return (PDF_SERVICE,)

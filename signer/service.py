@@ -15,6 +15,7 @@ from signer.doctypes import parse_document_type
 from signer.errors import InvalidRequest
 from signer.idempotency import Recorder, Replies, Row
 from signer.keys.types import KeyAlgorithm, Scheme
+from signer.runtime.context import Context
 
 HASH_FROM_PB = {
     common_pb2.HASH_ALGORITHM_SHA256: HashAlg.SHA256,
@@ -175,3 +176,13 @@ def _response(request: signer_pb2.SignDigestsRequest,
 def _parse_response(data: bytes) -> signer_pb2.SignDigestsResponse:
     response: signer_pb2.SignDigestsResponse = signer_pb2.SignDigestsResponse.FromString(data)
     return response
+
+
+SERVICE = str(signer_pb2.DESCRIPTOR.services_by_name["SignerService"].full_name)
+
+
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve SignerService on ``server``; returns its full name (health, reflection)."""
+    signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(ctx.core, ctx.replies),
+                                                        server)
+    return (SERVICE,)

@@ -30,8 +30,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from registry.audit import actions
 from registry.audit.actions import AdminAction, current_action
+from registry.audit.actions import install as install_outbox_hooks
 from registry.audit.notary import AuditNotary
 from registry.audit.records import (
     ZERO_HASH,
@@ -161,7 +161,7 @@ class AuditLog:
         self._uncertain: dict[int, bytes] = {}  # seq -> hash of a commit that may have landed
         self._seq, self._hash, self._signed_seq = 0, ZERO_HASH, 0
         self._witnessed = False
-        actions.install(engine)
+        install_outbox_hooks(engine)
         self._check_head(initial=True)
         self._last_checkpoint = time.monotonic()  # an unsigned tail is signed within _interval
         if self._damage is None and not self._witnessed:

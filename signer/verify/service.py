@@ -12,6 +12,7 @@ import grpc
 from kyso.signer.v1 import verify_pb2, verify_pb2_grpc
 from signer.catalogue import Message, legacy, render
 from signer.digest import Digest
+from signer.runtime.context import Context
 from signer.service import HASH_FROM_PB
 from signer.verify.engine import Kind, Verifier
 from signer.verify.report import (
@@ -133,6 +134,7 @@ class VerifyServicer(verify_pb2_grpc.VerifyServiceServicer):  # type: ignore[mis
         return response_pb(report)
 
 
-def add_verify_service(server: grpc.Server, verifier: Verifier) -> str:
-    verify_pb2_grpc.add_VerifyServiceServicer_to_server(VerifyServicer(verifier), server)
-    return SERVICE
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve VerifyService on ``server``; returns its full name (health, reflection)."""
+    verify_pb2_grpc.add_VerifyServiceServicer_to_server(VerifyServicer(ctx.verifier), server)
+    return (SERVICE,)
