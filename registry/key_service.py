@@ -14,7 +14,7 @@ from registry.service import key_pb
 from signer.errors import InvalidRequest
 from signer.keys.types import KeyAlgorithm
 from signer.runtime.context import Context
-from signer.service import KEYALG_FROM_PB, scheme_from_pb
+from signer.wire import KEYALG_FROM_PB, scheme_from_pb
 
 PROFILE_TO_PB = {
     SignatureProfile.SEAL: keys_pb2.SIGNATURE_PROFILE_SEAL,

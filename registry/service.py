@@ -16,7 +16,7 @@ from registry.db.store import Agency, KeyRecord, KeyState
 from signer.errors import InvalidRequest
 from signer.keys.types import KeyAlgorithm
 from signer.runtime.context import Context
-from signer.service import KEYALG_FROM_PB, KEYALG_TO_PB, SCHEME_TO_PB, cert_pb, scheme_from_pb
+from signer.wire import KEYALG_FROM_PB, KEYALG_TO_PB, SCHEME_TO_PB, cert_pb, scheme_from_pb
 
 STATE_TO_PB = {
     KeyState.PENDING: registry_pb2.KEY_STATE_PENDING,

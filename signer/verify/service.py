@@ -13,7 +13,6 @@ from kyso.signer.v1 import verify_pb2, verify_pb2_grpc
 from signer.catalogue import Message, legacy, render
 from signer.digest import Digest
 from signer.runtime.context import Context
-from signer.service import HASH_FROM_PB
 from signer.verify.engine import Kind, Verifier
 from signer.verify.report import (
     CertSummary,
@@ -22,6 +21,7 @@ from signer.verify.report import (
     VerifyReport,
     refusal,
 )
+from signer.wire import HASH_FROM_PB
 
 SERVICE = str(verify_pb2.DESCRIPTOR.services_by_name["VerifyService"].full_name)
 
