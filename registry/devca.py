@@ -1,7 +1,7 @@
 """The development CA: a CA whose key lives in the HSM and which issues
 organization certificates, so that the embedded default works with no external
-CA. Production deployments import certificates from the Government CA instead
-(issue 4); ``devca.enabled = false`` turns this off.
+CA. Production deployments import certificates from the Government CA instead;
+``devca.enabled = false`` turns this off.
 
 It also issues a *person's* certificate from a CSR (``issue_person``), so that the
 demo can show Decree 30/2020's leader-then-seal flow end to end: the leader makes a

@@ -52,7 +52,7 @@ def assets_pb(assets: AgencyAssets, *, with_png: bool) -> keys_pb2.AgencyAssets:
         seal_height_px=assets.seal_height_px,
         default_profile=PROFILE_TO_PB[assets.default_profile],
         updated_unix=_unix(assets.updated_at),
-        skip_personal_signature_check=assets.skip_personal_signature_check,  # pdf
+        skip_personal_signature_check=assets.skip_personal_signature_check,
         xml_form=assets.xml_form.value,
     )
 
@@ -201,7 +201,7 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):  # type: ignore[misc, unuse
         return assets_pb(self._keys.set_xml_form(request.agency_code, request.form),
                          with_png=False)
 
-    def SetPdfPolicy(  # pdf
+    def SetPdfPolicy(
         self, request: keys_pb2.SetPdfPolicyRequest, context: grpc.ServicerContext
     ) -> keys_pb2.AgencyAssets:
         return assets_pb(

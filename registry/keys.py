@@ -292,7 +292,7 @@ class AgencyAssets:
     seal_height_px: int
     default_profile: SignatureProfile
     updated_at: datetime | None
-    skip_personal_signature_check: bool = False  # pdf
+    skip_personal_signature_check: bool = False
     xml_form: XmlForm = XmlForm.XML_DSIG
 
 
@@ -314,7 +314,7 @@ def _assets(row: AgencyAssetRow | None, code: str) -> AgencyAssets:
         h,
         SignatureProfile(row.default_profile),
         updated,
-        bool(row.skip_personal_signature_check),  # pdf
+        bool(row.skip_personal_signature_check),
         XmlForm.parse(row.xml_form or XmlForm.XML_DSIG.value),
     )
 
@@ -823,7 +823,7 @@ class KeyLifecycle:
         return self._save_assets(code, seal=None, profile=None, xml_form=chosen)
 
     def set_pdf_policy(self, agency_code: str, *, skip_personal_signature_check: bool
-                       ) -> AgencyAssets:  # pdf
+                       ) -> AgencyAssets:
         """Whether the seal profile may sign a PDF that has no valid personal signature."""
         code = self.registry.get_agency(agency_code).code
         return self._save_assets(code, seal=None, profile=None,
@@ -835,7 +835,7 @@ class KeyLifecycle:
         *,
         seal: tuple[bytes, float, float] | None,
         profile: SignatureProfile | None,
-        skip_personal_check: bool | None = None,  # pdf
+        skip_personal_check: bool | None = None,
         xml_form: XmlForm | None = None,
     ) -> AgencyAssets:
         now = datetime.now(UTC)
@@ -850,7 +850,7 @@ class KeyLifecycle:
                 row.seal_png, row.seal_width_mm, row.seal_height_mm = seal
             if profile is not None:
                 row.default_profile = profile.value
-            if skip_personal_check is not None:  # pdf
+            if skip_personal_check is not None:
                 row.skip_personal_signature_check = skip_personal_check
             if xml_form is not None:
                 row.xml_form = xml_form.value

@@ -1,8 +1,5 @@
-"""registry.v1 gRPC servicer: converts messages to domain objects and back.
-
-Not yet authenticated or authorised (issue 4): the server only listens on
-loopback unless TLS is configured.
-"""
+"""registry.v1 RegistryService: converts messages to domain objects and back
+(authentication and authorisation happen before, in ``signer.runtime.auth``)."""
 
 from __future__ import annotations
 

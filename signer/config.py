@@ -413,7 +413,6 @@ class AuditSettings(_Section):
                          for f in self.trusted_key_fingerprints)
 
 
-# verify: begin ------------------------------------------------------------------
 class VerifySettings(_Section):
     """Signature verification (signer/verify): trust anchors, revocation, network fetching.
 
@@ -493,7 +492,6 @@ class VerifySettings(_Section):
         from signer.verify.fetch import AllowedHost
 
         return tuple(AllowedHost.parse(h) for h in self.fetch_allowed_hosts)
-# verify: end --------------------------------------------------------------------
 
 
 class Settings(BaseSettings):
@@ -515,7 +513,7 @@ class Settings(BaseSettings):
     cades: CadesTimestampSettings = Field(default_factory=CadesTimestampSettings)
     keys: KeyPolicySettings = Field(default_factory=KeyPolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
-    verify: VerifySettings = Field(default_factory=VerifySettings)  # verify
+    verify: VerifySettings = Field(default_factory=VerifySettings)
     pdf: PdfSettings = Field(default_factory=PdfSettings)
 
     @model_validator(mode="after")

@@ -141,7 +141,7 @@ class AgencyAssetRow(Base):
     seal_height_mm: Mapped[float | None] = mapped_column(Float)
     default_profile: Mapped[str] = mapped_column(String(16))  # seal | attachment | copy
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # pdf: the seal profile signs without a valid personal signature (migration 0008)
+    # The seal profile signs without a valid personal signature (migration 0008).
     skip_personal_signature_check: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-import itertools  # pdf
+import itertools
 import logging
 import threading
 import time
@@ -64,7 +64,7 @@ def _agency(request: Any) -> str | None:
     return str(request.agency_code)
 
 
-def _pdf_agency(request: Any) -> str | None:  # pdf: SignPdfRequest, the options message
+def _pdf_agency(request: Any) -> str | None:  # SignPdfRequest: the options message
     return str(request.options.agency_code)
 
 
@@ -198,7 +198,7 @@ POLICY: dict[str, Rule] = {
     "/kyso.registry.v1.KeyService/SetDefaultProfile": Rule(
         (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set signature profiles", _agency, audit=True
     ),
-    # pdf: the agency's PDF policy; server-side PDF signing (agency from the first message)
+    # The agency's PDF policy; server-side PDF signing (agency from the first message).
     "/kyso.registry.v1.KeyService/SetPdfPolicy": Rule(
         (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set PDF signing policies", _agency, audit=True
     ),
@@ -218,9 +218,8 @@ POLICY: dict[str, Rule] = {
     "/kyso.registry.v1.AuditService/ListAuditRecords": Rule(
         (Role.AUDITOR, Role.KEY_ADMIN), "read the audit log"
     ),
-    # verify: begin — checking signatures is open to every authenticated role
+    # Checking signatures is open to every authenticated role.
     "/kyso.signer.v1.VerifyService/Verify": Rule(ALL_ROLES, "verify documents", any_scope=True),
-    # verify: end
     "/kyso.registry.v1.ReportService/MonthlyReport": Rule(
         (Role.AUDITOR, Role.REGISTRY_ADMIN, Role.KEY_ADMIN),
         "read statistics",
