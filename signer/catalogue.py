@@ -12,7 +12,7 @@ of a Vietnamese report; it goes under "Chi tiết kỹ thuật" (technical detai
 Keys are ``group.name``. Templates use ``str.format`` fields named after the
 message's parameters; both languages of an entry take the same parameters. A parameter
 named in ``REFS`` holds a catalogue key of the group it names (``what="signer"`` is
-rendered as ``what.signer`` in the same language). ``tests/test_catalogue.py`` renders
+rendered as ``what.signer`` in the same language). ``tests/signer/test_catalogue.py`` renders
 every entry in both languages and fails on a missing key, an unfilled placeholder or an
 English word in Vietnamese.
 

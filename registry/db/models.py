@@ -1,5 +1,5 @@
 """SQLAlchemy 2 models of the registry. Schema changes go through Alembic
-(``registry/db/migrations``); ``tests/registry/test_migrations.py`` fails when the
+(``registry/db/migrations``); ``tests/registry/db/test_migrations.py`` fails when the
 models and the migrations disagree."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Authentication and authorisation of every RPC, in one interceptor.
 
 Every method has an entry in ``POLICY``; a method without one is refused
-(deny by default), and ``tests/test_authz_policy.py`` fails when a service
+(deny by default), and ``tests/signer/runtime/test_auth_policy.py`` fails when a service
 gains a method the policy does not name. Health checking and reflection are
 public, as their standards expect.
 

@@ -30,7 +30,7 @@ from clients.client import KysoClientError
 from registry.audit import record_hash
 from registry.db.audit import AuditCheckpointRow, AuditRecordRow
 from registry.db.models import AgencyRow, CertificateRow, KeyRow
-from tests.adversarial.conftest import DEMO, Node
+from tests.adversarial.nodes import DEMO, Node
 
 pytestmark = pytest.mark.e2e
 R = AuditRecordRow.__table__

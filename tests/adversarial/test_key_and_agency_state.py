@@ -32,8 +32,8 @@ from registry.db.audit import AuditCheckpointRow
 from registry.db.models import CertificateRow, KeyRow
 from signer.errors import InvalidRequest
 from signer.formats.tsp import TimeStampResp, make_request
-from tests.adversarial.conftest import DEMO, Node, connection_per_node
-from tests.e2e.conftest import server_env
+from tests.adversarial.nodes import DEMO, Node, connection_per_node
+from tests.servers import server_env
 
 pytestmark = pytest.mark.e2e
 K = KeyRow.__table__

@@ -32,8 +32,8 @@ from pydantic import ValidationError
 
 from signer.config import ServerSettings, Settings
 from signer.runtime.server import start_metrics
-from tests.e2e.conftest import server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import server_env, start_server, stop_server
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 

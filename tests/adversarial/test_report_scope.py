@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from signer.formats.tsp import make_request
-from tests.adversarial.conftest import Node
+from tests.adversarial.nodes import Node
 
 pytestmark = pytest.mark.e2e
 MONTH = datetime.now(UTC).astimezone(timezone(timedelta(hours=7))).strftime("%Y-%m")

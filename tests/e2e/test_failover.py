@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from clients.client import KysoClient, KysoClientError
 from signer.formats.tsp import TimeStampResp, make_request
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
+from tests.servers import Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 H13 = "000.00.00.H13"

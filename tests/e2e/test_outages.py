@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import create_engine, text
 
 from clients.client import KysoClient, KysoClientError
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
+from tests.servers import Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 in_sqlite_pass = pytest.mark.skipif(

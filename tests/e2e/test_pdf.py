@@ -11,8 +11,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import Server, server_env, start_server, stop_server
 
 # Formats and handlers: what they do does not depend on the database (records reach
 # PostgreSQL in the modules that test records), so the PostgreSQL pass skips them.

@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients import KysoClientError
 from signer.formats.tsp import TimeStampResp
-from tests.e2e.conftest import KYSO, Server, server_env, start_server, stop_server
+from tests.servers import KYSO, Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 DEMO = "000.00.00.H13"

@@ -12,7 +12,7 @@ from asn1crypto import tsp
 from sqlalchemy import create_engine, text
 
 from signer.formats.tsp import make_request
-from tests.e2e.conftest import server_env, start_server, stop_server
+from tests.servers import server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 PROCESSES = 3

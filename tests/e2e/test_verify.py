@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import Server, server_env, start_server, stop_server
 
 # Formats and handlers: what they do does not depend on the database (records reach
 # PostgreSQL in the modules that test records), so the PostgreSQL pass skips them.
@@ -237,7 +237,6 @@ def test_pdf_signed_by_pyhanko_is_listed(srv: Server, pki: dict[str, Path]) -> N
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
 
-    from tests.e2e.test_verify import _minimal_pdf
 
     signer = signers.SimpleSigner.load(str(pki["other_key"]), str(pki["other_leaf"]))
     assert signer is not None

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
-from tests.e2e.test_xml import EDXML
+from tests.documents import EDXML
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import Server, server_env, start_server, stop_server
 from tests.vietnamese import dn_values, english_words, has_dn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.database_free]

@@ -83,7 +83,7 @@ def test_pin_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
     f = tmp_path / "kyso.toml"
     f.write_text(example)
@@ -93,7 +93,7 @@ def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
 
 def test_deployment_guide_configuration_is_valid(tmp_path: Path) -> None:
     """docs/deployment.md's production example loads (its files replaced by stand-ins)."""
-    guide = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text()
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text()
     example = guide.split("```toml\n", 1)[1].split("```", 1)[0]
     for name in ("server.pem", "server.key", "db-ca.pem", "libvendorpkcs11.so",
                  "RootCA-G2.pem"):

@@ -22,7 +22,7 @@ from tests.vietnamese import english_words, has_dn
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # A sample for every parameter a template names: data (names, numbers, algorithm names,
 # paths), or, for a parameter in REFS, a key of the group it refers to.
