@@ -28,15 +28,6 @@ _HASHES = {"sha1": "SHA-1", "md5": "MD5", "sha224": "SHA-224", "sha256": "SHA-25
 _TIMESTAMP_FORMATS = ("RFC 3161", "PDF document timestamp")
 
 
-def sub_indication_vi(sub: str) -> str:
-    """An EN 319 102-1 sub-indication (or main indication) in Vietnamese; the code itself
-    if the catalogue does not know it."""
-    for key in (f"sub.{sub}", f"indication.{sub}"):
-        if key in CATALOGUE:
-            return text(key, "vi")
-    return sub
-
-
 def indication(value: int) -> str:
     return INDICATIONS.get(value, "UNSPECIFIED")
 

@@ -35,6 +35,7 @@ __all__ = [
     "fields",
     "legacy",
     "render",
+    "sub_indication_vi",
     "text",
 ]
 
@@ -596,3 +597,12 @@ CATALOGUE: Mapping[str, Entry] = {
     "cli.bad_endpoint": _E("địa chỉ máy chủ không hợp lệ hoặc không phân giải được",
                            "the server address is malformed or cannot be resolved"),
 }
+
+
+def sub_indication_vi(sub: str) -> str:
+    """An EN 319 102-1 sub-indication (or main indication) in Vietnamese; the code itself
+    if the catalogue does not know it."""
+    for key in (f"sub.{sub}", f"indication.{sub}"):
+        if key in CATALOGUE:
+            return text(key, "vi")
+    return sub

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from signer.catalogue import Message, render
+from signer.catalogue import Message, render, sub_indication_vi
 from signer.formats.pdf.pades import PdfPreconditionFailed
 
 __all__ = [
@@ -325,8 +325,6 @@ def _trusted(sig: Any, signer: str, dss: tuple[list[Any], list[Any], list[Any]],
              trust: TrustCheck) -> TrustVerdict | None:
     """Rule 4 for one personal signature: PASSED, or a refusal; None when the
     certificate turns out to be an organization key kyso holds (not a personal one)."""
-    from clients.verify_report import sub_indication_vi
-
     name = str(sig.field_name)
     who_en, who_vi = _who(name, signer)
     hash_alg = str(sig.md_algorithm)
