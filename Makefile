@@ -92,9 +92,12 @@ audit: venv
 proto: venv
 	$(PY) scripts/gen_proto.py
 
+# ruff, mypy, then the import contracts of pyproject.toml [tool.importlinter]
+# (which package may import which: the client never the server, and so on).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
