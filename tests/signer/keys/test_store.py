@@ -38,8 +38,7 @@ from signer.errors import (
     NotUsable,
 )
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
-from signer.keys.types import KeyAlgorithm, KeyInfo, Scheme, SigningKey
-from signer.keys.types import KeyUse
+from signer.keys.types import KeyAlgorithm, KeyInfo, KeyUse, Scheme, SigningKey
 from tests.helpers import REPO, HsmEnv, make_store, provision, verify_signature
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
