@@ -19,7 +19,7 @@ LOCK_ARGS ?=
 UV_VERSION := 0.13.9
 LOCK_TOOLS := build/lock-tools
 
-.PHONY: run test test-sqlite test-postgres deps apt venv lock audit proto lint clean
+.PHONY: run test test-sqlite test-postgres deps apt venv lock audit proto lint check-extras clean
 
 run: deps
 	@eval "$$(hsm-sim/provision.sh $(HSM_DIR))" && \
@@ -92,9 +92,17 @@ audit: venv
 proto: venv
 	$(PY) scripts/gen_proto.py
 
+# ruff, mypy, then the import contracts of pyproject.toml [tool.importlinter]
+# (which package may import which: the client never the server, and so on).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+# `pip install kyso` and `pip install 'kyso[server]'` each suffice: the built wheel in a
+# clean venv with only the locked distributions it declares, then its imports.
+check-extras: venv
+	scripts/check_extras.sh $(VENV)
 
 clean:
-	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

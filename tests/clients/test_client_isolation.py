@@ -21,8 +21,13 @@ SHARED_PACKAGES = ("signer.formats",)  # and everything in them
 
 
 def test_client_imports_no_server_module() -> None:
+    # Every module of the client package (the CLI's commands included, however the
+    # package is laid out), not only what `import clients, clients.cli` happens to load.
     code = (
-        "import sys, clients, clients.cli\n"
+        "import importlib, pkgutil, sys, clients, clients.cli\n"
+        "for m in pkgutil.walk_packages(clients.__path__, 'clients.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "assert len([m for m in sys.modules if m.startswith('clients.')]) > 5, sys.modules\n"
         f"bad = [m for m in sys.modules if m.split('.')[0] in {SERVER_ONLY!r}\n"
         f"       or (m.split('.')[0] == 'signer' and m not in {SHARED_CORE!r}\n"
         f"           and not m.startswith({tuple(p + '.' for p in SHARED_PACKAGES)!r})\n"
