@@ -27,6 +27,7 @@ from kyso.registry.v1 import (
 )
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
+from signer.errors import RemoteError
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +53,14 @@ SCHEMES = {
 }
 
 
-class KysoClientError(Exception):
+class KysoClientError(RemoteError):
     """A call failed; ``code`` is the gRPC status name, ``message`` the server's words.
 
     ``message_code`` and ``message_params``, when the server sent them, name the refusal in
     ``signer.catalogue`` (so that it can be said in the reader's language), and
     ``message_detail`` is the underlying library's words. ``unreachable``: no server
-    answered at all (``endpoint``)."""
+    answered at all (``endpoint``). A ``signer.errors.RemoteError``: shared code (the PAdES
+    signer) recognises it by class."""
 
     def __init__(self, code: str, message: str, *, message_code: str = "",
                  message_params: dict[str, str] | None = None, message_detail: str = "",

@@ -98,13 +98,21 @@ class TimestampError(Exception):
     """A refused request or a token that does not verify.
 
     ``failure`` is the TSA's PKIFailureInfo name (``"badAlg"``...) for refusals,
-    None for local verification failures; ``text`` says what went wrong.
+    None for local verification failures; ``text`` says what went wrong (English, for
+    logs); ``reason`` says it for programs: one of the constants below.
     """
 
-    def __init__(self, text: str, failure: str | None = None) -> None:
+    INVALID = "invalid"  # malformed, or not what RFC 3161 requires
+    WEAK = "weak"  # a hash too weak to be trusted
+    ALTERED = "altered"  # the TSTInfo does not match its message-digest attribute
+    SIGNATURE = "signature"  # the signature does not verify with the TSA certificate's key
+    NO_CERTIFICATE = "no_certificate"  # the TSA certificate is neither in the token nor given
+
+    def __init__(self, text: str, failure: str | None = None, *, reason: str = INVALID) -> None:
         super().__init__(f"{failure}: {text}" if failure else text)
         self.failure = failure
         self.text = text
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +359,8 @@ def _verify_token(
     if signer_der is None:
         raise TimestampError(
             "the TSA certificate is neither in the token nor given: ask with certReq "
-            "or pass tsa_certificate_der"
+            "or pass tsa_certificate_der",
+            reason=TimestampError.NO_CERTIFICATE,
         )
     signer = _load_cert(signer_der, "the TSA certificate")
 
@@ -367,7 +376,8 @@ def _verify_token(
     message_digest = _single(attrs, _ID_MESSAGE_DIGEST, "message-digest")
     if cms.OctetString.load(message_digest).native != hashlib.new(md_name, tst_der).digest():
         raise TimestampError(
-            "the message-digest attribute does not match the TSTInfo: the token was altered"
+            "the message-digest attribute does not match the TSTInfo: the token was altered",
+            reason=TimestampError.ALTERED,
         )
 
     # RFC 5652 §5.4: the signature covers the DER SET OF (tag 0x31), not the [0] form.
@@ -422,7 +432,8 @@ def _hash(oid: str, what: str) -> tuple[str, type[hashes.HashAlgorithm]]:
     if found is None:
         weak = _WEAK.get(oid)
         if weak:
-            raise TimestampError(f"{what} is {weak}, which is too weak to be trusted")
+            raise TimestampError(f"{what} is {weak}, which is too weak to be trusted",
+                                 reason=TimestampError.WEAK)
         raise TimestampError(f"{what} uses an unsupported hash algorithm ({oid})")
     return found
 
@@ -515,7 +526,8 @@ def _check_signature(
     except (InvalidSignature, UnsupportedAlgorithm, ValueError) as exc:
         raise TimestampError(
             "the token's signature does not verify with the TSA certificate's key: "
-            "the token was altered or signed by another key"
+            "the token was altered or signed by another key",
+            reason=TimestampError.SIGNATURE,
         ) from exc
 
 
