@@ -780,25 +780,17 @@ class KysoClient:
 
 
 def post_timestamp_query(url: str, request_der: bytes, timeout: float = 60.0) -> bytes:
-    """RFC 3161 §3.4: POST a TimeStampReq over HTTP; return the TimeStampResp."""
-    import urllib.error
-    import urllib.request
+    """RFC 3161 §3.4: POST a TimeStampReq over HTTP; return the TimeStampResp.
 
-    req = urllib.request.Request(
-        url, data=request_der, method="POST",
-        headers={"Content-Type": "application/timestamp-query"},
-    )
+    ``signer.formats.tsp.post_query``, the server's own exchange (without its retries),
+    with its failures as ``KysoClientError``."""
+    from signer.formats.tsp import TsaTransportError, post_query
+
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            body: bytes = resp.read(1 << 20)
-            return body
-    except urllib.error.HTTPError as exc:
-        detail = exc.read(4096).decode("utf-8", "replace").strip()
-        if exc.headers.get("Content-Type", "").startswith("application/timestamp-reply"):
-            detail = "the TSA could not record the token; retry later"
-        raise KysoClientError(f"HTTP {exc.code}", detail or str(exc.reason)) from None
-    except urllib.error.URLError as exc:
-        raise KysoClientError("UNAVAILABLE", f"cannot reach {url}: {exc.reason}") from None
+        return post_query(url, request_der, timeout)
+    except TsaTransportError as exc:
+        code = f"HTTP {exc.status}" if exc.status is not None else "UNAVAILABLE"
+        raise KysoClientError(code, exc.detail) from None
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -12,6 +12,9 @@ system can verify tokens without the server.
   what CAdES/PAdES embed.
 * ``verify_token`` — a token's signature, ESS signing-certificate binding, the
   TSA certificate (RFC 3161 §2.3) and, given trusted roots, its chain at genTime.
+* ``post_query`` — RFC 3161 §3.4 over HTTP: one POST, the reply's bytes. The one HTTP
+  exchange with a TSA: the CLI calls it once, the server's ``signer.timestamps``
+  with the ``[cades]`` retries and limits.
 
 Every failure raises ``TimestampError``. Revocation (CRL/OCSP) is not checked.
 """
@@ -19,8 +22,11 @@ Every failure raises ``TimestampError``. Revocation (CRL/OCSP) is not checked.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import secrets
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,8 +43,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 __all__ = [
     "TimestampError",
     "TokenInfo",
+    "TsaTransportError",
     "check_response",
     "make_request",
+    "post_query",
     "token_from_response",
     "verify_token",
 ]
@@ -172,6 +180,56 @@ def make_request(
     except (ValueError, TypeError) as exc:
         raise ValueError(f"cannot encode the request: {exc}") from exc
     return der, nonce
+
+
+# --- HTTP transport (RFC 3161 §3.4) -------------------------------------------------
+
+MAX_REPLY = 1 << 20  # a TimeStampResp with a long chain is a few KiB
+# RFC 3161 §3.4 names application/timestamp-reply; some TSAs still send the draft's name.
+_REPLY_TYPES = ("application/timestamp-reply", "application/timestamp-response")
+
+
+class TsaTransportError(OSError):
+    """No TimeStampResp came back: the TSA is unreachable or timed out, answered an HTTP
+    error (``status``), or sent something else. Trying again later may help; a refusal
+    is not one of these (it is a TimeStampResp, read by ``check_response``)."""
+
+    def __init__(self, text: str, *, status: int | None = None, detail: str = "") -> None:
+        super().__init__(text)
+        self.status = status
+        self.detail = detail or text
+
+
+def post_query(url: str, request_der: bytes, timeout: float) -> bytes:
+    """POST a DER TimeStampReq to ``url``; the DER TimeStampResp (unchecked), or
+    ``TsaTransportError``. One attempt: callers retry as their settings say."""
+    req = urllib.request.Request(
+        url, data=request_der, method="POST",
+        headers={"Content-Type": "application/timestamp-query"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            ctype = resp.headers.get("Content-Type", "")
+            if not ctype.startswith(_REPLY_TYPES):
+                raise TsaTransportError(
+                    f"{url} answered with Content-Type {ctype!r}, not "
+                    "application/timestamp-reply: is it an RFC 3161 TSA?"
+                )
+            body: bytes = resp.read(MAX_REPLY)
+            return body
+    except urllib.error.HTTPError as exc:
+        detail = exc.read(4096).decode("utf-8", "replace").strip()
+        if exc.headers.get("Content-Type", "").startswith(_REPLY_TYPES):
+            detail = "the TSA could not record the token; retry later"  # kyso's 503
+        detail = detail or str(exc.reason)
+        raise TsaTransportError(f"HTTP {exc.code}: {detail}", status=exc.code,
+                                detail=detail) from None
+    except urllib.error.URLError as exc:
+        raise TsaTransportError(f"cannot reach {url}: {exc.reason}") from None
+    except (OSError, http.client.HTTPException) as exc:  # timeouts, resets mid-reply
+        if isinstance(exc, TsaTransportError):
+            raise
+        raise TsaTransportError(f"{url}: {exc or type(exc).__name__}") from None
 
 
 # --- responses -------------------------------------------------------------------

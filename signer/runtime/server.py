@@ -9,7 +9,6 @@ SIGINT stop accepting new calls and drain in-flight ones for
 
 from __future__ import annotations
 
-import functools  # pdf
 import logging
 import os
 import signal
@@ -257,10 +256,8 @@ class Node:
         from signer.pdf_service import add_pdf_service  # pdf
 
         pdf_ts: Callable[[bytes], bytes] | None = None  # pdf: PAdES-B-T/B-LT timestamps
-        if s.cades.source == "url":  # pdf
-            from clients.client import post_timestamp_query  # pdf
-
-            pdf_ts = functools.partial(post_timestamp_query, s.cades.url)  # pdf
+        if isinstance(timestamper, HttpTimestamper):  # pdf: the [cades] client, as CAdES
+            pdf_ts = timestamper.query  # pdf
         elif self.tsa is not None:  # pdf
             pdf_ts = self.tsa.respond  # pdf
         self._services += (add_pdf_service(  # pdf
