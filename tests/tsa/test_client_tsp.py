@@ -16,10 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signer.formats.tsp import (
+    FailureInfo,
     TimestampError,
     TokenInfo,
     check_response,
     make_request,
+    parse_request,
+    rejection_response,
     token_from_response,
     verify_token,
 )
@@ -35,7 +38,6 @@ from tests.tsa.pki import (
     pem,
     pki,
 )
-from tsa.token import FailureInfo, parse_request, rejection_response
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 

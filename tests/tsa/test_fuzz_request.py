@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signer.formats.tsp import make_request
-from tsa.token import ParsedRequest, Rejection, TsaPolicy, parse_request
+from signer.formats.tsp import ParsedRequest, Rejection, make_request, parse_request
+from tsa.token import TsaPolicy
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 
