@@ -7,8 +7,8 @@ TSA or the configured external one. The seal profile's leader check
 (``signer.formats.pdf.personal``) asks this node's verifier — the ``Verify`` RPC's own,
 with its ``[verify]`` anchors, revocation and fetch rules — about each personal
 signature, exactly as the thin client asks it over ``Verify``. The PDF is held in
-memory, bounded by ``MAX_PDF_BYTES``; errors of ``signer.formats.pdf.pades`` are translated
-here, once.
+memory, bounded by ``MAX_PDF_BYTES``; the errors of ``signer.formats.pdf.pades`` are
+``signer.errors`` classes, answered like any other.
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from signer.catalogue import Message, legacy
 from signer.core import OutputFormat, SignerCore
 from signer.digest import Digest, HashAlg
 from signer.doctypes import parse_document_type
-from signer.errors import InvalidRequest, KysoError, LimitExceeded, NotUsable
+from signer.errors import InvalidRequest, LimitExceeded, NotUsable
 from signer.formats.pdf.pades import (
     MAX_PDF_BYTES,
     PdfOptions,
-    PdfSignError,
     SealImage,
     SigningIdentity,
     sign_pdf,
@@ -53,11 +52,6 @@ LEVEL_FROM_PB = {
     pdf_pb2.PADES_LEVEL_B_B: "B-B",
     pdf_pb2.PADES_LEVEL_B_T: "B-T",
     pdf_pb2.PADES_LEVEL_B_LT: "B-LT",
-}
-_ERRORS: dict[str, type[KysoError]] = {
-    "INVALID_ARGUMENT": InvalidRequest,
-    "RESOURCE_EXHAUSTED": LimitExceeded,
-    "FAILED_PRECONDITION": NotUsable,
 }
 
 
@@ -158,11 +152,9 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
         )
         seal = (SealImage(assets.seal_png, assets.seal_width_mm or 0.0,
                           assets.seal_height_mm or 0.0) if assets.seal_png else None)
-        try:
-            signed = sign_pdf(data, options, identity, sign_raw, timestamp=self._timestamp,
-                              seal=seal, personal_trust=self._trust, font=self._font)
-        except PdfSignError as exc:
-            raise _ERRORS.get(exc.status, KysoError)(exc.message) from exc
+        # sign_pdf's errors are signer.errors classes (BadPdf is an InvalidRequest...).
+        signed = sign_pdf(data, options, identity, sign_raw, timestamp=self._timestamp,
+                          seal=seal, personal_trust=self._trust, font=self._font)
         log.info("signed a PDF of %d bytes for %s as PAdES-%s", len(data), code, signed.level)
         yield pdf_pb2.SignPdfResponse(result=pdf_pb2.SignPdfResult(
             level=signed.level, signing_time=signed.signing_time,

@@ -58,9 +58,9 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from signer.errors import Unavailable
+from signer.formats.tsp import FailureInfo, rejection_response
 from signer.runtime.observe import TSA_HTTP_CONNECTIONS, TSA_HTTP_IN_FLIGHT, TSA_HTTP_SHED
 from tsa.core import TsaCore
-from tsa.token import FailureInfo, rejection_response
 
 log = logging.getLogger(__name__)
 

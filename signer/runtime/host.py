@@ -12,7 +12,6 @@ seconds. The process around it (signals, workers, metrics) is ``signer.runtime.s
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -214,7 +213,7 @@ class Node:
             verifier=Verifier.from_settings(
                 s.verify, devca.certificate() if devca is not None else None,
                 self.registry.engine),
-            tsa=self.tsa, pdf_timestamp=self._pdf_timestamp(),
+            tsa=self.tsa, pdf_timestamp=self._pdf_timestamp(timestamper),
             pdf_font=self.pdf_font,
         )
         self._replies = ctx.replies
@@ -276,12 +275,13 @@ class Node:
         self._monitor = threading.Thread(target=self._watch, name="kyso-health", daemon=True)
         self._monitor.start()
 
-    def _pdf_timestamp(self) -> Callable[[bytes], bytes] | None:
-        """PAdES B-T/B-LT timestamps: from the configured external TSA, else this node's."""
-        if self.settings.cades.source == "url":
-            from clients.client import post_timestamp_query
-
-            return functools.partial(post_timestamp_query, self.settings.cades.url)
+    def _pdf_timestamp(self, timestamper: Timestamper | None
+                       ) -> Callable[[bytes], bytes] | None:
+        """PAdES B-T/B-LT timestamps: through the configured external TSA's client (the
+        ``[cades]`` retries, timeouts and concurrency bound, as for CAdES), else this
+        node's TSA."""
+        if isinstance(timestamper, HttpTimestamper):
+            return timestamper.query
         return self.tsa.respond if self.tsa is not None else None
 
     def _denied(self, principal: Principal | None, method: str, target: str, why: str) -> None:

@@ -57,19 +57,19 @@ def _token_parts(token_der: bytes) -> tuple[a_x509.Certificate | None, list[a_x5
         si["signature_algorithm"].signature_algo
 
 
+_CLASSES = {
+    TimestampError.WEAK: (Indication.INDETERMINATE, CRYPTO_CONSTRAINTS_FAILURE, "tsr.weak"),
+    TimestampError.ALTERED: (Indication.FAILED, HASH_FAILURE, "tsr.altered"),
+    TimestampError.SIGNATURE: (Indication.FAILED, SIG_CRYPTO_FAILURE, "tsr.signature_invalid"),
+    TimestampError.NO_CERTIFICATE: (Indication.INDETERMINATE, NO_SIGNING_CERTIFICATE_FOUND,
+                                    "tsr.no_certificate"),
+}
+
+
 def _classify(exc: TimestampError) -> tuple[Indication, str, str]:
     """Indication, sub-indication and catalogue code of a token ``verify_token`` refused
-    (its words stay the message's detail)."""
-    text = exc.text
-    if "too weak" in text:
-        return Indication.INDETERMINATE, CRYPTO_CONSTRAINTS_FAILURE, "tsr.weak"
-    if "message-digest" in text or "altered" in text:
-        return Indication.FAILED, HASH_FAILURE, "tsr.altered"
-    if "signature does not verify" in text:
-        return Indication.FAILED, SIG_CRYPTO_FAILURE, "tsr.signature_invalid"
-    if "neither in the token nor given" in text:
-        return Indication.INDETERMINATE, NO_SIGNING_CERTIFICATE_FOUND, "tsr.no_certificate"
-    return Indication.FAILED, FORMAT_FAILURE, "tsr.malformed"
+    (by its ``reason``; its words stay the message's detail)."""
+    return _CLASSES.get(exc.reason, (Indication.FAILED, FORMAT_FAILURE, "tsr.malformed"))
 
 
 async def check_token(

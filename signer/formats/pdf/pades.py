@@ -23,13 +23,13 @@ Decree 30/2020/NĐ-CP, Appendix I appearance profiles:
   and the issuing body begin. If page 1 has ink there (rendered, ``signer.formats.pdf.room``)
   the signature is refused, naming ``--at PAGE,X,Y``, which puts the block anywhere.
 
-Errors::
+Errors, in ``signer.errors``' one tree (``PdfSignError`` marks those of this module)::
 
-    PdfSignError                 (status on the class, a gRPC status name)
-    ├── BadPdf                   INVALID_ARGUMENT     malformed, encrypted, bad options
-    ├── PdfTooLarge              RESOURCE_EXHAUSTED   over MAX_PDF_BYTES
-    └── PdfPreconditionFailed    FAILED_PRECONDITION  no trusted, unmodified personal
-                                                      signature; no seal image
+    PdfSignError(KysoError)
+    ├── BadPdf(InvalidRequest)             malformed, encrypted, bad options
+    ├── PdfTooLarge(LimitExceeded)         over MAX_PDF_BYTES
+    └── PdfPreconditionFailed(NotUsable)   no trusted, unmodified personal signature;
+                                           no seal image
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+
+from signer.errors import InvalidRequest, KysoError, LimitExceeded, NotUsable, RemoteError
 
 if TYPE_CHECKING:
     from signer.formats.pdf.personal import TrustCheck
@@ -99,26 +101,22 @@ SignRaw = Callable[[bytes, str], bytes]  # (digest, "sha256") -> raw signature
 Timestamp = Callable[[bytes], bytes]  # DER TimeStampReq -> DER TimeStampResp
 
 
-class PdfSignError(Exception):
-    """A PDF that cannot be signed as asked; ``status`` names a gRPC status."""
-
-    status = "INTERNAL"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class PdfSignError(KysoError):
+    """A PDF that cannot be signed as asked. Each subclass is also the ``signer.errors``
+    class saying why (its ``status`` is that class's), so the server's interceptor and
+    the CLI treat it like any other kyso error."""
 
 
-class BadPdf(PdfSignError):
-    status = "INVALID_ARGUMENT"
+class BadPdf(PdfSignError, InvalidRequest):
+    pass
 
 
-class PdfTooLarge(PdfSignError):
-    status = "RESOURCE_EXHAUSTED"
+class PdfTooLarge(PdfSignError, LimitExceeded):
+    pass
 
 
-class PdfPreconditionFailed(PdfSignError):
-    status = "FAILED_PRECONDITION"
+class PdfPreconditionFailed(PdfSignError, NotUsable):
+    pass
 
 
 # --- layout (pure functions, unit-tested) -------------------------------------------------
@@ -756,14 +754,13 @@ def sign_pdf(
 
 
 def _kyso_cause(exc: BaseException) -> BaseException | None:
-    """An error raised by the sign/timestamp callables (e.g. KysoClientError, or the
-    server's KysoError) surfaces as itself, not wrapped by pyHanko."""
+    """An error raised by the sign/timestamp callables (the client's KysoClientError, a
+    ``RemoteError``, or the server's KysoError) surfaces as itself, not wrapped by pyHanko."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if type(cur).__name__ in ("KysoClientError",) or (hasattr(cur, "status") and \
-                type(cur).__module__.startswith(("signer.", "clients.client"))):
+        if isinstance(cur, (KysoError, RemoteError)):
             return cur
         cur = cur.__cause__ or cur.__context__
     return None

@@ -1,4 +1,5 @@
-"""signer.formats.tsp against kyso's TokenBuilder and against `openssl ts -reply`."""
+"""signer.formats.tsp, the RFC 3161 codec: the client side against kyso's TokenBuilder and
+`openssl ts -reply`; the TSA's request parser fuzzed (was tests/tsa/test_fuzz_request.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,19 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import x509 as a_x509
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from signer.formats.tsp import (
+    FailureInfo,
+    ParsedRequest,
+    Rejection,
     TimestampError,
     TokenInfo,
     check_response,
     make_request,
+    parse_request,
+    rejection_response,
     token_from_response,
     verify_token,
 )
@@ -35,7 +41,7 @@ from tests.tsa.pki import (
     pem,
     pki,
 )
-from tsa.token import FailureInfo, parse_request, rejection_response
+from tsa.token import TsaPolicy
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 
@@ -351,3 +357,65 @@ def test_tsp_codec_imports_no_server_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# --- the TSA's request parser, fuzzed (hypothesis, bounded) ------------------------------
+# Whatever the bytes, ``parse_request`` returns a request or raises ``Rejection`` with a
+# failure info: never another exception, which would be a 500 or an INTERNAL, not a reply.
+
+FUZZ_POLICY = TsaPolicy(default_policy="0.4.0.2023.1.1", accepted_policies=frozenset({"1.2.3.4"}),
+                   accuracy_ms=0, include_chain=False)
+VALID = [
+    make_request(hashlib.sha256(b"x").digest(), nonce=0x1234, policy="1.2.3.4")[0],
+    make_request(hashlib.sha512(b"y").digest(), "sha512")[0],
+    make_request(hashlib.sha384(b"z").digest(), "sha384", nonce=2**64 + 7, cert_req=False)[0],
+]
+FUZZ_REQUESTS = settings(max_examples=1500, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def _outcome(der: bytes) -> str:
+    try:
+        req = parse_request(der, FUZZ_POLICY)
+    except Rejection as r:
+        assert r.text  # a reason a person can read
+        return r.failure.name
+    assert isinstance(req, ParsedRequest)
+    return "granted"
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """A valid request with a few bytes flipped, cut, inserted or removed."""
+    data = bytearray(draw(st.sampled_from(VALID)))
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "set", "cut", "insert", "delete"]))
+        i = draw(st.integers(0, max(0, len(data) - 1)))
+        if kind == "flip" and data:
+            data[i] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "set" and data:
+            data[i] = draw(st.integers(0, 255))
+        elif kind == "cut":
+            del data[i:]
+        elif kind == "insert":
+            data[i:i] = draw(st.binary(min_size=1, max_size=8))
+        elif kind == "delete" and data:
+            del data[i:i + draw(st.integers(1, 8))]
+    return bytes(data)
+
+
+@FUZZ_REQUESTS
+@given(mutated())
+def test_mutated_requests_get_a_reply(der: bytes) -> None:
+    _outcome(der)
+
+
+@FUZZ_REQUESTS
+@given(st.binary(max_size=300))
+def test_random_bytes_get_a_reply(der: bytes) -> None:
+    assert _outcome(der) in {"BAD_REQUEST", "BAD_ALG", "BAD_DATA_FORMAT", "UNACCEPTED_POLICY",
+                             "UNACCEPTED_EXTENSION", "granted"}
+
+
+def test_the_valid_seeds_are_granted() -> None:
+    assert [_outcome(v) for v in VALID] == ["granted"] * 3
