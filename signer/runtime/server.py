@@ -20,6 +20,32 @@ from signer.runtime.observe import dump_stacks_on_sigusr1, serve_metrics
 log = logging.getLogger(__name__)
 
 
+def main(config_file: Path | None, *, listen: str | None = None, workers: int | None = None,
+         log_level: str = "INFO", log_format: str | None = None, demo: bool = False,
+         demo_token_file: Path = DEMO_TOKEN_FILE) -> None:
+    """``kyso serve``: the settings (the TOML file and KYSO_* variables; ``listen``,
+    ``workers`` and ``log_format`` override them and are validated with them), logging,
+    then ``serve``. Raises ConfigError for invalid settings, KysoError or OSError when
+    the node cannot start; the CLI says which."""
+    import os
+    import sys
+
+    from signer.config import load_settings
+    from signer.runtime.observe import configure_logging
+
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_format:
+        os.environ["KYSO_SERVER_LOG_FORMAT"] = log_format
+    if listen:
+        os.environ["KYSO_SERVER_LISTEN"] = listen
+    if workers is not None:
+        os.environ["KYSO_SERVER_WORKERS"] = str(workers)
+    settings = load_settings(config_file)
+    configure_logging(log_level, settings.server.log_format, settings.node_id)
+    serve(settings, demo=demo, demo_token_file=demo_token_file)
+
+
 def serve(
     settings: Settings, *, demo: bool = False, demo_token_file: Path = DEMO_TOKEN_FILE,
     ready: threading.Event | None = None,
