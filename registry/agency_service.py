@@ -18,8 +18,8 @@ from registry.agencies.lifecycle import (
     AgencyRegistry,
     AgencyState,
     ImportPlan,
-    parse_date,
 )
+from registry.agencies.names import parse_date
 from signer.errors import InvalidRequest
 from signer.runtime.context import Context
 

@@ -160,7 +160,7 @@ class DevCa:
         Circular 15/2025 (RSA >= 2048, ECDSA >= 256), or that is one of kyso's own
         HSM keys. Nothing is stored: the certificate
         and its serial go to the audit record of the request."""
-        from registry.agencies.lifecycle import control_character_problem
+        from registry.agencies.names import control_character_problem
 
         if not 1 <= validity_days <= MAX_PERSON_DAYS:
             raise InvalidRequest(f"validity_days must be between 1 and {MAX_PERSON_DAYS}")

@@ -17,8 +17,8 @@ parent and the related codes.
 Lifecycle semantics
 -------------------
 * **create** — a new code, in force from ``valid_from`` (default today). Its
-  parent must be registered and active (``RegistryStore.create_agency`` keeps
-  its historical leniency and does not insist on the parent).
+  parent must be registered and active (``require_parent=False``, as
+  ``RegistryAdmin.create_agency`` asks, does not insist on the parent).
 * **rename** — same code, same body, new name from ``effective``.
 * **move** — in both formats the parent is *implied by the code itself*
   (QCVN ``000.00.11.H53`` lies under ``000.00.00.H53``; Decision 20
@@ -93,33 +93,33 @@ from the file are left alone.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.agencies.codes import AgencyCode, CodeFormat, parse_code
-from registry.db.models import AgencyEventRow, AgencyRow
+from registry.agencies.listfile import (
+    CLOSED_COLUMNS,
+    CSV_COLUMNS,
+    ImportProblem,
+    ParsedList,
+    parse_list,
+    write_list,
+)
+from registry.agencies.names import checked_name
+from registry.db.models import ACTIVE, CLOSED, AgencyEventRow, AgencyRow
+from registry.db.store import successors_of, translate_sql_errors
 from signer.errors import AlreadyExists, InvalidRequest, NotFound, NotUsable
 
 log = logging.getLogger(__name__)
 
-ACTIVE = "active"
-CLOSED = "closed"
 EVENT_KINDS = ("create", "rename", "move", "merge", "split", "close")
-CSV_COLUMNS = ("code", "name", "parent_code", "valid_from")
-CLOSED_COLUMNS = ("status", "valid_to", "successor_code")
-FORMATS = ("csv", "json")
 
 
 # -- records ------------------------------------------------------------------
@@ -171,13 +171,6 @@ class AgencyHistory:
 
 
 @dataclass(frozen=True, slots=True)
-class ImportProblem:
-    line: int
-    field: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class Rename:
     code: str
     old_name: str
@@ -195,22 +188,6 @@ class ImportPlan:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    line: int
-    code: AgencyCode
-    name: str
-    valid_from: date | None
-    closed: bool = False
-
-
-@dataclass
-class _Parsed:
-    entries: list[_Entry] = field(default_factory=list)
-    problems: list[ImportProblem] = field(default_factory=list)
-    codes: set[str] = field(default_factory=set)  # every well-formed code in the file
 
 
 def _state(row: AgencyRow) -> AgencyState:
@@ -241,61 +218,6 @@ def _event(row: AgencyEventRow) -> AgencyEvent:
         note=row.note,
         recorded_at=at if at.tzinfo else at.replace(tzinfo=UTC),
     )
-
-
-def clean_name(name: str) -> str:
-    """Strip and NFC-normalise: "Cần Thơ" typed with combining marks is the same name."""
-    return unicodedata.normalize("NFC", name.strip())
-
-
-# Bidi embeddings, overrides and isolates (Unicode TR9): they reorder what follows.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def control_character_problem(name: str) -> str | None:
-    """Why ``name`` may not be stored (its first control character), or None."""
-    for i, ch in enumerate(name):
-        if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS:
-            what = unicodedata.name(ch, "")
-            return (f"contains control character U+{ord(ch):04X}{f' ({what})' if what else ''}"
-                    f" at position {i + 1}: remove it (names are printed in terminals, "
-                    "logs and reports)")
-    return None
-
-
-def checked_name(name: str) -> str:
-    """``clean_name``, refusing empty names and names with control characters."""
-    clean = clean_name(name)
-    if not clean:
-        raise InvalidRequest("agency name is empty: give the body's official name")
-    problem = control_character_problem(clean)
-    if problem:
-        raise InvalidRequest(f"agency name {clean!r} {problem}")
-    return clean
-
-
-# OWASP CSV Injection: spreadsheets evaluate a cell that starts with one of these.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_CSV_ESCAPE = "'"
-
-
-def csv_cell(value: str) -> str:
-    """A CSV cell no spreadsheet evaluates: ``'`` in front of a formula trigger, and
-    in front of a leading ``'`` too, so that ``csv_value`` undoes it exactly."""
-    return _CSV_ESCAPE + value if value.startswith((*_FORMULA_START, _CSV_ESCAPE)) else value
-
-
-def csv_value(cell: str) -> str:
-    """The value of an (exported or hand-written) CSV cell: one leading ``'`` dropped."""
-    cell = cell.strip()
-    return cell[1:] if cell.startswith(_CSV_ESCAPE) else cell
-
-
-def parse_date(text: str, what: str = "date") -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidRequest(f"{what} {text!r} is not a date: write YYYY-MM-DD") from None
 
 
 def closed_message(row: AgencyRow) -> str:
@@ -506,7 +428,7 @@ class AgencyRegistry:
     def successors(self, code: str) -> tuple[str, ...]:
         """The active codes answering for ``code`` today (``(code,)`` while it is active)."""
         with self._session("resolving successors") as s:
-            return self._successors(s, self._row(s, code))
+            return successors_of(s, self._row(s, code))
 
     def history(self, code: str, *, on: date | None = None) -> AgencyHistory:
         day = on or self.today()
@@ -528,7 +450,7 @@ class AgencyRegistry:
                 on=day,
                 name_on_date=name if started else None,
                 in_force_on_date=in_force,
-                successors=self._successors(s, row),
+                successors=successors_of(s, row),
                 events=tuple(events),
             )
 
@@ -539,7 +461,7 @@ class AgencyRegistry:
     ) -> ImportPlan:
         """Validate the whole file, then (unless ``dry_run``) apply it in one
         transaction. With any problem nothing is written and the plan lists them."""
-        parsed = _parse_file(content, fmt)
+        parsed = parse_list(content, fmt)
         with self._session("importing agencies") as s:
             plan = self._plan(s, parsed)
             if not plan.ok or dry_run:
@@ -576,17 +498,11 @@ class AgencyRegistry:
                 rec["valid_to"] = a.valid_to.isoformat() if a.valid_to else ""
                 rec["successor_code"] = a.successor_code or ""
             records.append(rec)
-        if _fmt(fmt) == "json":
-            return (json.dumps(records, ensure_ascii=False, indent=2) + "\n").encode()
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
-        w.writeheader()
-        w.writerows({k: csv_cell(v) for k, v in rec.items()} for rec in records)
-        return buf.getvalue().encode()
+        return write_list(records, fmt, cols)
 
     # -- internals --------------------------------------------------------------
 
-    def _plan(self, s: Session, parsed: _Parsed) -> ImportPlan:
+    def _plan(self, s: Session, parsed: ParsedList) -> ImportPlan:
         problems = list(parsed.problems)
         codes = [e.code.code for e in parsed.entries]
         db = {
@@ -782,32 +698,6 @@ class AgencyRegistry:
                 f"({floor}): history is appended in order, never rewritten"
             )
 
-    def _successors(self, s: Session, row: AgencyRow) -> tuple[str, ...]:
-        out: list[str] = []
-        seen: set[str] = set()
-        todo = [row]
-        while todo:
-            r = todo.pop(0)
-            if r.code in seen:
-                continue
-            seen.add(r.code)
-            if r.status == ACTIVE:
-                out.append(r.code)
-                continue
-            nxt: list[str] = [r.successor_code] if r.successor_code else []
-            if not nxt:  # a split: the parts are the closing event's related codes
-                last = s.scalars(
-                    select(AgencyEventRow)
-                    .where(AgencyEventRow.code == r.code, AgencyEventRow.kind == "split")
-                    .order_by(AgencyEventRow.id.desc())
-                ).first()
-                nxt = list(last.related_codes) if last else []
-            for c in nxt:
-                found = s.scalar(select(AgencyRow).where(AgencyRow.code == c))
-                if found is not None:
-                    todo.append(found)
-        return tuple(out)
-
     def _events(self, s: Session, code: str) -> list[AgencyEventRow]:
         return list(s.scalars(
             select(AgencyEventRow)
@@ -841,8 +731,6 @@ class AgencyRegistry:
 
     @contextmanager
     def _session(self, doing: str) -> Iterator[Session]:
-        from registry.db.store import translate_sql_errors  # store imports this module
-
         with translate_sql_errors(doing), self._sessions.begin() as s:
             yield s
 
@@ -864,160 +752,3 @@ def _chunks(items: list[str], n: int) -> Iterator[list[str]]:
         yield items[i:i + n]
 
 
-def _fmt(fmt: str) -> str:
-    f = (fmt or "csv").strip().lower()
-    if f not in FORMATS:
-        raise InvalidRequest(f"unknown format {fmt!r}: use csv or json")
-    return f
-
-
-def _parse_file(content: bytes, fmt: str) -> _Parsed:
-    f = _fmt(fmt)
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = content[: exc.start].count(b"\n") + 1
-        return _Parsed(problems=[ImportProblem(line, "file", "not UTF-8 text")])
-    records = _csv_records(text) if f == "csv" else _json_records(text)
-    if isinstance(records, ImportProblem):
-        return _Parsed(problems=[records])
-    out = _Parsed()
-    seen: dict[str, int] = {}
-    for line, rec in records:
-        if isinstance(rec, str):
-            out.problems.append(ImportProblem(line, "record", rec))
-            continue
-        out.entries += _entry(line, rec, seen, out)
-    return out
-
-
-def _entry(line: int, rec: Mapping[str, Any], seen: dict[str, int], out: _Parsed) -> list[_Entry]:
-    problems = out.problems
-    before = len(problems)
-    for key in rec:
-        if key not in CSV_COLUMNS + CLOSED_COLUMNS:
-            problems.append(ImportProblem(line, str(key), "unknown field"))
-
-    def text(key: str) -> str:
-        v = rec.get(key)
-        if v is None:
-            return ""
-        if not isinstance(v, str):
-            problems.append(ImportProblem(line, key, f"must be a string, not {type(v).__name__}"))
-            return ""
-        return v.strip()
-
-    code: AgencyCode | None = None
-    raw = text("code")
-    if not raw:
-        problems.append(ImportProblem(line, "code", "missing"))
-    else:
-        try:
-            code = parse_code(raw)
-        except InvalidRequest as exc:
-            problems.append(ImportProblem(line, "code", exc.message))
-    name = clean_name(text("name"))
-    if not name:
-        problems.append(ImportProblem(line, "name", "empty: give the body's official name"))
-    elif problem := control_character_problem(name):
-        problems.append(ImportProblem(line, "name", f"{name!r} {problem}"))
-    parent = text("parent_code")
-    if code is not None and parent:
-        try:
-            given = parse_code(parent).code
-        except InvalidRequest as exc:
-            problems.append(ImportProblem(line, "parent_code", exc.message))
-        else:
-            if given != code.parent:
-                implied = code.parent or "none (a level-1 code)"
-                problems.append(ImportProblem(
-                    line, "parent_code",
-                    f"{given} is not the parent of {code.code}: the code implies {implied}"))
-    valid_from: date | None = None
-    if vf := text("valid_from"):
-        try:
-            valid_from = date.fromisoformat(vf)
-        except ValueError:
-            problems.append(ImportProblem(line, "valid_from", f"{vf!r} is not a YYYY-MM-DD date"))
-    status = text("status").lower() or ACTIVE
-    if status not in (ACTIVE, CLOSED):
-        problems.append(ImportProblem(line, "status", f"{status!r}: use active or closed"))
-    if code is not None:
-        out.codes.add(code.code)
-        if code.code in seen:
-            problems.append(ImportProblem(
-                line, "code", f"{code.code} appears twice: first on line {seen[code.code]}"))
-            return []
-        seen[code.code] = line
-    if code is None or len(problems) > before:
-        return []
-    return [_Entry(line, code, name, valid_from, closed=status == CLOSED)]
-
-
-Records = list[tuple[int, dict[str, Any] | str]]  # (line, fields or what is wrong)
-
-
-def _csv_records(text: str) -> Records | ImportProblem:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return ImportProblem(1, "file", "empty: expected a header line code,name[,...]")
-    except csv.Error as exc:
-        return ImportProblem(1, "file", f"not CSV: {exc}")
-    cols = [h.strip().lower() for h in header]
-    allowed = CSV_COLUMNS + CLOSED_COLUMNS
-    unknown = [c for c in cols if c not in allowed]
-    if unknown or "code" not in cols or "name" not in cols or len(set(cols)) != len(cols):
-        return ImportProblem(
-            1, "header",
-            f"columns are {','.join(cols)}; expected code,name and optionally "
-            "parent_code,valid_from (and status,valid_to,successor_code from an export)")
-    out: Records = []
-    start = 2
-    try:
-        for row in reader:
-            line, start = start, reader.line_num + 1
-            if not any(c.strip() for c in row):
-                continue
-            if len(row) != len(cols):
-                out.append((line, f"{len(row)} fields where the header has {len(cols)}"))
-                continue
-            out.append((line, dict(zip(cols, map(csv_value, row), strict=True))))
-    except csv.Error as exc:
-        return ImportProblem(start, "file", f"not CSV: {exc}")
-    return out
-
-
-def _json_records(text: str) -> Records | ImportProblem:
-    dec = json.JSONDecoder()
-    i = _skip_ws(text, 0)
-    if i >= len(text) or text[i] != "[":
-        return ImportProblem(text.count("\n", 0, i) + 1, "file",
-                             "expected a JSON array of {code, name, ...} objects")
-    i = _skip_ws(text, i + 1)
-    out: Records = []
-    if i < len(text) and text[i] == "]":
-        return out
-    while True:
-        line = text.count("\n", 0, i) + 1
-        try:
-            obj, i = dec.raw_decode(text, i)
-        except json.JSONDecodeError as exc:
-            return ImportProblem(exc.lineno, "file", f"not JSON: {exc.msg}")
-        out.append((line, obj if isinstance(obj, dict) else "not a JSON object"))
-        i = _skip_ws(text, i)
-        if i < len(text) and text[i] == ",":
-            i = _skip_ws(text, i + 1)
-            continue
-        if i < len(text) and text[i] == "]":
-            break
-        return ImportProblem(text.count("\n", 0, i) + 1, "file",
-                             "not JSON: expected ',' or ']' after an object")
-    return out
-
-
-def _skip_ws(text: str, i: int) -> int:
-    while i < len(text) and text[i] in " \t\r\n":
-        i += 1
-    return i

@@ -36,6 +36,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+#: An agency code's ``status``: in force, or closed for ever (never reused).
+ACTIVE = "active"
+CLOSED = "closed"
+
+
 class AgencyRow(Base):
     __tablename__ = "agencies"
 

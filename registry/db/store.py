@@ -25,7 +25,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from registry.agencies.codes import parse_code
-from registry.db.models import AgencyRow, CertificateRow, KeyRow
+from registry.db.models import ACTIVE, CLOSED, AgencyEventRow, AgencyRow, CertificateRow, KeyRow
 from signer.errors import AlreadyExists, InvalidRequest, NotFound, NotUsable, StoreUnavailable
 from signer.keys.types import KeyAlgorithm, KeyInfo, Scheme
 
@@ -120,6 +120,35 @@ def cert_record(der: bytes, chain: tuple[bytes, ...] = ()) -> CertRecord:
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
     )
+
+
+def successors_of(s: Session, row: AgencyRow) -> tuple[str, ...]:
+    """The active codes answering for ``row``'s code today (itself while it is active):
+    following ``successor_code``, and a split's parts, until active codes are reached."""
+    out: list[str] = []
+    seen: set[str] = set()
+    todo = [row]
+    while todo:
+        r = todo.pop(0)
+        if r.code in seen:
+            continue
+        seen.add(r.code)
+        if r.status == ACTIVE:
+            out.append(r.code)
+            continue
+        nxt: list[str] = [r.successor_code] if r.successor_code else []
+        if not nxt:  # a split: the parts are the closing event's related codes
+            last = s.scalars(
+                select(AgencyEventRow)
+                .where(AgencyEventRow.code == r.code, AgencyEventRow.kind == "split")
+                .order_by(AgencyEventRow.id.desc())
+            ).first()
+            nxt = list(last.related_codes) if last else []
+        for c in nxt:
+            found = s.scalar(select(AgencyRow).where(AgencyRow.code == c))
+            if found is not None:
+                todo.append(found)
+    return tuple(out)
 
 
 def split_der_sequence(blob: bytes) -> tuple[bytes, ...]:
@@ -496,10 +525,8 @@ class RegistryStore:
                     f"agency {parsed.code} is not registered: check the code, or add it with "
                     "`kyso admin agency add`"
                 )
-            if agency.status == "closed":
-                from registry.agencies.lifecycle import AgencyRegistry
-
-                now = AgencyRegistry(self.engine).successors(parsed.code)
+            if agency.status == CLOSED:
+                now = successors_of(s, agency)
                 succ = (f"; sign for {' or '.join(now)}, which answers for it now"
                         if now and now != (parsed.code,) else "")
                 raise NotUsable(

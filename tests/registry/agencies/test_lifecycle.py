@@ -9,7 +9,8 @@ from datetime import date
 
 import pytest
 
-from registry.agencies.lifecycle import AgencyRegistry, ImportProblem
+from registry.agencies.lifecycle import AgencyRegistry
+from registry.agencies.listfile import ImportProblem
 from registry.db.store import RegistryStore
 from signer.errors import AlreadyExists, InvalidRequest, NotFound, NotUsable
 
