@@ -46,7 +46,7 @@ def server_trust(c: KysoClient) -> Any:
     """The seal profile's leader check, asked of the server's verifier over ``Verify``:
     each personal signature's CMS (with the PDF's DSS material) and the digest of its
     byte ranges go, never the PDF. Returns a ``signer.formats.pdf.personal.TrustCheck``."""
-    from clients.cli_verify import server_refusal
+    from clients.cli.verify import server_refusal
     from clients.verify_report import indication, messages_of
     from signer.catalogue import Message, legacy
     from signer.formats.pdf.personal import SignatureEvidence, TrustVerdict

@@ -367,8 +367,8 @@ def admin() -> None:
     """Administer agencies, keys and certificates."""
 
 
-@admin.group()
-def agency() -> None:
+@admin.group("agency")
+def agency_group() -> None:
     """Agencies and their identifier codes."""
 
 
@@ -400,7 +400,7 @@ def _key_dict(k: Any) -> dict[str, Any]:
     return d
 
 
-@agency.command("add")
+@agency_group.command("add")
 @click.argument("code")
 @click.option("--name", required=True, help="Official name of the body.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -416,7 +416,7 @@ def agency_add(ctx: click.Context, code: str, name: str, as_json: bool) -> None:
         out.print(f"added agency {a.code} — {a.name} (level {a.level}{parent})", highlight=False)
 
 
-@agency.command("list")
+@agency_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def agency_list(ctx: click.Context, as_json: bool) -> None:
@@ -433,7 +433,7 @@ def agency_list(ctx: click.Context, as_json: bool) -> None:
     out.print(table)
 
 
-@agency.command("show")
+@agency_group.command("show")
 @click.argument("code")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -512,31 +512,33 @@ def ca_export(ctx: click.Context, output: Path) -> None:
     err.print(f"wrote the development CA certificate to {output}", highlight=False)
 
 
-from clients import cli_bench, cli_clients, cli_report  # noqa: E402
+from clients.cli import bench as cli_bench  # noqa: E402
+from clients.cli import clients as cli_clients  # noqa: E402
+from clients.cli import report as cli_report  # noqa: E402
 
 cli_clients.register(admin)
 cli_report.register(admin)
 cli_bench.register(main)
-from clients import cli_keys  # noqa: E402  (keys: admin key/cert lifecycle, admin seal)
+from clients.cli import keys as cli_keys  # noqa: E402  (keys: admin key/cert lifecycle, admin seal)
 
 cli_keys.register(admin)
 
-from clients import cli_audit  # noqa: E402
+from clients.cli import audit as cli_audit  # noqa: E402
 
 admin.add_command(cli_audit.audit)
 
-from clients import cli_agency  # noqa: E402
+from clients.cli import agency as cli_agency  # noqa: E402
 
-cli_agency.register(agency)
+cli_agency.register(agency_group)
 
-from clients import cli_pdf  # noqa: E402  (pdf: kyso sign pdf, kyso admin seal policy)
+from clients.cli import pdf as cli_pdf  # noqa: E402  (pdf: kyso sign pdf, kyso admin seal policy)
 
 cli_pdf.register(sign, admin)
 
-from clients import cli_xml  # noqa: E402  (sign xml: XML-DSig / XAdES)
+from clients.cli import xml as cli_xml  # noqa: E402  (sign xml: XML-DSig / XAdES)
 
 cli_xml.register(sign)
-from clients import cli_verify  # noqa: E402  (verify)
+from clients.cli import verify as cli_verify  # noqa: E402  (verify)
 
 cli_verify.register(main)  # verify
 
