@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
+
+from clients.cli.common import call, err, open_client, out, print_json
 
 # OWASP CSV Injection: spreadsheets evaluate a cell that starts with one of these.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -59,46 +60,42 @@ def write_png(path: Path, month: str, rows: list[dict[str, Any]]) -> None:
     plt.close(fig)
 
 
-def register(admin: click.Group) -> None:
-    from clients.cli import _client, _run, err, out
-
-    @admin.command("report")
-    @click.option("--month", required=True, help="YYYY-MM (Vietnam time).")
-    @click.option("--agency", default="", help="Only this agency and its subtree.")
-    @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path),
-                  help="Also write the table as CSV.")
-    @click.option("--png", "png_file", type=click.Path(dir_okay=False, path_type=Path),
-                  help="Also draw a bar chart (needs kyso[charts]).")
-    @click.option("--json", "as_json", is_flag=True)
-    @click.pass_context
-    def report(ctx: click.Context, month: str, agency: str, csv_file: Path | None,
-               png_file: Path | None, as_json: bool) -> None:
-        """Signatures per agency and document type in a month, and timestamps issued."""
-        with _client(ctx) as c:
-            resp = _run(lambda: c.monthly_report(month, agency))
-        rows = _rows(resp)
-        if csv_file:
-            buf = io.StringIO()
-            w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else
-                               ["agency_code", "agency_name", "document_type", "signatures",
-                                "timestamped"])
-            w.writeheader()
-            w.writerows({k: csv_safe(v) for k, v in r.items()} for r in rows)
-            csv_file.write_text(buf.getvalue(), encoding="utf-8")
-            err.print(f"wrote {csv_file}", highlight=False)
-        if png_file:
-            write_png(png_file, resp.month, rows)
-            err.print(f"wrote {png_file}", highlight=False)
-        if as_json:
-            out.print_json(json.dumps({"month": resp.month, "signatures": resp.signatures,
-                                       "timestamps": resp.timestamps, "rows": rows},
-                                      ensure_ascii=False))
-            return
-        table = Table("agency", "name", "type", "signatures", "of which B-T",
-                      title=f"kyso — {resp.month}")
-        for r in rows:
-            table.add_row(r["agency_code"], r["agency_name"], r["document_type"],
-                          str(r["signatures"]), str(r["timestamped"]))
-        out.print(table)
-        out.print(f"total: {resp.signatures} signatures; {resp.timestamps} timestamps issued",
-                  highlight=False)
+@click.command("report")
+@click.option("--month", required=True, help="YYYY-MM (Vietnam time).")
+@click.option("--agency", default="", help="Only this agency and its subtree.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the table as CSV.")
+@click.option("--png", "png_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw a bar chart (needs kyso[charts]).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def report(ctx: click.Context, month: str, agency: str, csv_file: Path | None,
+           png_file: Path | None, as_json: bool) -> None:
+    """Signatures per agency and document type in a month, and timestamps issued."""
+    with open_client(ctx) as c:
+        resp = call(lambda: c.monthly_report(month, agency))
+    rows = _rows(resp)
+    if csv_file:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else
+                           ["agency_code", "agency_name", "document_type", "signatures",
+                            "timestamped"])
+        w.writeheader()
+        w.writerows({k: csv_safe(v) for k, v in r.items()} for r in rows)
+        csv_file.write_text(buf.getvalue(), encoding="utf-8")
+        err.print(f"wrote {csv_file}", highlight=False)
+    if png_file:
+        write_png(png_file, resp.month, rows)
+        err.print(f"wrote {png_file}", highlight=False)
+    if as_json:
+        print_json({"month": resp.month, "signatures": resp.signatures,
+                    "timestamps": resp.timestamps, "rows": rows})
+        return
+    table = Table("agency", "name", "type", "signatures", "of which B-T",
+                  title=f"kyso — {resp.month}")
+    for r in rows:
+        table.add_row(r["agency_code"], r["agency_name"], r["document_type"],
+                      str(r["signatures"]), str(r["timestamped"]))
+    out.print(table)
+    out.print(f"total: {resp.signatures} signatures; {resp.timestamps} timestamps issued",
+              highlight=False)
