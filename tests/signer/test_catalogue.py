@@ -272,7 +272,7 @@ def test_a_whole_report_in_vietnamese_has_no_english() -> None:
 
 
 def test_lang_of_a_command_line() -> None:
-    from clients.cli_verify import lang_of
+    from clients.cli.verify import lang_of
 
     assert lang_of(["x.p7s"]) in LANGS
     assert lang_of(["x.p7s", "--lang", "en"]) == "en"

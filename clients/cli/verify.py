@@ -17,7 +17,6 @@ error); 2 none FAILED but at least one INDETERMINATE (and 2 for a usage error).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -26,6 +25,8 @@ from typing import Any, NoReturn
 
 import click
 
+from clients.cli.common import err, out, print_json
+from clients.client import KysoClient, KysoClientError, PlaintextTokenError, hash_file
 from clients.verify_report import indication, render, to_dict
 from signer.catalogue import CATALOGUE, Message, text
 from signer.catalogue import render as render_message
@@ -43,6 +44,7 @@ _STATUS_MESSAGES = {
     "INVALID_ARGUMENT": "cli.refused",
     "INTERNAL": "cli.internal",
 }
+_FILE = click.Path(dir_okay=False, path_type=Path)  # existence: checked in the report's language
 
 
 def _detached_hash(signature: bytes) -> str | None:
@@ -92,8 +94,6 @@ def lang_of(args: Sequence[str]) -> str:
 
 def refuse(msg: Message, lang: str, *, status: str = "", exit_code: int = 1) -> NoReturn:
     """Print one refusal in ``lang`` (its detail on a technical-details line) and exit."""
-    from clients.cli import err
-
     head = text("label.error", lang, {"status": status}) if status else (
         text("label.problem", lang) if lang == "vi" else "error")
     lines = [f"{head}: {render_message(msg, lang)}"]
@@ -142,10 +142,8 @@ def _need_file(path: Path | None, lang: str) -> None:
         refuse(Message.of("cli.not_a_file", path=str(path)), lang, exit_code=2)
 
 
-def _open_client(ctx: click.Context, lang: str) -> Any:
-    """``clients.cli._client``, refusing in ``lang``."""
-    from clients.client import KysoClient, PlaintextTokenError
-
+def _open_client_in(ctx: click.Context, lang: str) -> Any:
+    """``common.open_client``, its refusals said in ``lang``."""
     obj = ctx.find_root().obj
     try:
         return KysoClient(
@@ -160,54 +158,48 @@ def _open_client(ctx: click.Context, lang: str) -> Any:
         refuse(Message.of("cli.bad_endpoint", detail=str(exc)), lang, exit_code=2)
 
 
-def register(main: click.Group) -> None:
-    from clients.cli import err, out
-    from clients.client import KysoClientError, hash_file
+@click.command("verify", cls=_VerifyCommand)
+@click.argument("file", type=_FILE)
+@click.option("--content", "content_file", type=_FILE,
+              help="The signed file of a detached signature or token (only its hash "
+              "is sent).")
+@click.option("--sig", "sig_file", type=_FILE,
+              help="The detached signature (.p7s) or token (.tsr) of FILE.")
+@click.option("--kind", type=click.Choice(["auto", "cms", "pdf", "xml", "tsr"]),
+              default="auto", show_default=True)
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
+              envvar=LANG_ENV,
+              help="Language of the report and of refusals (env KYSO_LANG).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
+@click.pass_context
+def verify(ctx: click.Context, file: Path, content_file: Path | None,
+           sig_file: Path | None, kind: str, lang: str, as_json: bool) -> None:
+    """Verify the signatures of FILE and report in Vietnamese (or English, JSON).
 
-    file_type = click.Path(dir_okay=False, path_type=Path)  # existence: checked in `lang`
-
-    @main.command("verify", cls=_VerifyCommand)
-    @click.argument("file", type=file_type)
-    @click.option("--content", "content_file", type=file_type,
-                  help="The signed file of a detached signature or token (only its hash "
-                  "is sent).")
-    @click.option("--sig", "sig_file", type=file_type,
-                  help="The detached signature (.p7s) or token (.tsr) of FILE.")
-    @click.option("--kind", type=click.Choice(["auto", "cms", "pdf", "xml", "tsr"]),
-                  default="auto", show_default=True)
-    @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
-                  envvar=LANG_ENV,
-                  help="Language of the report and of refusals (env KYSO_LANG).")
-    @click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
-    @click.pass_context
-    def verify(ctx: click.Context, file: Path, content_file: Path | None,
-               sig_file: Path | None, kind: str, lang: str, as_json: bool) -> None:
-        """Verify the signatures of FILE and report in Vietnamese (or English, JSON).
-
-        Exit status: 0 all PASSED, 1 any FAILED, 2 otherwise INDETERMINATE.
-        """
-        if content_file and sig_file:
-            refuse(Message.of("cli.content_and_sig"), lang, exit_code=2)
-        for path in (file, content_file, sig_file):
-            _need_file(path, lang)
-        document, content = (sig_file, file) if sig_file else (file, content_file)
-        signature = document.read_bytes()
-        kwargs: dict[str, object] = {}
-        if content is not None:
-            alg = _detached_hash(signature)
-            if alg is not None:
-                kwargs = {"content_digest": hash_file(content, alg), "content_hash": alg}
-            else:
-                err.print(f"{text('label.caution', lang)}: {text('cli.sending_content', lang)}",
-                          highlight=False, markup=False)
-                kwargs = {"content": content.read_bytes()}
-        with _open_client(ctx, lang) as c:
-            try:
-                resp = c.verify(signature, kind=kind, **kwargs)
-            except KysoClientError as exc:
-                refuse(server_refusal(exc), lang, status=exc.code)
-        if as_json:
-            out.print_json(json.dumps(to_dict(resp), ensure_ascii=False))
+    Exit status: 0 all PASSED, 1 any FAILED, 2 otherwise INDETERMINATE.
+    """
+    if content_file and sig_file:
+        refuse(Message.of("cli.content_and_sig"), lang, exit_code=2)
+    for path in (file, content_file, sig_file):
+        _need_file(path, lang)
+    document, content = (sig_file, file) if sig_file else (file, content_file)
+    signature = document.read_bytes()
+    kwargs: dict[str, object] = {}
+    if content is not None:
+        alg = _detached_hash(signature)
+        if alg is not None:
+            kwargs = {"content_digest": hash_file(content, alg), "content_hash": alg}
         else:
-            out.print(render(resp, lang), highlight=False, markup=False, end="")
-        sys.exit(EXIT.get(indication(resp.overall_indication), 1))
+            err.print(f"{text('label.caution', lang)}: {text('cli.sending_content', lang)}",
+                      highlight=False, markup=False)
+            kwargs = {"content": content.read_bytes()}
+    with _open_client_in(ctx, lang) as c:
+        try:
+            resp = c.verify(signature, kind=kind, **kwargs)
+        except KysoClientError as exc:
+            refuse(server_refusal(exc), lang, status=exc.code)
+    if as_json:
+        print_json(to_dict(resp))
+    else:
+        out.print(render(resp, lang), highlight=False, markup=False, end="")
+    sys.exit(EXIT.get(indication(resp.overall_indication), 1))

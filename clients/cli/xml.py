@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from clients.cli import _client, _run, err
+from clients.cli.common import call, err, open_client
 from clients.client import HASHES, write_atomically
 
 
@@ -70,13 +70,13 @@ def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path |
     if form is None and (xades or level is not None):
         form = "xades-b-t" if level == "B-T" else "xades-b-b"
     data = file.read_bytes()
-    with _client(ctx) as c:
+    with open_client(ctx) as c:
         if form is None:  # the agency's own choice
-            form = _run(lambda: c.get_seal_image(agency)).xml_form or "xml-dsig"
+            form = call(lambda: c.get_seal_image(agency)).xml_form or "xml-dsig"
         xades = form != "xml-dsig"
         level = "B-T" if form == "xades-b-t" else "B-B"
         try:
-            signed = _run(lambda: sign_with_kyso(
+            signed = call(lambda: sign_with_kyso(
                 c, agency, data, hash_alg=hash_alg, xades=xades, level=level, xpath=xpath,
                 include_chain=not no_chain, document_type=document_type,
                 document_number=document_number))
@@ -86,7 +86,3 @@ def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path |
     write_atomically(output, signed)
     kind = f"XAdES-{level}" if xades else "XML-DSig"
     err.print(f"signed {file} for {agency} ({kind}, {hash_alg}) → {output}", highlight=False)
-
-
-def register(sign: click.Group) -> None:
-    sign.add_command(sign_xml_command)

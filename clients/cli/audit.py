@@ -8,6 +8,8 @@ from typing import Any
 import click
 from rich.table import Table
 
+from clients.cli.common import call, err, open_client, out
+
 
 def _problem(p: Any) -> dict[str, Any]:
     return {"node_id": p.node_id, "seq": p.seq, "record_id": p.record_id or None,
@@ -45,10 +47,8 @@ def audit() -> None:
 @click.pass_context
 def verify(ctx: click.Context, as_json: bool) -> None:
     """Check the whole log; exit 1 naming the first edited, deleted or reordered record."""
-    from clients.cli import _client, _run, err, out
-
-    with _client(ctx) as c:
-        report = _report(_run(c.verify_audit_log))
+    with open_client(ctx) as c:
+        report = _report(call(c.verify_audit_log))
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -79,10 +79,8 @@ def verify(ctx: click.Context, as_json: bool) -> None:
 def list_records(ctx: click.Context, node_id: str, action: str, after_id: int, limit: int,
                  as_json: bool) -> None:
     """Audit records in order; continue with --after-id NEXT."""
-    from clients.cli import _client, _run, err, out
-
-    with _client(ctx) as c:
-        resp = _run(lambda: c.list_audit_records(node_id=node_id, after_id=after_id,
+    with open_client(ctx) as c:
+        resp = call(lambda: c.list_audit_records(node_id=node_id, after_id=after_id,
                                                  limit=limit, action=action))
     records = [_record(r) for r in resp.records]
     if as_json:
