@@ -6,8 +6,6 @@ only the client is installed. This is the one place the client imports the serve
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 from pathlib import Path
 
@@ -41,29 +39,19 @@ def serve(config_file: str | None, listen: str | None, workers: int | None, demo
     KYSO_HSM_PIN_FILE, KYSO_HSM_TOKEN_LABEL, KYSO_STORE_URL, KYSO_SERVER_LISTEN.
     SIGTERM or Ctrl-C drains in-flight calls, then exits.
     """
-    from signer.config import load_settings
     from signer.errors import ConfigError, KysoError
 
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if log_format:
-        os.environ["KYSO_SERVER_LOG_FORMAT"] = log_format
-
-    if listen:
-        os.environ["KYSO_SERVER_LISTEN"] = listen  # validated with the other settings
-    if workers is not None:
-        os.environ["KYSO_SERVER_WORKERS"] = str(workers)
     try:
-        settings = load_settings(config_file)
-        from signer.runtime.observe import configure_logging
-        from signer.runtime.server import serve as run
-
-        configure_logging(log_level, settings.server.log_format, settings.node_id)
-
-        run(settings, demo=demo, demo_token_file=demo_token_file)
+        from signer.runtime.server import main as run
+    except ModuleNotFoundError as exc:
+        err.print(f"[red]kyso: cannot start[/red]: the server is not installed here (no module "
+                  f"{escape(str(exc.name))}): install it with pip install 'kyso[server]'",
+                  highlight=False)
+        sys.exit(2)
+    try:
+        run(Path(config_file) if config_file else None, listen=listen, workers=workers,
+            log_level=log_level, log_format=log_format, demo=demo,
+            demo_token_file=demo_token_file)
     except ConfigError as exc:
         err.print(f"[red]kyso: cannot start[/red]: {escape(exc.message)}", highlight=False)
         sys.exit(2)
