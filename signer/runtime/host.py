@@ -34,7 +34,7 @@ import registry.report_service
 import registry.service
 import signer.pdf_service
 import signer.service
-import signer.verify.service
+import signer.verify_service
 import tsa.service
 from registry.admin import RegistryAdmin
 from registry.audit import AuditLog, AuditNotary, current_actor, fingerprint
@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 SERVICES: tuple[Callable[[grpc.Server, Context], tuple[str, ...]], ...] = (
     signer.service.register,
     signer.pdf_service.register,
-    signer.verify.service.register,
+    signer.verify_service.register,
     registry.service.register,
     registry.client_service.register,
     registry.report_service.register,
