@@ -205,6 +205,7 @@ def test_wrong_method_and_wrong_path_are_refused_before_the_core() -> None:
 @pytest.mark.parametrize(("content_type", "named"), [
     ("application/json", "got application/json"),
     ("application/timestamp-reply", "got application/timestamp-reply"),
+    (None, "got none"),
 ])
 def test_a_wrong_or_missing_content_type_is_415(content_type: str | None, named: str) -> None:
     core = FakeCore()
