@@ -192,6 +192,12 @@ class TsaHttpServer:
                 self._loop.run_until_complete(self._start_site())
             except BaseException as exc:
                 failure.append(exc)
+                if self._runner is not None:  # set up, but not listening: undo it here,
+                    try:  # as stop() needs the loop running
+                        self._loop.run_until_complete(self._runner.cleanup())
+                    except Exception:
+                        log.warning("cleanup after a failed start", exc_info=True)
+                    self._runner = None
                 started.set()
                 return
             started.set()

@@ -469,3 +469,21 @@ def test_stop_returns_when_a_request_outlives_the_grace_time() -> None:
         request.join(GIVE_UP_S)
         assert len(request_out) == 1 and isinstance(request_out[0], OSError), request_out
         conn.close()
+
+
+def test_stop_after_a_failed_start_returns_at_once() -> None:
+    taken = socket.create_server(("127.0.0.1", 0))
+    pool = ThreadPoolExecutor(max_workers=1)
+    srv = TsaHttpServer(cast(TsaCore, FakeCore()), f"127.0.0.1:{taken.getsockname()[1]}",
+                        limits=HttpLimits(nice=0), executor=pool, shutdown_grace_s=30)
+    try:
+        with pytest.raises(OSError, match="cannot listen for HTTP"):
+            srv.start()
+        # (it used to wait for a loop that no longer ran: grace + 5 s, then a warning)
+        stopping = threading.Thread(target=srv.stop, daemon=True)
+        stopping.start()
+        stopping.join(GIVE_UP_S)
+        assert not stopping.is_alive(), "stop() hangs after a failed start"
+    finally:
+        taken.close()
+        pool.shutdown()
