@@ -33,12 +33,19 @@ from datetime import datetime
 from cryptography import x509 as c_x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from signer.digest import Digest, HashAlg
+from signer.digest import HashAlg
 from signer.errors import ConfigError, NotUsable
 from signer.formats import _der
 from signer.formats._der import OCTET_STRING, SEQUENCE, SET, tlv
-from signer.formats.cms import ID_CONTENT_TYPE, ID_SIGNED_DATA, ID_SIGNING_TIME
-from signer.formats.signer_info import HASHES, attribute, prepare_signer
+from signer.formats.signer_info import (
+    HASHES,
+    ID_CONTENT_TYPE,
+    attribute,
+    prepare_signer,
+    sign_attributes,
+    signed_data,
+    signer_info,
+)
 from signer.formats.tsp import (
     ID_CT_TST_INFO,
     FailureInfo,
@@ -94,8 +101,6 @@ class TsaPolicy:
 
 # --- tokens ----------------------------------------------------------------------
 
-_CONTENT_INFO_OID = _der.oid(ID_SIGNED_DATA)
-_SIGNING_TIME_OID = _der.oid(ID_SIGNING_TIME)
 _ENCAP_OID = _der.oid(ID_CT_TST_INFO)
 
 
@@ -226,28 +231,14 @@ class TokenBuilder:
             accuracy_der=self._accuracy, tsa_name_der=self._tsa_name,
         )
 
-        time_attr = tlv(SEQUENCE, _SIGNING_TIME_OID + tlv(SET, _der.asn1_time(gen_time)))
         md_attr = self._md_attr_head + self._hash(tst_info).digest()
-        attrs = b"".join(sorted((self._ct_attr, md_attr, time_attr, self._scv2_attr)))
-        # RFC 5652 §5.4: the signature covers SET OF Attribute (tag 0x31), carried as [0].
-        signed_attrs = tlv(SET, attrs)
-        to_sign = Digest(self._hash_alg, self._hash(signed_attrs).digest())
-        signature = self._key.sign_digest(to_sign, self._scheme)
-
-        signer_info = tlv(
-            SEQUENCE,
-            self._si_head
-            + b"\xa0"
-            + signed_attrs[1:]
-            + self._sig_alg
-            + tlv(OCTET_STRING, signature),
-        )
+        signed_attrs, signature = sign_attributes(
+            self._key, self._scheme, self._hash_alg,
+            (self._ct_attr, md_attr, self._scv2_attr), gen_time)
+        si = signer_info(self._si_head, signed_attrs, self._sig_alg, signature)
         encap = tlv(SEQUENCE, _ENCAP_OID + tlv(0xA0, tlv(OCTET_STRING, tst_info)))
-        signed_data = tlv(
-            SEQUENCE,
-            self._sd_head + encap + (self._certs if req.cert_req else b"") + tlv(SET, signer_info),
-        )
-        return tlv(SEQUENCE, _CONTENT_INFO_OID + tlv(0xA0, signed_data))
+        certs = self._certs if req.cert_req else b""
+        return signed_data(self._sd_head + encap + certs + tlv(SET, si))
 
     def reject(self, failure: FailureInfo, text: str) -> bytes:
         """``signer.formats.tsp.rejection_response``."""
