@@ -55,6 +55,16 @@ def test_sniff_pdf_header_after_leading_bytes() -> None:
     assert sniff(b"\x00" * 1100 + blank_pdf()) is Kind.CMS
 
 
+def test_sniff_xml_that_mentions_a_pdf_header(w: World, verifier: Verifier) -> None:
+    """An XML document whose text says ``%PDF-`` is XML, not a malformed PDF."""
+    xml = ('<?xml version="1.0" encoding="UTF-8"?>'
+           "<vanban><ghichu>Tệp đính kèm: %PDF-1.7, 2 trang</ghichu></vanban>").encode()
+    signed = w.seal.sign_xml(xml)
+    assert sniff(signed) is Kind.XML
+    r = verifier.verify(signed)
+    assert (r.kind, r.overall) == ("xml", Indication.PASSED)
+
+
 @pytest.mark.parametrize(("name", "kind"), [
     ("cms", "cms"), ("xml", "xml"), ("pdf", "pdf"), ("tsr-token", "tsr"), ("tsr-reply", "tsr"),
 ])
