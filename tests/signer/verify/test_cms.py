@@ -226,3 +226,26 @@ def test_a_timestamp_over_something_else_is_a_warning(w: World, verifier: Verifi
     assert [c.code for c in s.check.warnings[0].causes] == ["tsr.imprint_mismatch"]
     assert s.best_time() == s.signing_time  # a failed timestamp proves nothing
 
+
+
+def test_a_timestamped_signature_is_parsed_once(w: World, verifier: Verifier,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the full parse of a CAdES-B-T SignedData (asn1crypto's ``native`` of the
+    whole structure) re-encoded the embedded token's subtree over and over — about 280 000
+    SEQUENCE re-encodings and seconds per verification of a 5 KB signature. Counted rather
+    than timed, so a loaded machine cannot make it flaky."""
+    from asn1crypto import core
+
+    p7s = w.seal.sign_cms(timestamper=w.token)
+    calls = 0
+    encode = core.Sequence._set_contents
+
+    def counting(self: core.Sequence, *args: object, **kw: object) -> None:
+        nonlocal calls
+        calls += 1
+        encode(self, *args, **kw)
+
+    monkeypatch.setattr(core.Sequence, "_set_contents", counting)
+    s = _one(verifier, p7s, content=CONTENT)
+    assert _outcome(s) == ("PASSED", "", []) and s.format == "CAdES-B-T"
+    assert calls < 100_000, calls
