@@ -156,3 +156,14 @@ def test_refused_reply_and_garbage(verifier: Verifier) -> None:
 def test_classify(reason: str, expected: tuple[Indication, str, str]) -> None:
     assert _classify(TimestampError("why", reason=reason)) == expected
     assert expected[2] in CATALOGUE
+
+
+def test_a_digest_of_another_algorithm_is_not_compared(verifier: Verifier,
+                                                       token: bytes) -> None:
+    """A SHA-384 digest cannot be compared with a SHA-256 imprint: the data was not
+    checked (INDETERMINATE/SIGNED_DATA_NOT_FOUND, as for CMS), not found changed."""
+    d = Digest(HashAlg.SHA384, hashlib.sha384(CONTENT).digest())
+    s = _one(verifier, token, digest=d)
+    assert _outcome(s) == ("INDETERMINATE", "SIGNED_DATA_NOT_FOUND", ["tsr.alg_mismatch"])
+    assert s.check.problems[0].args == {"token_alg": "sha256", "digest_alg": "sha384"}
+    assert s.integrity == "not-checked"
