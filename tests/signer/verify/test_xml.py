@@ -77,6 +77,23 @@ def test_self_signed_signer(w: World, verifier: Verifier) -> None:
     assert s.intact and s.signer is not None and s.signer.common_name == SELF_CN
 
 
+def test_expired_signer(w: World, verifier: Verifier) -> None:
+    """The signature value is sound; the certificate's validity is the trust check's
+    (INDETERMINATE/OUT_OF_BOUNDS_NO_POE, as for CMS and PDF), not a bad signature."""
+    s = _one(verifier, w.expired.sign_xml(EDXML.encode()))
+    assert _outcome(s) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE", ["trust.expired"])
+    assert s.intact and s.signature_valid and s.integrity == "intact"
+    changed = w.expired.sign_xml(EDXML.encode()).replace(
+        "<edXML:Place>Cần Thơ".encode(), "<edXML:Place>Hà Nội".encode())
+    assert _outcome(_one(verifier, changed)) == (
+        "FAILED", "HASH_FAILURE", ["xml.changed", "trust.expired"])
+
+
+def test_not_yet_valid_signer(w: World, verifier: Verifier) -> None:
+    s = _one(verifier, w.not_yet_valid.sign_xml(EDXML.encode()))
+    assert _outcome(s) == ("INDETERMINATE", "NOT_YET_VALID", ["trust.not_yet_valid"])
+
+
 def test_signer_certificate_missing(verifier: Verifier, edxml: bytes) -> None:
     root = etree.fromstring(edxml)
     key_info = root.find(f".//{{{DS}}}KeyInfo")
