@@ -100,7 +100,10 @@ def test_best_time_is_a_passed_timestamp_else_the_claim() -> None:
 def test_refusal_carries_code_params_and_english_text() -> None:
     e = refusal("verify.unknown_kind", kind="docx")
     assert (e.code, dict(e.params)) == ("verify.unknown_kind", {"kind": "docx"})
-    assert str(e) == "unknown document kind (docx)" or "docx" in str(e)
+    assert str(e) == "unknown document kind docx"
+    e = refusal("cms.not_der", detail="Insufficient data")
+    assert (e.code, e.detail) == ("cms.not_der", "Insufficient data")
+    assert str(e).startswith("not a DER CMS signature (ContentInfo/SignedData)")
 
 
 # --- the human report, from the verifier's results --------------------------------------------
