@@ -197,7 +197,10 @@ def _summary(s: dict[str, Any], t: Any, say: Any) -> list[str]:
     head = f"{t('label.signature', index=s['index'])}: {t('indication.' + ind)}"
     if sub:
         head += f" ({t('sub.' + sub) if 'sub.' + sub in CATALOGUE else sub}; {sub})"
-    out = [head, f"  {t('label.format')}: {s['format']}"]
+    fmt = s["format"]
+    if fmt == _TIMESTAMP_FORMATS[1]:  # English words on the wire: said in the reader's language
+        fmt = t("label.document_timestamp")
+    out = [head, f"  {t('label.format')}: {fmt}"]
     if s["field"] and (s["format"].startswith("PAdES") or s["format"] == _TIMESTAMP_FORMATS[1]):
         out.append(f"  {t('label.field')}: {s['field']}")
     c, a = s["signer"], s["agency"]

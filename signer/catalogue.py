@@ -285,6 +285,8 @@ CATALOGUE: Mapping[str, Entry] = {
     "label.no_signature": _E("Không có chữ ký số.", "No signature found."),
     "label.signature": _E("Chữ ký số {index}", "Signature {index}"),
     "label.format": _E("Định dạng", "Format"),
+    # the format of a /DocTimeStamp (the wire's "PDF document timestamp")
+    "label.document_timestamp": _E("dấu thời gian của tài liệu PDF", "PDF document timestamp"),
     "label.field": _E("Trường chữ ký", "Signature field"),
     "label.signer": _E("Người ký", "Signer"),
     "label.agency_code": _E("mã định danh {code}", "agency code {code}"),

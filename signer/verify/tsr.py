@@ -106,14 +106,18 @@ async def check_token(
     signer, certs, md, scheme = _token_parts(token_der)
     if imprint_of is not None:
         report.intact = hashlib.new(info.hash_alg, imprint_of).digest() == info.imprint
+    elif digest is not None and digest.alg.value != info.hash_alg:
+        # a digest made with another hash cannot be compared with the imprint
+        check.indeterminate(SIGNED_DATA_NOT_FOUND, Message.of(
+            "tsr.alg_mismatch", token_alg=info.hash_alg, digest_alg=digest.alg.value))
+        report.intact = False
     elif digest is not None:
-        if digest.alg.value != info.hash_alg:
-            check.indeterminate(SIGNED_DATA_NOT_FOUND, Message.of(
-                "tsr.alg_mismatch", token_alg=info.hash_alg, digest_alg=digest.alg.value))
         report.intact = digest.value == info.imprint
     else:
         report.intact = True  # only the token itself was checked
-    if (imprint_of is not None or digest is not None) and not report.intact:
+    compared = imprint_of is not None or (digest is not None
+                                          and digest.alg.value == info.hash_alg)
+    if compared and not report.intact:
         check.fail(HASH_FAILURE, Message.of("tsr.imprint_mismatch"))
     assert signer is not None  # verify_token found it
     from cryptography import x509
