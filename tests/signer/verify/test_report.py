@@ -1,7 +1,7 @@
 """The verification report: ``signer.verify.report``'s rules (worst check wins, the
 integrity line agrees with the indication, refusals carry their catalogue code), and the
 human report rendered from the verifier's own results in both languages
-(``signer.verify.service.response_pb`` -> ``clients.verify_report.render``): every
+(``signer.verify_service.response_pb`` -> ``clients.verify_report.render``): every
 problem is a catalogue code, and the Vietnamese summary has no English words."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from signer.verify.report import (
     VerifyReport,
     refusal,
 )
-from signer.verify.service import response_pb
+from signer.verify_service import response_pb
 from tests.documents import EDXML
 from tests.signer.verify.world import (
     CONTENT,
