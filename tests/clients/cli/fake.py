@@ -10,6 +10,7 @@ expect fails it. No channel is ever used, so no server is needed.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from click.testing import CliRunner, Result
 
 from clients.cli import main
 from clients.client import KysoClient
+from signer.formats.tsp import ParsedRequest, make_request, parse_request
+from tests.tsa.pki import NOW, POLICY, pki
 
 NOT_CALLS = {"close"}
 
@@ -101,3 +104,29 @@ def clean(result: Result) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         f"{result.exception!r}\n{result.stderr}")
     assert "Traceback" not in result.stderr
+
+
+# --- a time-stamp authority for `kyso timestamp` and `kyso verify --content` --------------
+
+GEN_TIME = NOW.replace(microsecond=0)  # the test certificates are valid around now
+SERIAL = 0xC0FFEE
+
+
+class SoftTsa:
+    """Answers ``KysoClient.timestamp(request_der)``; keeps each parsed request."""
+
+    def __init__(self, tamper: Any = None) -> None:
+        self.requests: list[ParsedRequest] = []
+        self.tamper = tamper  # ParsedRequest -> ParsedRequest: answer another request
+
+    def __call__(self, request_der: bytes, **_: Any) -> bytes:
+        req = parse_request(request_der, POLICY)
+        self.requests.append(req)
+        if self.tamper:
+            req = self.tamper(req)
+        return pki("ec-p256").builder().build(req, serial=SERIAL, gen_time=GEN_TIME)
+
+
+def token_for(data: bytes) -> bytes:
+    der, _ = make_request(hashlib.sha256(data).digest())
+    return SoftTsa()(der)

@@ -2,8 +2,8 @@
 FILE's hash and a nonce, the reply is checked against it before FILE.tsr is written;
 verification of a file the token does not stamp exits 1.
 
-The TSA is a software one (``tests.tsa.pki``) that answers the very request the CLI
-sent, so the tokens are real and ``signer.formats.tsp`` checks them for real."""
+The TSA is ``fake.SoftTsa``, a software one answering the very request the CLI sent,
+so the tokens are real and ``signer.formats.tsp`` checks them for real."""
 
 from __future__ import annotations
 
@@ -11,41 +11,18 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from asn1crypto import tsp as a_tsp
 
 from clients.client import KysoClientError
-from signer.formats.tsp import ParsedRequest, make_request, parse_request
-from tests.clients.cli.fake import FakeKyso, Kyso, clean
-from tests.tsa.pki import DEFAULT_POLICY, NOW, OTHER_POLICY, POLICY, make_ca, pem, pki
+from signer.formats.tsp import ParsedRequest
+from tests.clients.cli.fake import GEN_TIME, SERIAL, FakeKyso, Kyso, SoftTsa, clean, token_for
+from tests.tsa.pki import DEFAULT_POLICY, OTHER_POLICY, make_ca, pem, pki
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 
 DATA = "Quyết định số 7/QĐ-UBND\n".encode()
-GEN_TIME = NOW.replace(microsecond=0)  # the test certificates are valid around now
-SERIAL = 0xC0FFEE
-
-
-class SoftTsa:
-    """Answers ``KysoClient.timestamp(request_der)``; keeps each parsed request."""
-
-    def __init__(self, tamper: Any = None) -> None:
-        self.requests: list[ParsedRequest] = []
-        self.tamper = tamper  # ParsedRequest -> ParsedRequest: answer another request
-
-    def __call__(self, request_der: bytes, **_: Any) -> bytes:
-        req = parse_request(request_der, POLICY)
-        self.requests.append(req)
-        if self.tamper:
-            req = self.tamper(req)
-        return pki("ec-p256").builder().build(req, serial=SERIAL, gen_time=GEN_TIME)
-
-
-def token_for(data: bytes) -> bytes:
-    der, _ = make_request(hashlib.sha256(data).digest())
-    return SoftTsa()(der)
 
 
 @pytest.fixture
