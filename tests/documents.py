@@ -1,10 +1,12 @@
-"""Sample documents the tests sign and verify: a one-page PDF and an edXML package (QCVN
-102:2016) carrying it as an attachment."""
+"""Sample documents the tests sign and verify: one-page PDFs (a minimal one written by
+hand, a blank one written by pyHanko, and an update of it no signature allows) and an
+edXML package (QCVN 102:2016) carrying a PDF as an attachment."""
 
 from __future__ import annotations
 
 import base64
 import os
+from io import BytesIO
 
 # A minimal but well-formed PDF, carried base64 as edXML attachments are.
 PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
@@ -78,3 +80,34 @@ EDXML = f"""<?xml version="1.0" encoding="UTF-8"?>
   </edXML:AttachmentEncoded>
 </edXML:edXML>
 """
+
+
+def blank_pdf() -> bytes:
+    """A blank A4 page, written by pyHanko."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+
+    w = PdfFileWriter()
+    w.insert_page(generic.DictionaryObject({
+        generic.NameObject("/Type"): generic.NameObject("/Page"),
+        generic.NameObject("/MediaBox"): generic.ArrayObject(
+            [generic.NumberObject(n) for n in (0, 0, 595, 842)]),
+    }))
+    buf = BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def rewrite_page(pdf: bytes) -> bytes:
+    """An incremental update replacing page 1's content: what no signature allows."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(BytesIO(pdf))
+    page = w.root["/Pages"].raw_get("/Kids")[0].get_object()
+    page[generic.NameObject("/Contents")] = w.add_object(
+        generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 700 Td (X) Tj ET"))
+    w.update_container(page)
+    out = BytesIO()
+    w.write(out)
+    return out.getvalue()

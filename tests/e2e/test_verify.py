@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.documents import blank_pdf
 from tests.helpers import hsm_unavailable_reason
 from tests.servers import Server, server_env, start_server, stop_server
 
@@ -241,7 +242,7 @@ def test_pdf_signed_by_pyhanko_is_listed(srv: Server, pki: dict[str, Path]) -> N
     signer = signers.SimpleSigner.load(str(pki["other_key"]), str(pki["other_leaf"]))
     assert signer is not None
     out = BytesIO()
-    w = IncrementalPdfFileWriter(BytesIO(_minimal_pdf()))
+    w = IncrementalPdfFileWriter(BytesIO(blank_pdf()))
     signers.sign_pdf(w, signers.PdfSignatureMetadata(field_name="Sig1"), signer=signer,
                      output=out)
     pdf = srv.workdir / "signed.pdf"
@@ -276,19 +277,3 @@ def test_xml_dsig_tamper_and_trust(srv: Server, pki: dict[str, Path]) -> None:
     assert code == 1 and rep["signatures"][0]["indication"] == "FAILED"
 
 
-def _minimal_pdf() -> bytes:
-    from io import BytesIO
-
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.writer import PdfFileWriter
-
-    w = PdfFileWriter()
-    page = generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Page"),
-        generic.NameObject("/MediaBox"): generic.ArrayObject(
-            [generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-    })
-    w.insert_page(page)
-    buf = BytesIO()
-    w.write(buf)
-    return buf.getvalue()

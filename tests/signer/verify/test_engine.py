@@ -17,8 +17,8 @@ from signer.errors import InvalidRequest
 from signer.formats.tsp import granted_response
 from signer.verify.engine import Kind, Verifier, sniff
 from signer.verify.report import Indication
-from tests.documents import EDXML
-from tests.signer.verify.world import CONTENT, World, blank_pdf
+from tests.documents import EDXML, blank_pdf
+from tests.signer.verify.world import CONTENT, World
 from tests.tsa.pki import pem
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it

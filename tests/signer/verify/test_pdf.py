@@ -13,14 +13,13 @@ import pytest
 from signer.errors import InvalidRequest
 from signer.verify.engine import Verifier
 from signer.verify.report import Indication, SignatureReport, VerifyReport
+from tests.documents import blank_pdf, rewrite_page
 from tests.signer.verify.world import (
     AGENCY_CODE,
     NOW,
     SEAL_CN,
     SELF_CN,
     World,
-    blank_pdf,
-    rewrite_page,
 )
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it

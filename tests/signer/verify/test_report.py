@@ -25,13 +25,11 @@ from signer.verify.report import (
     refusal,
 )
 from signer.verify_service import response_pb
-from tests.documents import EDXML
+from tests.documents import EDXML, blank_pdf, rewrite_page
 from tests.signer.verify.world import (
     CONTENT,
     NOW,
     World,
-    blank_pdf,
-    rewrite_page,
     sha1_cms,
 )
 from tests.vietnamese import dn_values, english_words, has_dn

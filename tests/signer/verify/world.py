@@ -198,36 +198,6 @@ def registry_engine(directory: Path, w: World) -> Any:
     return store
 
 
-def blank_pdf() -> bytes:
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.writer import PdfFileWriter
-
-    w = PdfFileWriter()
-    w.insert_page(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Page"),
-        generic.NameObject("/MediaBox"): generic.ArrayObject(
-            [generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-    }))
-    buf = BytesIO()
-    w.write(buf)
-    return buf.getvalue()
-
-
-def rewrite_page(pdf: bytes) -> bytes:
-    """An incremental update replacing page 1's content: what no signature allows."""
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-
-    w = IncrementalPdfFileWriter(BytesIO(pdf))
-    page = w.root["/Pages"].raw_get("/Kids")[0].get_object()
-    page[generic.NameObject("/Contents")] = w.add_object(
-        generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 700 Td (X) Tj ET"))
-    w.update_container(page)
-    out = BytesIO()
-    w.write(out)
-    return out.getvalue()
-
-
 def sha1_cms(s: Signer, content: bytes = CONTENT) -> bytes:
     """A detached CMS signature made with SHA-1 (digest and signature), as old tools made
     them; kyso's CadesSigner refuses SHA-1, so it is built here with asn1crypto."""
