@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
+from rich.table import Column, Table
 
 from clients.cli.common import (
     ALG_NAMES,
@@ -232,8 +232,9 @@ def key_list(ctx: click.Context, code: str, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("key id", "algorithm", "state", "since", "certificate subject",
-                  "valid until", "reason")
+    # Key ids whole, never folded: the other commands take them as they are printed.
+    table = Table(Column("key id", no_wrap=True), "algorithm", "state", "since",
+                  "certificate subject", "valid until", "reason")
     for d in rows:
         crt = d.get("certificate") or {}
         table.add_row(d["key_id"], d["algorithm"], d["state"],

@@ -28,5 +28,12 @@ def kyso(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Kyso:
             monkeypatch.delenv(name)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("NO_COLOR", "1")
+    # The consoles exist since clients.cli.common was first imported, by whichever test
+    # came first: COLUMNS alone does not reach one made earlier (nor one on TERM=dumb).
+    from clients.cli import common
+
+    for console in (common.out, common.err):
+        monkeypatch.setattr(console, "_width", 200)
+        monkeypatch.setattr(console, "_height", 50)
     monkeypatch.chdir(tmp_path)
     return Kyso()
