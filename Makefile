@@ -11,6 +11,11 @@ HSM_DIR ?= var/hsm
 # poppler-utils: pdftoppm, which checks page 1 has room for them (signer/formats/pdf/room.py).
 APT_PACKAGES := softhsm2 p11-kit p11-kit-modules opensc poppler-utils xmlsec1 libnss3-tools openssl curl postgresql fonts-liberation2
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): most tests wait on real servers, tokens and databases,
+# so three share this machine's two cores well (each module stays on one worker, so a
+# module's server is started once); TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 3
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 # Every distribution of the development environment ('.[dev]'), pinned with its
 # sha256 hashes; `make lock` regenerates it (LOCK_ARGS=--upgrade, or
 # LOCK_ARGS="--upgrade-package NAME", to move pins), `make audit` checks it.
@@ -38,13 +43,13 @@ run: deps
 test: test-sqlite test-postgres
 
 test-sqlite: deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-postgres: deps
 	@d=$$(mktemp -d /tmp/kyso-pg.XXXXXX); \
 	url=$$(scripts/pg-throwaway.sh start $$d) || exit 1; \
 	echo "== the suite on PostgreSQL ($$url)"; \
-	KYSO_TEST_POSTGRES_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	KYSO_TEST_POSTGRES_URL="$$url" $(PYTEST) $(PYTEST_ARGS); rc=$$?; \
 	scripts/pg-throwaway.sh stop $$d; rm -rf $$d; exit $$rc
 
 deps: apt venv
