@@ -10,12 +10,12 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-from signer.config import Settings, is_loopback
+from signer.config import Settings
 from signer.runtime.demo import DEMO_TOKEN_FILE
 from signer.runtime.host import Node, check_pdf_font
-from signer.runtime.observe import dump_stacks_on_sigusr1, serve_metrics
+from signer.runtime.metrics import start_metrics
+from signer.runtime.observe import dump_stacks_on_sigusr1
 
 log = logging.getLogger(__name__)
 
@@ -89,27 +89,3 @@ def serve(
         metrics.shutdown()
     print("kyso: stopped", flush=True)
     return node
-
-
-
-
-def start_metrics(settings: Settings) -> Any:
-    """Serve /metrics if ``server.metrics_listen`` is set; prints where. With TLS
-    configured it is HTTPS only; plain HTTP off loopback (allowed by
-    ``metrics_allow_plaintext`` only) is logged as a warning."""
-    listen = settings.server.metrics_listen
-    if not listen:
-        return None
-    cert, key = settings.server.tls_cert_file, settings.server.tls_key_file
-    if cert is None and not is_loopback(listen.rpartition(":")[0]):
-        log.warning("serving Prometheus metrics in plain HTTP on %s, off loopback "
-                    "(server.metrics_allow_plaintext): anyone who can reach the port, or "
-                    "watch the network path, reads every agency's signing volume; configure "
-                    "server.tls_cert_file and server.tls_key_file to serve them over HTTPS",
-                    listen)
-    server, port = serve_metrics(listen, certfile=str(cert) if cert else None,
-                                 keyfile=str(key) if key else None)
-    scheme = "https" if cert else "http"
-    host = listen.rpartition(":")[0]
-    print(f"kyso: serving Prometheus metrics on {scheme}://{host}:{port}/metrics", flush=True)
-    return server

@@ -125,7 +125,7 @@ def serve_workers(settings: Settings, *, demo: bool, demo_token_file: Path) -> N
     if demo:
         print(f"kyso: demo admin token in {demo_token_file}: "
               f"export KYSO_TOKEN=$(cat {demo_token_file})", flush=True)
-    from signer.runtime.server import start_metrics
+    from signer.runtime.metrics import start_metrics
 
     metrics = start_metrics(settings)
     print(f"kyso: serving gRPC on {listen} (nodes {settings.node_id}-0..{n - 1}, "

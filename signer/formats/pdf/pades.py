@@ -23,7 +23,7 @@ Decree 30/2020/NĐ-CP, Appendix I appearance profiles:
   and the issuing body begin. If page 1 has ink there (rendered, ``signer.formats.pdf.room``)
   the signature is refused, naming ``--at PAGE,X,Y``, which puts the block anywhere.
 
-Errors, in ``signer.errors``' one tree (``PdfSignError`` marks those of this module)::
+Errors (``signer.formats.pdf.errors``), in ``signer.errors``' one tree::
 
     PdfSignError(KysoError)
     ├── BadPdf(InvalidRequest)             malformed, encrypted, bad options
@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from signer.errors import InvalidRequest, KysoError, LimitExceeded, NotUsable, RemoteError
+from signer.errors import KysoError, RemoteError
+from signer.formats.pdf.errors import BadPdf, PdfPreconditionFailed, PdfSignError, PdfTooLarge
 
 if TYPE_CHECKING:
     from signer.formats.pdf.personal import TrustCheck
@@ -99,24 +100,6 @@ ROOM_MAX_INK_PX = 8  # at 100 dpi: more dark pixels than this is content (specks
 
 SignRaw = Callable[[bytes, str], bytes]  # (digest, "sha256") -> raw signature
 Timestamp = Callable[[bytes], bytes]  # DER TimeStampReq -> DER TimeStampResp
-
-
-class PdfSignError(KysoError):
-    """A PDF that cannot be signed as asked. Each subclass is also the ``signer.errors``
-    class saying why (its ``status`` is that class's), so the server's interceptor and
-    the CLI treat it like any other kyso error."""
-
-
-class BadPdf(PdfSignError, InvalidRequest):
-    pass
-
-
-class PdfTooLarge(PdfSignError, LimitExceeded):
-    pass
-
-
-class PdfPreconditionFailed(PdfSignError, NotUsable):
-    pass
 
 
 # --- layout (pure functions, unit-tested) -------------------------------------------------

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from signer.catalogue import Message, render, sub_indication_vi
-from signer.formats.pdf.pades import PdfPreconditionFailed
+from signer.formats.pdf.errors import PdfPreconditionFailed
 
 __all__ = [
     "STRONG_HASHES",
