@@ -7,10 +7,15 @@ PY := $(VENV)/bin/python
 KYSO := $(VENV)/bin/kyso
 HSM_DIR ?= var/hsm
 # fonts-liberation2: Liberation Serif 2.x (SIL OFL 1.1), metric-compatible with Times New Roman
-# and with every Vietnamese letter, for the PDF attachment/copy blocks (clients/pdf_font.py);
-# poppler-utils: pdftoppm, which checks page 1 has room for them (clients/pdf_room.py).
+# and with every Vietnamese letter, for the PDF attachment/copy blocks (signer/formats/pdf/font.py);
+# poppler-utils: pdftoppm, which checks page 1 has room for them (signer/formats/pdf/room.py).
 APT_PACKAGES := softhsm2 p11-kit p11-kit-modules opensc poppler-utils xmlsec1 libnss3-tools openssl curl postgresql fonts-liberation2
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): most tests wait on real servers, tokens and databases,
+# so three share this machine's two cores well (each module stays on one worker, so a
+# module's server is started once); TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 3
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 # Every distribution of the development environment ('.[dev]'), pinned with its
 # sha256 hashes; `make lock` regenerates it (LOCK_ARGS=--upgrade, or
 # LOCK_ARGS="--upgrade-package NAME", to move pins), `make audit` checks it.
@@ -19,7 +24,7 @@ LOCK_ARGS ?=
 UV_VERSION := 0.13.9
 LOCK_TOOLS := build/lock-tools
 
-.PHONY: run test test-sqlite test-postgres deps apt venv lock audit proto lint clean
+.PHONY: run test test-sqlite test-postgres deps apt venv lock audit proto lint check-extras clean
 
 run: deps
 	@eval "$$(hsm-sim/provision.sh $(HSM_DIR))" && \
@@ -38,13 +43,13 @@ run: deps
 test: test-sqlite test-postgres
 
 test-sqlite: deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-postgres: deps
 	@d=$$(mktemp -d /tmp/kyso-pg.XXXXXX); \
 	url=$$(scripts/pg-throwaway.sh start $$d) || exit 1; \
 	echo "== the suite on PostgreSQL ($$url)"; \
-	KYSO_TEST_POSTGRES_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	KYSO_TEST_POSTGRES_URL="$$url" $(PYTEST) $(PYTEST_ARGS); rc=$$?; \
 	scripts/pg-throwaway.sh stop $$d; rm -rf $$d; exit $$rc
 
 deps: apt venv
@@ -92,9 +97,17 @@ audit: venv
 proto: venv
 	$(PY) scripts/gen_proto.py
 
+# ruff, mypy, then the import contracts of pyproject.toml [tool.importlinter]
+# (which package may import which: the client never the server, and so on).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+# `pip install kyso` and `pip install 'kyso[server]'` each suffice: the built wheel in a
+# clean venv with only the locked distributions it declares, then its imports.
+check-extras: venv
+	scripts/check_extras.sh $(VENV)
 
 clean:
-	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

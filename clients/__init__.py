@@ -1,8 +1,9 @@
 """The thin kyso client: hash locally, send digests, receive signatures.
 
-Depends on grpcio, protobuf and the standard library only (no PKCS#11, no
-SQL): a document system installs it alone. ``__all__`` is the public surface
-and is pinned by ``tests/clients/test_public_api.py``.
+Depends on grpcio, protobuf, cryptography, asn1crypto and kyso's shared core
+(``signer.errors``, ``signer.formats`` …; no PKCS#11, no SQL): a document system
+installs it alone. ``__all__`` is the public surface and is pinned by
+``tests/clients/test_client_isolation.py``.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from typing import Any
 
 import grpc
 
-from clients.tsp import make_request
+from signer.formats.tsp import make_request
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from kyso.registry.v1 import (
 )
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
+from signer.errors import RemoteError
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +53,14 @@ SCHEMES = {
 }
 
 
-class KysoClientError(Exception):
+class KysoClientError(RemoteError):
     """A call failed; ``code`` is the gRPC status name, ``message`` the server's words.
 
     ``message_code`` and ``message_params``, when the server sent them, name the refusal in
     ``signer.catalogue`` (so that it can be said in the reader's language), and
     ``message_detail`` is the underlying library's words. ``unreachable``: no server
-    answered at all (``endpoint``)."""
+    answered at all (``endpoint``). A ``signer.errors.RemoteError``: shared code (the PAdES
+    signer) recognises it by class."""
 
     def __init__(self, code: str, message: str, *, message_code: str = "",
                  message_params: dict[str, str] | None = None, message_detail: str = "",
@@ -778,25 +780,17 @@ class KysoClient:
 
 
 def post_timestamp_query(url: str, request_der: bytes, timeout: float = 60.0) -> bytes:
-    """RFC 3161 §3.4: POST a TimeStampReq over HTTP; return the TimeStampResp."""
-    import urllib.error
-    import urllib.request
+    """RFC 3161 §3.4: POST a TimeStampReq over HTTP; return the TimeStampResp.
 
-    req = urllib.request.Request(
-        url, data=request_der, method="POST",
-        headers={"Content-Type": "application/timestamp-query"},
-    )
+    ``signer.formats.tsp.post_query``, the server's own exchange (without its retries),
+    with its failures as ``KysoClientError``."""
+    from signer.formats.tsp import TsaTransportError, post_query
+
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            body: bytes = resp.read(1 << 20)
-            return body
-    except urllib.error.HTTPError as exc:
-        detail = exc.read(4096).decode("utf-8", "replace").strip()
-        if exc.headers.get("Content-Type", "").startswith("application/timestamp-reply"):
-            detail = "the TSA could not record the token; retry later"
-        raise KysoClientError(f"HTTP {exc.code}", detail or str(exc.reason)) from None
-    except urllib.error.URLError as exc:
-        raise KysoClientError("UNAVAILABLE", f"cannot reach {url}: {exc.reason}") from None
+        return post_query(url, request_der, timeout)
+    except TsaTransportError as exc:
+        code = f"HTTP {exc.status}" if exc.status is not None else "UNAVAILABLE"
+        raise KysoClientError(code, exc.detail) from None
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -28,15 +28,6 @@ _HASHES = {"sha1": "SHA-1", "md5": "MD5", "sha224": "SHA-224", "sha256": "SHA-25
 _TIMESTAMP_FORMATS = ("RFC 3161", "PDF document timestamp")
 
 
-def sub_indication_vi(sub: str) -> str:
-    """An EN 319 102-1 sub-indication (or main indication) in Vietnamese; the code itself
-    if the catalogue does not know it."""
-    for key in (f"sub.{sub}", f"indication.{sub}"):
-        if key in CATALOGUE:
-            return text(key, "vi")
-    return sub
-
-
 def indication(value: int) -> str:
     return INDICATIONS.get(value, "UNSPECIFIED")
 
@@ -206,7 +197,10 @@ def _summary(s: dict[str, Any], t: Any, say: Any) -> list[str]:
     head = f"{t('label.signature', index=s['index'])}: {t('indication.' + ind)}"
     if sub:
         head += f" ({t('sub.' + sub) if 'sub.' + sub in CATALOGUE else sub}; {sub})"
-    out = [head, f"  {t('label.format')}: {s['format']}"]
+    fmt = s["format"]
+    if fmt == _TIMESTAMP_FORMATS[1]:  # English words on the wire: said in the reader's language
+        fmt = t("label.document_timestamp")
+    out = [head, f"  {t('label.format')}: {fmt}"]
     if s["field"] and (s["format"].startswith("PAdES") or s["format"] == _TIMESTAMP_FORMATS[1]):
         out.append(f"  {t('label.field')}: {s['field']}")
     c, a = s["signer"], s["agency"]

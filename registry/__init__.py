@@ -1,1 +1,2 @@
-"""kyso registry: agencies and their codes, keys, certificates (and, later, clients and audit)."""
+"""kyso registry: agencies and their codes, keys and certificates, API clients and their
+grants, the audit log, statistics; ``registry.db`` holds every table."""

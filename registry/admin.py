@@ -7,11 +7,12 @@ import logging
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from registry.agencies.codes import parse_code
+from registry.agencies.lifecycle import AgencyRegistry
 from registry.audit import AuditLog, current_actor
-from registry.codes import parse_code
+from registry.db.store import Agency, KeyRecord, RegistryStore
 from registry.devca import DevCa
 from registry.keys import KeyLifecycle, KeyPolicy
-from registry.store import Agency, KeyRecord, RegistryStore
 from signer.errors import InvalidRequest, NotFound, NotUsable
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm, Scheme
@@ -47,7 +48,12 @@ class RegistryAdmin:
     def create_agency(self, code: str, name: str) -> Agency:
         parsed = parse_code(code)
         with self._action("agency.create", parsed.code, {"name": name}):
-            agency = self.registry.create_agency(parsed, name)
+            # The lifecycle (status, validity, "create" event, closed codes never reused)
+            # is AgencyRegistry's; an administrator may add a body before its parent.
+            if not name.strip():
+                raise InvalidRequest("agency name is empty: give the body's official name")
+            a = AgencyRegistry(self.registry.engine).create(parsed, name, require_parent=False)
+            agency = Agency(a.code, a.name, a.format, a.level, a.parent_code, ())
         log.info("created agency %s", agency.code)
         return agency
 

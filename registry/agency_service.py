@@ -1,6 +1,6 @@
 """registry.v1 AgencyService: the agency-code registry over gRPC.
 
-Converts messages to domain calls on ``registry.agencies.AgencyRegistry`` and
+Converts messages to domain calls on ``registry.agencies.lifecycle.AgencyRegistry`` and
 back; the registry never sees ``_pb2`` types. Dates travel as ``YYYY-MM-DD``.
 """
 
@@ -11,17 +11,17 @@ from datetime import date
 from typing import Any
 
 import grpc
-from sqlalchemy.engine import Engine
 
 from kyso.registry.v1 import agencies_pb2, agencies_pb2_grpc
-from registry.agencies import (
+from registry.agencies.lifecycle import (
     AgencyEvent,
     AgencyRegistry,
     AgencyState,
     ImportPlan,
-    parse_date,
 )
+from registry.agencies.names import parse_date
 from signer.errors import InvalidRequest
+from signer.runtime.context import Context
 
 SERVICE = str(agencies_pb2.DESCRIPTOR.services_by_name["AgencyService"].full_name)
 
@@ -151,8 +151,8 @@ class AgencyServicer(agencies_pb2_grpc.AgencyServiceServicer):  # type: ignore[m
         )
 
 
-def add_agency_service(server: grpc.Server, engine: Engine) -> str:
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
     """Serve AgencyService on ``server``; returns its full name (health, reflection)."""
     add: Any = agencies_pb2_grpc.add_AgencyServiceServicer_to_server  # generated: untyped
-    add(AgencyServicer(AgencyRegistry(engine)), server)
-    return SERVICE
+    add(AgencyServicer(AgencyRegistry(ctx.registry.engine)), server)
+    return (SERVICE,)

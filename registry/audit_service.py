@@ -19,6 +19,7 @@ from registry.audit import (
 )
 from signer.errors import InvalidRequest
 from signer.keys.store import Pkcs11KeyStore
+from signer.runtime.context import Context
 
 
 def problem_pb(p: AuditProblem) -> audit_pb2.AuditProblem:
@@ -88,10 +89,13 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):  # type: ignore[misc, 
         )
 
 
-def add_audit_service(server: grpc.Server, engine: Engine, keystore: Pkcs11KeyStore,
-                      audit: AuditLog | None, pinned: frozenset[bytes] = frozenset()) -> str:
-    """Register the servicer on ``server``; returns the service's full name (for health)."""
+SERVICE = str(audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name)
+
+
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve AuditService on ``server``; returns its full name (health, reflection)."""
     audit_pb2_grpc.add_AuditServiceServicer_to_server(  # type: ignore[no-untyped-call, unused-ignore]
-        AuditServicer(engine, keystore, audit, pinned), server
+        AuditServicer(ctx.registry.engine, ctx.keystore, ctx.audit,
+                      ctx.settings.audit.pinned()), server
     )
-    return str(audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name)
+    return (SERVICE,)

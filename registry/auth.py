@@ -28,12 +28,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from registry.codes import parse_code
-from registry.models import Base
+from registry.agencies.codes import parse_code
+from registry.db.clients import ClientRow, GrantRow
 from signer.errors import AlreadyExists, InvalidRequest, NotFound
 
 TOKEN_PREFIX = "kyso_"
@@ -53,35 +53,6 @@ class Role(enum.Enum):
         raise InvalidRequest(
             f"unknown role {name!r}: use one of " + ", ".join(r.value for r in cls)
         )
-
-
-class ClientRow(Base):
-    __tablename__ = "api_clients"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "system" | "person"
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    token_hint: Mapped[str | None] = mapped_column(String(16))
-    cert_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    grants: Mapped[list[GrantRow]] = relationship(
-        back_populates="client", order_by="GrantRow.id", cascade="all, delete-orphan"
-    )
-
-
-class GrantRow(Base):
-    __tablename__ = "client_grants"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"), index=True)
-    role: Mapped[str] = mapped_column(String(16))
-    scope: Mapped[str] = mapped_column(String(35))  # "" = every agency
-    subtree: Mapped[bool] = mapped_column(Boolean)
-
-    client: Mapped[ClientRow] = relationship(back_populates="grants")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +132,7 @@ class AuthStore:
 
     @contextmanager
     def _session(self, doing: str) -> Iterator[Session]:
-        from registry.store import translate_sql_errors
+        from registry.db.store import translate_sql_errors
 
         with translate_sql_errors(doing), self._sessions.begin() as s:
             yield s

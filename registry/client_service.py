@@ -10,6 +10,7 @@ from kyso.registry.v1 import clients_pb2, clients_pb2_grpc
 from registry.auth import AuthStore, ClientInfo, Role
 from signer.errors import InvalidRequest, NotAuthenticated
 from signer.runtime.auth import current_principal
+from signer.runtime.context import Context
 
 
 def client_pb(info: ClientInfo) -> clients_pb2.Client:
@@ -89,3 +90,12 @@ class ClientServicer(clients_pb2_grpc.ClientServiceServicer):  # type: ignore[mi
         if principal is None:
             raise NotAuthenticated("not authenticated")
         return client_pb(self._store.get(principal.name))
+
+
+SERVICE = str(clients_pb2.DESCRIPTOR.services_by_name["ClientService"].full_name)
+
+
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve ClientService on ``server``; returns its full name (health, reflection)."""
+    clients_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(ctx.auth), server)
+    return (SERVICE,)

@@ -1,7 +1,7 @@
 """The development CA: a CA whose key lives in the HSM and which issues
 organization certificates, so that the embedded default works with no external
-CA. Production deployments import certificates from the Government CA instead
-(issue 4); ``devca.enabled = false`` turns this off.
+CA. Production deployments import certificates from the Government CA instead;
+``devca.enabled = false`` turns this off.
 
 It also issues a *person's* certificate from a CSR (``issue_person``), so that the
 demo can show Decree 30/2020's leader-then-seal flow end to end: the leader makes a
@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from registry.audit.actions import note
-from registry.store import Agency, KeyPurpose, KeyRecord, KeyState, RegistryStore
+from registry.db.store import Agency, KeyPurpose, KeyRecord, KeyState, RegistryStore
 from signer.digest import HashAlg
 from signer.errors import InvalidRequest, NotUsable
 from signer.formats.x509 import issue_certificate
@@ -160,7 +160,7 @@ class DevCa:
         Circular 15/2025 (RSA >= 2048, ECDSA >= 256), or that is one of kyso's own
         HSM keys. Nothing is stored: the certificate
         and its serial go to the audit record of the request."""
-        from registry.agencies import control_character_problem
+        from registry.agencies.names import control_character_problem
 
         if not 1 <= validity_days <= MAX_PERSON_DAYS:
             raise InvalidRequest(f"validity_days must be between 1 and {MAX_PERSON_DAYS}")

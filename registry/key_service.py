@@ -8,14 +8,13 @@ import grpc
 
 from kyso.common.v1 import common_pb2
 from kyso.registry.v1 import keys_pb2, keys_pb2_grpc
-from registry.admin import RegistryAdmin
+from registry.db.store import KeyRecord
 from registry.keys import AgencyAssets, KeyLifecycle, SignatureProfile, load_certificates
 from registry.service import key_pb
-from registry.store import KeyRecord
-from signer.config import Settings
 from signer.errors import InvalidRequest
 from signer.keys.types import KeyAlgorithm
-from signer.service import KEYALG_FROM_PB, scheme_from_pb
+from signer.runtime.context import Context
+from signer.wire import KEYALG_FROM_PB, scheme_from_pb
 
 PROFILE_TO_PB = {
     SignatureProfile.SEAL: keys_pb2.SIGNATURE_PROFILE_SEAL,
@@ -53,7 +52,7 @@ def assets_pb(assets: AgencyAssets, *, with_png: bool) -> keys_pb2.AgencyAssets:
         seal_height_px=assets.seal_height_px,
         default_profile=PROFILE_TO_PB[assets.default_profile],
         updated_unix=_unix(assets.updated_at),
-        skip_personal_signature_check=assets.skip_personal_signature_check,  # pdf
+        skip_personal_signature_check=assets.skip_personal_signature_check,
         xml_form=assets.xml_form.value,
     )
 
@@ -202,7 +201,7 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):  # type: ignore[misc, unuse
         return assets_pb(self._keys.set_xml_form(request.agency_code, request.form),
                          with_png=False)
 
-    def SetPdfPolicy(  # pdf
+    def SetPdfPolicy(
         self, request: keys_pb2.SetPdfPolicyRequest, context: grpc.ServicerContext
     ) -> keys_pb2.AgencyAssets:
         return assets_pb(
@@ -226,10 +225,11 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):  # type: ignore[misc, unuse
 KEY_SERVICE = str(keys_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name)
 
 
-def add_key_service(server: grpc.Server, admin: RegistryAdmin, settings: Settings) -> str:
-    """Serve KeyService on ``server`` with ``admin``'s key store, registry, key policy and
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve KeyService on ``server`` with the node's key store, registry, key policy and
     development CA; trust anchors are ``[keys] trust_anchor_files`` plus the development CA.
     Returns the service's full name (for health and reflection)."""
+    admin, settings = ctx.admin, ctx.settings
     anchors: list[bytes] = []
     for path in settings.keys.trust_anchor_files:
         anchors += load_certificates(path.read_bytes(), f"trust anchor file {path}")
@@ -240,4 +240,4 @@ def add_key_service(server: grpc.Server, admin: RegistryAdmin, settings: Setting
     )
     add: Any = keys_pb2_grpc.add_KeyServiceServicer_to_server  # generated code is untyped
     add(KeyServicer(lifecycle), server)
-    return KEY_SERVICE
+    return (KEY_SERVICE,)

@@ -3,7 +3,7 @@
 Keys are generated inside the HSM and never leave it; this module only moves
 public material: CSRs (PKCS#10, signed in the HSM), certificates and chains.
 
-States (``registry.store.KeyState``)::
+States (``registry.db.store.KeyState``)::
 
     generate ──> PENDING ──import/issue certificate──> ACTIVE ──rotate──> RETIRED
                     │                                     │                 │
@@ -41,10 +41,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from sqlalchemy import select
 
+from registry.agencies.codes import parse_code
 from registry.audit.actions import note
-from registry.codes import parse_code
-from registry.models import AgencyAssetRow
-from registry.store import KeyPurpose, KeyRecord, KeyState, RegistryStore, split_der_sequence
+from registry.db.models import AgencyAssetRow
+from registry.db.store import KeyPurpose, KeyRecord, KeyState, RegistryStore, split_der_sequence
 from signer.digest import HashAlg
 from signer.errors import InvalidRequest, NotFound, NotUsable
 from signer.formats import _der
@@ -292,7 +292,7 @@ class AgencyAssets:
     seal_height_px: int
     default_profile: SignatureProfile
     updated_at: datetime | None
-    skip_personal_signature_check: bool = False  # pdf
+    skip_personal_signature_check: bool = False
     xml_form: XmlForm = XmlForm.XML_DSIG
 
 
@@ -314,7 +314,7 @@ def _assets(row: AgencyAssetRow | None, code: str) -> AgencyAssets:
         h,
         SignatureProfile(row.default_profile),
         updated,
-        bool(row.skip_personal_signature_check),  # pdf
+        bool(row.skip_personal_signature_check),
         XmlForm.parse(row.xml_form or XmlForm.XML_DSIG.value),
     )
 
@@ -823,7 +823,7 @@ class KeyLifecycle:
         return self._save_assets(code, seal=None, profile=None, xml_form=chosen)
 
     def set_pdf_policy(self, agency_code: str, *, skip_personal_signature_check: bool
-                       ) -> AgencyAssets:  # pdf
+                       ) -> AgencyAssets:
         """Whether the seal profile may sign a PDF that has no valid personal signature."""
         code = self.registry.get_agency(agency_code).code
         return self._save_assets(code, seal=None, profile=None,
@@ -835,7 +835,7 @@ class KeyLifecycle:
         *,
         seal: tuple[bytes, float, float] | None,
         profile: SignatureProfile | None,
-        skip_personal_check: bool | None = None,  # pdf
+        skip_personal_check: bool | None = None,
         xml_form: XmlForm | None = None,
     ) -> AgencyAssets:
         now = datetime.now(UTC)
@@ -850,7 +850,7 @@ class KeyLifecycle:
                 row.seal_png, row.seal_width_mm, row.seal_height_mm = seal
             if profile is not None:
                 row.default_profile = profile.value
-            if skip_personal_check is not None:  # pdf
+            if skip_personal_check is not None:
                 row.skip_personal_signature_check = skip_personal_check
             if xml_form is not None:
                 row.xml_form = xml_form.value

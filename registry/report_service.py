@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from kyso.registry.v1 import reports_pb2, reports_pb2_grpc
 from registry.reports import monthly_report
 from signer.runtime.auth import current_principal
+from signer.runtime.context import Context
 
 
 class ReportServicer(reports_pb2_grpc.ReportServiceServicer):  # type: ignore[misc]
@@ -28,3 +29,13 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):  # type: ignore[mi
                                         document_type=x.document_type, signatures=x.signatures,
                                         timestamped=x.timestamped) for x in r.rows],
         )
+
+
+SERVICE = str(reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name)
+
+
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve ReportService on ``server``; returns its full name (health, reflection)."""
+    reports_pb2_grpc.add_ReportServiceServicer_to_server(ReportServicer(ctx.registry.engine),
+                                                         server)
+    return (SERVICE,)

@@ -14,12 +14,12 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from registry.agencies.codes import parse_code
 from registry.auth import Grant, Role
-from registry.codes import parse_code
-from registry.models import AgencyRow
+from registry.db.models import AgencyRow
+from registry.db.records import SignatureRecordRow
+from registry.db.tsa import TsaTokenRow
 from signer.errors import InvalidRequest, StoreUnavailable
-from signer.records import SignatureRecordRow
-from tsa.models import TsaTokenRow
 
 VN = timezone(timedelta(hours=7), "ICT")
 

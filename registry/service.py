@@ -1,8 +1,5 @@
-"""registry.v1 gRPC servicer: converts messages to domain objects and back.
-
-Not yet authenticated or authorised (issue 4): the server only listens on
-loopback unless TLS is configured.
-"""
+"""registry.v1 RegistryService: converts messages to domain objects and back
+(authentication and authorisation happen before, in ``signer.runtime.auth``)."""
 
 from __future__ import annotations
 
@@ -11,11 +8,12 @@ import grpc
 from kyso.common.v1 import common_pb2
 from kyso.registry.v1 import registry_pb2, registry_pb2_grpc
 from registry.admin import RegistryAdmin
-from registry.codes import CodeFormat
-from registry.store import Agency, KeyRecord, KeyState
+from registry.agencies.codes import CodeFormat
+from registry.db.store import Agency, KeyRecord, KeyState
 from signer.errors import InvalidRequest
 from signer.keys.types import KeyAlgorithm
-from signer.service import KEYALG_FROM_PB, KEYALG_TO_PB, SCHEME_TO_PB, cert_pb, scheme_from_pb
+from signer.runtime.context import Context
+from signer.wire import KEYALG_FROM_PB, KEYALG_TO_PB, SCHEME_TO_PB, cert_pb, scheme_from_pb
 
 STATE_TO_PB = {
     KeyState.PENDING: registry_pb2.KEY_STATE_PENDING,
@@ -110,3 +108,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):  # type: igno
         if self._admin.devca is None:
             raise InvalidRequest("the development CA is disabled on this server")
         return cert_pb(self._admin.devca.certificate())
+
+
+SERVICE = str(registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name)
+
+
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve RegistryService on ``server``; returns its full name (health, reflection)."""
+    registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(ctx.admin), server)
+    return (SERVICE,)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Re-render the pictures of docs/decree30.md: the Decree 30-like test page of
-tests/decree30.py, signed by clients.pdf.sign_pdf (the code of ``kyso sign pdf`` and
+tests/decree30.py, signed by signer.formats.pdf.pades.sign_pdf (the code of ``kyso sign pdf`` and
 ``SignPdf``) with a throwaway local key at a fixed time, rendered by pdftoppm at 100 dpi.
 
     .venv/bin/python scripts/render_decree30_docs.py [--out docs/img/decree30]
@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> None:
-    from clients.pdf import VN_TZ, SealImage
+    from signer.formats.pdf.pades import VN_TZ, SealImage
     from tests import decree30 as d
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -12,7 +12,7 @@ of a Vietnamese report; it goes under "Chi tiết kỹ thuật" (technical detai
 Keys are ``group.name``. Templates use ``str.format`` fields named after the
 message's parameters; both languages of an entry take the same parameters. A parameter
 named in ``REFS`` holds a catalogue key of the group it names (``what="signer"`` is
-rendered as ``what.signer`` in the same language). ``tests/test_catalogue.py`` renders
+rendered as ``what.signer`` in the same language). ``tests/signer/test_catalogue.py`` renders
 every entry in both languages and fails on a missing key, an unfilled placeholder or an
 English word in Vietnamese.
 
@@ -35,6 +35,7 @@ __all__ = [
     "fields",
     "legacy",
     "render",
+    "sub_indication_vi",
     "text",
 ]
 
@@ -284,6 +285,8 @@ CATALOGUE: Mapping[str, Entry] = {
     "label.no_signature": _E("Không có chữ ký số.", "No signature found."),
     "label.signature": _E("Chữ ký số {index}", "Signature {index}"),
     "label.format": _E("Định dạng", "Format"),
+    # the format of a /DocTimeStamp (the wire's "PDF document timestamp")
+    "label.document_timestamp": _E("dấu thời gian của tài liệu PDF", "PDF document timestamp"),
     "label.field": _E("Trường chữ ký", "Signature field"),
     "label.signer": _E("Người ký", "Signer"),
     "label.agency_code": _E("mã định danh {code}", "agency code {code}"),
@@ -596,3 +599,12 @@ CATALOGUE: Mapping[str, Entry] = {
     "cli.bad_endpoint": _E("địa chỉ máy chủ không hợp lệ hoặc không phân giải được",
                            "the server address is malformed or cannot be resolved"),
 }
+
+
+def sub_indication_vi(sub: str) -> str:
+    """An EN 319 102-1 sub-indication (or main indication) in Vietnamese; the code itself
+    if the catalogue does not know it."""
+    for key in (f"sub.{sub}", f"indication.{sub}"):
+        if key in CATALOGUE:
+            return text(key, "vi")
+    return sub

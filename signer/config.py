@@ -310,10 +310,10 @@ class DevCaSettings(_Section):
 
 
 class PdfSettings(_Section):
-    """PAdES appearances (clients/pdf.py): the font of the attachment and copy blocks.
+    """PAdES appearances (signer/formats/pdf/pades.py): the font of the attachment and copy blocks.
 
     Checked at start (``kyso serve`` refuses to run otherwise): the font must have every
-    character the blocks may use, Vietnamese letters included (clients/pdf_font.py).
+    character the blocks may use, Vietnamese letters included (signer/formats/pdf/font.py).
     Unset: Liberation Serif 2.x (Debian fonts-liberation2), metric-compatible with Times
     New Roman as Decree 30/2020 asks."""
 
@@ -413,7 +413,6 @@ class AuditSettings(_Section):
                          for f in self.trusted_key_fingerprints)
 
 
-# verify: begin ------------------------------------------------------------------
 class VerifySettings(_Section):
     """Signature verification (signer/verify): trust anchors, revocation, network fetching.
 
@@ -493,7 +492,6 @@ class VerifySettings(_Section):
         from signer.verify.fetch import AllowedHost
 
         return tuple(AllowedHost.parse(h) for h in self.fetch_allowed_hosts)
-# verify: end --------------------------------------------------------------------
 
 
 class Settings(BaseSettings):
@@ -515,7 +513,7 @@ class Settings(BaseSettings):
     cades: CadesTimestampSettings = Field(default_factory=CadesTimestampSettings)
     keys: KeyPolicySettings = Field(default_factory=KeyPolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
-    verify: VerifySettings = Field(default_factory=VerifySettings)  # verify
+    verify: VerifySettings = Field(default_factory=VerifySettings)
     pdf: PdfSettings = Field(default_factory=PdfSettings)
 
     @model_validator(mode="after")

@@ -14,15 +14,15 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 
+from registry.agencies.codes import parse_code
 from registry.audit import AuditLog, current_actor, wait_all
-from registry.codes import parse_code
-from registry.store import KeyRecord, KeyState, RegistryStore
+from registry.db.records import SignatureRecordRow
+from registry.db.store import KeyRecord, KeyState, RegistryStore
 from signer.digest import Digest, HashAlg
 from signer.errors import InvalidRequest, NotUsable
 from signer.formats.cms import CadesSigner
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import Scheme
-from signer.records import SignatureRecordRow
 from signer.runtime.observe import SIGNATURES
 from signer.timestamps import Timestamper
 

@@ -16,9 +16,16 @@
     │   └── StoreUnavailable       the database is away
     └── ConfigError                (start-up only)      configuration is invalid
 
+    RemoteError                    an error a kyso server reported to a client
+                                   (``clients.client.KysoClientError``); not a KysoError,
+                                   its ``code`` is the gRPC status name
+
+Modules shared by client and server (``signer.formats``) recognise both by class:
+``isinstance(exc, (KysoError, RemoteError))``, never by name.
+
 Messages are written for the person who has to act on them. They never carry
 PKCS#11 return codes, SQL or secrets: those are logged where the foreign error
-is translated (``signer.keys.store`` for PKCS#11, ``registry.store`` for SQL),
+is translated (``signer.keys.store`` for PKCS#11, ``registry.db.store`` for SQL),
 and the translated error is raised ``from`` the original.
 
 This module imports nothing outside the standard library, so that clients and
@@ -96,3 +103,12 @@ class StoreUnavailable(Unavailable):
 
 class ConfigError(KysoError):
     """Configuration is invalid; raised at start-up, before serving."""
+
+
+class RemoteError(Exception):
+    """An error a kyso server reported (the client library's ``KysoClientError``).
+
+    A marker, not a ``KysoError``: a client's error has ``code`` = the gRPC status name
+    and ``message_code`` = the catalogue code, where a ``KysoError`` has ``status`` and
+    ``code`` = the catalogue code. Shared code that runs on both sides (the PAdES signer
+    calling back into a transport) finds the errors of either by class."""

@@ -27,32 +27,19 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, LargeBinary, String, Table, delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.audit import current_actor
-from registry.models import Base
-from registry.store import translate_sql_errors
+from registry.db.idempotency import REPLIES
+from registry.db.store import translate_sql_errors
 from signer.errors import InvalidRequest
 
 MAX_KEY = 128
 
 
-class IdempotentReplyRow(Base):
-    __tablename__ = "idempotent_replies"
-
-    client: Mapped[str] = mapped_column(String(128), primary_key=True)
-    key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    method: Mapped[str] = mapped_column(String(128))
-    fingerprint: Mapped[bytes] = mapped_column(LargeBinary)
-    reply: Mapped[bytes] = mapped_column(LargeBinary)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-
-
-REPLIES = cast(Table, IdempotentReplyRow.__table__)
 Row = tuple[Table, dict[str, Any]]  # a row to commit with a request's records
 Recorder = Callable[[bytes], Row]
 T = TypeVar("T")

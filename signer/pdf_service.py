@@ -1,14 +1,14 @@
 """signer.v1 PdfService: PAdES signing of whole PDFs for clients that cannot run pyHanko.
 
-The same code as the thin client (``clients.pdf``), with an in-process
+The same code as the thin client (``signer.formats.pdf.pades``), with an in-process
 ``SignRaw`` that calls ``SignerCore`` (so every signature is recorded for the
 statistics and the audit log like any other) and, for B-T/B-LT, this node's
 TSA or the configured external one. The seal profile's leader check
-(``clients.pdf_personal``) asks this node's verifier — the ``Verify`` RPC's own,
+(``signer.formats.pdf.personal``) asks this node's verifier — the ``Verify`` RPC's own,
 with its ``[verify]`` anchors, revocation and fetch rules — about each personal
 signature, exactly as the thin client asks it over ``Verify``. The PDF is held in
-memory, bounded by ``MAX_PDF_BYTES``; errors of ``clients.pdf`` are translated
-here, once.
+memory, bounded by ``MAX_PDF_BYTES``; the errors of ``signer.formats.pdf.pades`` are
+``signer.errors`` classes, answered like any other.
 """
 
 from __future__ import annotations
@@ -18,23 +18,23 @@ from collections.abc import Callable, Iterator
 
 import grpc
 
-from clients.pdf import (
-    MAX_PDF_BYTES,
-    PdfOptions,
-    PdfSignError,
-    SealImage,
-    SigningIdentity,
-    sign_pdf,
-)
-from clients.pdf_personal import SignatureEvidence, TrustCheck, TrustVerdict
 from kyso.signer.v1 import pdf_pb2, pdf_pb2_grpc
+from registry.db.store import RegistryStore
 from registry.keys import KeyLifecycle
-from registry.store import RegistryStore
 from signer.catalogue import Message, legacy
 from signer.core import OutputFormat, SignerCore
 from signer.digest import Digest, HashAlg
 from signer.doctypes import parse_document_type
-from signer.errors import InvalidRequest, KysoError, LimitExceeded, NotUsable
+from signer.errors import InvalidRequest, LimitExceeded, NotUsable
+from signer.formats.pdf.pades import (
+    MAX_PDF_BYTES,
+    PdfOptions,
+    SealImage,
+    SigningIdentity,
+    sign_pdf,
+)
+from signer.formats.pdf.personal import SignatureEvidence, TrustCheck, TrustVerdict
+from signer.runtime.context import Context
 from signer.verify.engine import Kind, Verifier
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,6 @@ LEVEL_FROM_PB = {
     pdf_pb2.PADES_LEVEL_B_B: "B-B",
     pdf_pb2.PADES_LEVEL_B_T: "B-T",
     pdf_pb2.PADES_LEVEL_B_LT: "B-LT",
-}
-_ERRORS: dict[str, type[KysoError]] = {
-    "INVALID_ARGUMENT": InvalidRequest,
-    "RESOURCE_EXHAUSTED": LimitExceeded,
-    "FAILED_PRECONDITION": NotUsable,
 }
 
 
@@ -102,7 +97,7 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
         self._timestamp = timestamp
         self._trust = verifier_trust(verifier)
         self._max = max_bytes
-        self._font = font or None  # checked at start (signer.runtime.server.pdf_font)
+        self._font = font or None  # checked at start (signer.runtime.host.check_pdf_font)
 
     def SignPdf(
         self, request_iterator: Iterator[pdf_pb2.SignPdfRequest], context: grpc.ServicerContext
@@ -157,11 +152,9 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
         )
         seal = (SealImage(assets.seal_png, assets.seal_width_mm or 0.0,
                           assets.seal_height_mm or 0.0) if assets.seal_png else None)
-        try:
-            signed = sign_pdf(data, options, identity, sign_raw, timestamp=self._timestamp,
-                              seal=seal, personal_trust=self._trust, font=self._font)
-        except PdfSignError as exc:
-            raise _ERRORS.get(exc.status, KysoError)(exc.message) from exc
+        # sign_pdf's errors are signer.errors classes (BadPdf is an InvalidRequest...).
+        signed = sign_pdf(data, options, identity, sign_raw, timestamp=self._timestamp,
+                          seal=seal, personal_trust=self._trust, font=self._font)
         log.info("signed a PDF of %d bytes for %s as PAdES-%s", len(data), code, signed.level)
         yield pdf_pb2.SignPdfResponse(result=pdf_pb2.SignPdfResult(
             level=signed.level, signing_time=signed.signing_time,
@@ -170,14 +163,12 @@ class PdfServicer(pdf_pb2_grpc.PdfServiceServicer):
             yield pdf_pb2.SignPdfResponse(chunk=signed.data[i : i + CHUNK])
 
 
-def add_pdf_service(
-    server: grpc.Server, core: SignerCore, registry: RegistryStore, keys: KeyLifecycle,
-    timestamp: Callable[[bytes], bytes] | None, verifier: Verifier, *,
-    font: str | None = None,
-) -> str:
-    """Serve PdfService on ``server``; returns its full name (health and reflection).
-    ``verifier``: the node's, for the seal profile's check of the leader's signature;
-    ``font``: the attachment/copy blocks' font, checked at start."""
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve PdfService on ``server``; returns its full name (health and reflection). The
+    seal profile's check of the leader's signature trusts what Verify trusts (the node's
+    verifier); the attachment/copy blocks' font was checked at start."""
+    keys = KeyLifecycle(ctx.keystore, ctx.registry, ctx.admin.policy, devca=ctx.devca)
     pdf_pb2_grpc.add_PdfServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        PdfServicer(core, registry, keys, timestamp, verifier, font=font), server)
-    return PDF_SERVICE
+        PdfServicer(ctx.core, ctx.registry, keys, ctx.pdf_timestamp, ctx.verifier,
+                    font=ctx.pdf_font), server)
+    return (PDF_SERVICE,)

@@ -10,7 +10,9 @@ External TSAs get: a timeout per attempt, ``attempts`` tries with exponential
 backoff, and at most ``max_concurrency`` requests in flight from this process
 (others wait their turn, within their own deadline). Every external reply is
 checked against its request (imprint, nonce) and its signature verified before
-it is embedded.
+it is embedded. PAdES timestamps (``HttpTimestamper.query``, pyHanko checks the
+reply) take the same road: one ``[cades]`` client for both, one HTTP exchange
+(``signer.formats.tsp.post_query``) shared with the CLI.
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 
-from clients.tsp import TimestampError, check_response, make_request, token_from_response
 from signer.config import CadesTimestampSettings
 from signer.digest import Digest
 from signer.errors import KysoError, Unavailable
+from signer.formats.tsp import (
+    TimestampError,
+    check_response,
+    make_request,
+    post_query,
+    token_from_response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +69,13 @@ class InternalTimestamper:
             return None
 
 
+class _NoReply(Exception):
+    """Every attempt failed without a TimeStampResp (the reason is the message)."""
+
+
 class HttpTimestamper:
-    """Timestamps from an external RFC 3161 TSA over HTTP(S)."""
+    """Timestamps from an external RFC 3161 TSA over HTTP(S), per the ``[cades]`` settings:
+    CAdES signature timestamps (call it) and PAdES ones (``query``)."""
 
     def __init__(self, settings: CadesTimestampSettings) -> None:
         self._s = settings
@@ -72,8 +83,34 @@ class HttpTimestamper:
         self._policy = _FailurePolicy(settings.on_failure, settings.url)
 
     def __call__(self, digest: Digest) -> bytes | None:
-        s = self._s
         request, _nonce = make_request(digest.value, digest.alg.value)
+        try:
+            reply = self._exchange(request)
+            check_response(reply, request_der=request)
+            return token_from_response(reply)
+        except TimestampError as exc:  # a refusal or a bad token: retrying won't help
+            reason = f"rejected: {exc}"
+        except _NoReply as exc:
+            reason = str(exc)
+        self._policy.failed(reason)
+        return None
+
+    def query(self, request_der: bytes) -> bytes:
+        """The DER TimeStampResp the TSA gives for the DER TimeStampReq ``request_der``
+        (a refusal included: the caller reads it), with the retries and limits of
+        ``__call__``. Raises ``Unavailable`` when no attempt got a reply, whatever
+        ``on_failure`` says: the level a caller asked for is not lowered here."""
+        try:
+            return self._exchange(request_der)
+        except _NoReply as exc:
+            raise Unavailable(
+                f"the timestamp authority ({self._s.url}) failed: {exc}; retry later"
+            ) from None
+
+    def _exchange(self, request: bytes) -> bytes:
+        """One reply for ``request``: up to ``attempts`` tries, each with its timeout and
+        a slot among ``max_concurrency``; ``_NoReply`` when none answered."""
+        s = self._s
         deadline = time.monotonic() + s.attempts * (s.timeout_s + s.backoff_s * 2**s.attempts)
         delay = s.backoff_s
         reason = "no attempt made"
@@ -82,13 +119,8 @@ class HttpTimestamper:
                 reason = f"{s.max_concurrency} requests already in flight"
                 break
             try:
-                reply = self._post(request)
-                check_response(reply, request_der=request)
-                return token_from_response(reply)
-            except TimestampError as exc:  # a refusal or a bad token: retrying won't help
-                reason = f"rejected: {exc}"
-                break
-            except (OSError, urllib.error.URLError) as exc:
+                return post_query(s.url, request, s.timeout_s)
+            except OSError as exc:  # TsaTransportError: unreachable, HTTP error, not a reply
                 reason = f"attempt {attempt}/{s.attempts}: {exc}"
                 log.info("TSA %s: %s", s.url, reason)
             finally:
@@ -96,19 +128,4 @@ class HttpTimestamper:
             if attempt < s.attempts:
                 time.sleep(delay)
                 delay *= 2
-        self._policy.failed(reason)
-        return None
-
-    def _post(self, request: bytes) -> bytes:
-        req = urllib.request.Request(
-            self._s.url,
-            data=request,
-            headers={"Content-Type": "application/timestamp-query"},
-            method="POST",
-        )
-        with urllib.request.urlopen(req, timeout=self._s.timeout_s) as resp:
-            ctype = resp.headers.get("Content-Type", "")
-            if not ctype.startswith("application/timestamp-reply"):
-                raise OSError(f"unexpected Content-Type {ctype!r}")
-            body: bytes = resp.read(1 << 20)
-            return body
+        raise _NoReply(reason)

@@ -431,7 +431,7 @@ def _tile_differences(ref: Image.Image, actual: Image.Image, tile: int, level: i
     return out
 
 
-# --- signing without a server (the same clients.pdf code the CLI and SignPdf run) ------
+# --- signing without a server (the signer.formats.pdf.pades code the CLI and SignPdf run) ---
 
 
 @functools.cache
@@ -456,12 +456,12 @@ def local_key() -> tuple[Any, bytes]:
 
 
 def local_sign(data: bytes, **options: Any) -> Any:
-    """``clients.pdf.sign_pdf`` with a local RSA key; ``options`` go to PdfOptions, except
-    ``now``, ``seal`` and ``font``."""
+    """``signer.formats.pdf.pades.sign_pdf`` with a local RSA key; ``options`` go to
+    PdfOptions, except ``now``, ``seal`` and ``font``."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, utils
 
-    from clients.pdf import PdfOptions, SigningIdentity, sign_pdf
+    from signer.formats.pdf.pades import PdfOptions, SigningIdentity, sign_pdf
 
     key, cert = local_key()
 
@@ -489,7 +489,7 @@ def top_right_crop(img: Image.Image) -> Image.Image:
 def check_text_block(signed_pdf: bytes, unsigned: Image.Image, lines: tuple[str, ...],
                      prefix: str) -> dict[str, Any]:
     """Checks (a)–(d) of issue 13 on the rendered page; returns what was measured."""
-    from clients.pdf import FONT_SIZE, TEXT_LEADING_PT, TEXT_PADDING_PT
+    from signer.formats.pdf.pades import FONT_SIZE, TEXT_LEADING_PT, TEXT_PADDING_PT
 
     img = render(signed_pdf)
     added = added_ink(img, unsigned)
@@ -629,7 +629,7 @@ def check_seal(signed_pdf: bytes) -> Image.Image:
 def time_line_mask(signed_pdf: bytes, prefix: str, width_px: int) -> Box:
     """The rows of the block's third line (the signing time), in page pixels: a test
     that cannot fix the time leaves them out of the reference comparison."""
-    from clients.pdf import TEXT_LEADING_PT, TEXT_PADDING_PT
+    from signer.formats.pdf.pades import TEXT_LEADING_PT, TEXT_PADDING_PT
 
     y2 = widget_rect(signed_pdf, prefix)[3]
     base = (A4[1] - (y2 - TEXT_PADDING_PT - 3 * TEXT_LEADING_PT)) * PX

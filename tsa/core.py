@@ -19,18 +19,24 @@ from typing import cast
 
 from sqlalchemy import Table
 
-from clients.tsp import TimeStampResp
 from registry.audit import AuditLog, current_actor, wait_all
-from registry.store import KeyRecord
+from registry.db.store import KeyRecord
+from registry.db.tsa import TsaTokenRow
 from signer.digest import Digest
 from signer.errors import NotUsable, Unavailable
+from signer.formats.tsp import (
+    FailureInfo,
+    ParsedRequest,
+    Rejection,
+    granted_response,
+    parse_request,
+    rejection_response,
+)
 from signer.idempotency import Recorder
 from signer.runtime.observe import TIMESTAMPS
 from tsa.clock import ClockGuard
-from tsa.models import TsaTokenRow
 from tsa.serials import SerialAllocator
-from tsa.token import FailureInfo, ParsedRequest, Rejection, TokenBuilder, TsaPolicy, parse_request
-from tsa.token import rejection_response as _rejection
+from tsa.token import TokenBuilder, TsaPolicy
 
 _TOKENS = cast(Table, TsaTokenRow.__table__)
 
@@ -77,8 +83,12 @@ class TsaCore:
             req = parse_request(request_der, self._policy)
         except Rejection as r:
             log.info("timestamp refused (%s): %s", r.failure.name, r.text)
-            return _rejection(r.failure, r.text)
-        return self._issue(req, record)
+            return rejection_response(r.failure, r.text)
+        try:
+            _token, response = self._issue(req, record)
+        except Rejection as r:
+            return rejection_response(r.failure, r.text)
+        return response
 
     def issue_token(self, digest: Digest) -> bytes:
         """A TimeStampToken (DER ContentInfo) over ``digest``, for signature timestamps
@@ -94,32 +104,35 @@ class TsaCore:
             cert_req=True,
             der=b"",
         )
-        resp = TimeStampResp.load(self._issue(req))
-        status = resp["status"]
-        if status["status"].native not in ("granted", "granted_with_mods"):
-            text = "; ".join(status["status_string"].native or []) or "refused"
-            raise Unavailable(f"this node's TSA refused: {text}")
-        token: bytes = resp["time_stamp_token"].dump()
+        try:
+            token, _response = self._issue(req)
+        except Rejection as r:
+            raise Unavailable(f"this node's TSA refused: {r.text}") from None
         return token
 
-    def _issue(self, req: ParsedRequest, record: Recorder | None = None) -> bytes:
+    def _issue(self, req: ParsedRequest, record: Recorder | None = None) -> tuple[bytes, bytes]:
+        """The token granting ``req`` and its TimeStampResp, recorded; ``Rejection`` when
+        the TSA cannot grant it now (logged here)."""
         status = self._guard.status()
         if not status.synchronised:
             log.warning("timestamp refused: %s", status.reason)
-            return _rejection(FailureInfo.TIME_NOT_AVAILABLE, status.reason)
+            raise Rejection(FailureInfo.TIME_NOT_AVAILABLE, status.reason)
         try:
             key, builder = self._keys()  # the key's state, checked for this request
         except NotUsable as exc:
             log.error("timestamp refused: %s", exc.message)
-            return _rejection(FailureInfo.SYSTEM_FAILURE, exc.message)
+            raise Rejection(FailureInfo.SYSTEM_FAILURE, exc.message) from None
         serial = self._serials.next()  # may raise StoreUnavailable
         now = self._clock()
         try:
             builder.check_validity(now)
         except NotUsable as exc:
             log.error("timestamp refused: %s", exc.message)
-            return _rejection(FailureInfo.SYSTEM_FAILURE, "the TSA certificate is not valid now")
-        response = builder.build(req, serial=serial, gen_time=now)
+            raise Rejection(
+                FailureInfo.SYSTEM_FAILURE, "the TSA certificate is not valid now"
+            ) from None
+        token = builder.build_token(req, serial=serial, gen_time=now)
+        response = granted_response(token)
         key_hex = key.key_id.hex()
         # The token record and its audit record are committed in one transaction of
         # the node's group commit; the reply waits for it. If it fails the token is
@@ -141,5 +154,5 @@ class TsaCore:
             }), *([record(response)] if record is not None else [])])])  # StoreUnavailable
         self.issued += 1
         TIMESTAMPS.inc()
-        return response
+        return token, response
 

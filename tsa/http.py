@@ -54,13 +54,13 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.web_protocol import RequestHandler
 
 from signer.errors import Unavailable
+from signer.formats.tsp import FailureInfo, rejection_response
 from signer.runtime.observe import TSA_HTTP_CONNECTIONS, TSA_HTTP_IN_FLIGHT, TSA_HTTP_SHED
 from tsa.core import TsaCore
-from tsa.token import FailureInfo, rejection_response
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,12 @@ class TsaHttpServer:
                 self._loop.run_until_complete(self._start_site())
             except BaseException as exc:
                 failure.append(exc)
+                if self._runner is not None:  # set up, but not listening: undo it here,
+                    try:  # as stop() needs the loop running
+                        self._loop.run_until_complete(self._runner.cleanup())
+                    except Exception:
+                        log.warning("cleanup after a failed start", exc_info=True)
+                    self._runner = None
                 started.set()
                 return
             started.set()
@@ -276,10 +282,11 @@ class TsaHttpServer:
                 text=f"POST a DER TimeStampReq with Content-Type: {QUERY} (RFC 3161 §3.4)\n",
             )
         if request.content_type != QUERY:
+            # aiohttp reads a missing Content-Type as application/octet-stream
+            got = request.content_type if hdrs.CONTENT_TYPE in request.headers else "none"
             return web.Response(
                 status=415,
-                text=f"Content-Type must be {QUERY}, got {request.content_type or 'none'} "
-                "(RFC 3161 §3.4)\n",
+                text=f"Content-Type must be {QUERY}, got {got} (RFC 3161 §3.4)\n",
             )
         if request.content_length is not None and request.content_length > self._max:
             return self._too_large(request.content_length)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from registry.store import KeyPurpose, KeyRecord, RegistryStore, compromised_message
+from registry.db.store import KeyPurpose, KeyRecord, RegistryStore, compromised_message
 from signer.digest import HashAlg
 from signer.errors import NotUsable
 from signer.keys.store import Pkcs11KeyStore

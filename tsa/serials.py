@@ -28,8 +28,8 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from registry.db.tsa import SerialCounterRow
 from signer.errors import StoreUnavailable
-from tsa.models import SerialCounterRow
 
 _counters = cast(Table, SerialCounterRow.__table__)
 

@@ -6,6 +6,7 @@ import grpc
 
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
 from signer.idempotency import Replies
+from signer.runtime.context import Context
 from tsa.core import TsaCore
 
 
@@ -26,3 +27,15 @@ class TsaServicer(tsa_pb2_grpc.TimestampServiceServicer):  # type: ignore[misc]
             "Timestamp", request, lambda record: self._core.respond(request.time_stamp_req, record),
             bytes)
         return tsa_pb2.TimestampResponse(time_stamp_resp=stored)
+
+
+SERVICE = str(tsa_pb2.DESCRIPTOR.services_by_name["TimestampService"].full_name)
+
+
+def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
+    """Serve TimestampService when the node runs a TSA; returns the names it added."""
+    if ctx.tsa is None:
+        return ()
+    tsa_pb2_grpc.add_TimestampServiceServicer_to_server(TsaServicer(ctx.tsa, ctx.replies),
+                                                        server)
+    return (SERVICE,)

@@ -2,7 +2,7 @@
 call, in an append-only hash chain per node, with checkpoints signed by an HSM key and
 witnessed by the HSM.
 
-* ``records`` — the tables, the chain and checkpoint encodings;
+* ``records`` — the chain and checkpoint encodings (the tables are in ``registry.db.audit``);
 * ``notary`` — trusted audit keys and witnesses, from the HSM (never the database);
 * ``actions`` — administrative changes committed with their audit records;
 * ``writer`` — the node's one durable writer (group commit, checkpoints, head checks);
@@ -31,9 +31,6 @@ from registry.audit.notary import (  # noqa: E402
 )
 from registry.audit.records import (  # noqa: E402
     ZERO_HASH,
-    AuditCheckpointRow,
-    AuditOutboxRow,
-    AuditRecordRow,
     Checkpoint,
     canonical_json,
     format_time,
@@ -56,14 +53,11 @@ __all__ = [
     "SYSTEM",
     "ZERO_HASH",
     "AdminAction",
-    "AuditCheckpointRow",
     "AuditEntry",
     "AuditLog",
     "AuditNotary",
-    "AuditOutboxRow",
     "AuditProblem",
     "AuditRecord",
-    "AuditRecordRow",
     "AuditReport",
     "Checkpoint",
     "NodeSummary",

@@ -30,15 +30,9 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from registry.audit.records import (
-    ACTION_LEN,
-    ACTOR_LEN,
-    OUTBOX,
-    TARGET_LEN,
-    canonical_json,
-    clean,
-)
-from registry.store import insert_statement
+from registry.audit.records import canonical_json, clean
+from registry.db.audit import ACTION_LEN, ACTOR_LEN, OUTBOX, TARGET_LEN
+from registry.db.store import insert_statement
 from signer.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from sqlalchemy import update
 
 from registry.audit.records import Checkpoint, format_time
-from registry.models import KeyRow
-from registry.store import KeyPurpose, KeyRecord, KeyState, RegistryStore
+from registry.db.models import KeyRow
+from registry.db.store import KeyPurpose, KeyRecord, KeyState, RegistryStore
 from signer.errors import KysoError, NotFound
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm, KeyInfo, KeyUse

@@ -40,16 +40,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from registry.audit.notary import TrustedKeys
-from registry.audit.records import (
-    CHECKPOINTS,
-    OUTBOX,
-    RECORDS,
-    ZERO_HASH,
-    Checkpoint,
-    format_time,
-    record_hash,
-)
-from registry.models import KeyRow
+from registry.audit.records import ZERO_HASH, Checkpoint, format_time, record_hash
+from registry.db.audit import CHECKPOINTS, OUTBOX, RECORDS
+from registry.db.models import KeyRow
 
 STALE_OUTBOX = timedelta(seconds=60)
 

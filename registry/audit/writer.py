@@ -30,17 +30,10 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from registry.audit import actions
 from registry.audit.actions import AdminAction, current_action
+from registry.audit.actions import install as install_outbox_hooks
 from registry.audit.notary import AuditNotary
 from registry.audit.records import (
-    ACTION_LEN,
-    ACTOR_LEN,
-    CHECKPOINTS,
-    NODE_LEN,
-    OUTBOX,
-    RECORDS,
-    TARGET_LEN,
     ZERO_HASH,
     Checkpoint,
     canonical_json,
@@ -48,7 +41,16 @@ from registry.audit.records import (
     format_time,
     record_hash,
 )
-from registry.store import BulkTransaction, BulkWriter
+from registry.db.audit import (
+    ACTION_LEN,
+    ACTOR_LEN,
+    CHECKPOINTS,
+    NODE_LEN,
+    OUTBOX,
+    RECORDS,
+    TARGET_LEN,
+)
+from registry.db.store import BulkTransaction, BulkWriter
 from signer.errors import (
     AuditLogDamaged,
     InvalidRequest,
@@ -159,7 +161,7 @@ class AuditLog:
         self._uncertain: dict[int, bytes] = {}  # seq -> hash of a commit that may have landed
         self._seq, self._hash, self._signed_seq = 0, ZERO_HASH, 0
         self._witnessed = False
-        actions.install(engine)
+        install_outbox_hooks(engine)
         self._check_head(initial=True)
         self._last_checkpoint = time.monotonic()  # an unsigned tail is signed within _interval
         if self._damage is None and not self._witnessed:

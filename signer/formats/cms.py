@@ -31,22 +31,22 @@ from cryptography import x509 as c_x509
 from signer.digest import Digest, HashAlg
 from signer.errors import InvalidRequest, NotUsable
 from signer.formats import _der
-from signer.formats._der import OCTET_STRING, SEQUENCE, SET, seq, tlv
-from signer.formats.signer_info import HASHES, attribute, prepare_signer
+from signer.formats._der import SEQUENCE, SET, seq, tlv
+from signer.formats.signer_info import (
+    HASHES,
+    ID_CONTENT_TYPE,
+    ID_DATA,
+    attribute,
+    prepare_signer,
+    sign_attributes,
+    signed_data,
+    signer_info,
+)
 from signer.keys.types import Scheme, SigningKey
 
 __all__ = ["CadesSigner"]
 
-ID_DATA = "1.2.840.113549.1.7.1"
-ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
-ID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-ID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-ID_SIGNING_TIME = "1.2.840.113549.1.9.5"
-ID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
-
-_SIGNING_TIME_OID = _der.oid(ID_SIGNING_TIME)
 _SIGNATURE_TIME_STAMP_OID = _der.oid("1.2.840.113549.1.9.16.2.14")  # id-aa-signatureTimeStampToken
-_CONTENT_INFO_OID = _der.oid(ID_SIGNED_DATA)
 
 
 
@@ -163,15 +163,9 @@ class CadesSigner:
                 f"{signing_time:%Y-%m-%dT%H:%M:%S%z}: renew the certificate"
             )
 
-        time_attr = tlv(SEQUENCE, _SIGNING_TIME_OID + tlv(SET, _der.asn1_time(signing_time)))
-        attrs = b"".join(
-            sorted((self._ct_attr, self._md_attr_head + value, time_attr, self._scv2_attr))
-        )
-        # RFC 5652 §5.4: the signature covers the DER of SET OF Attribute (tag 0x31),
-        # though the SignerInfo carries it as [0] IMPLICIT.
-        signed_attrs = tlv(SET, attrs)
-        to_sign = Digest(self._hash_alg, self._hash(signed_attrs).digest())
-        signature = self._key.sign_digest(to_sign, self._scheme)
+        signed_attrs, signature = sign_attributes(
+            self._key, self._scheme, self._hash_alg,
+            (self._ct_attr, self._md_attr_head + value, self._scv2_attr), signing_time)
 
         unsigned = b""
         if timestamper is not None:
@@ -181,19 +175,8 @@ class CadesSigner:
             if token is not None:
                 attr = tlv(SEQUENCE, _SIGNATURE_TIME_STAMP_OID + tlv(SET, token))
                 unsigned = tlv(0xA1, attr)  # unsignedAttrs [1] IMPLICIT SET OF Attribute
-        signer_info = tlv(
-            SEQUENCE,
-            self._si_head
-            + b"\xa0"
-            + signed_attrs[1:]
-            + self._sig_alg
-            + tlv(OCTET_STRING, signature)
-            + unsigned,
-        )
-        signed_data = tlv(SEQUENCE, self._sd_head + tlv(SET, signer_info))
-        return tlv(SEQUENCE, _CONTENT_INFO_OID + tlv(0xA0, signed_data))
-
-
+        si = signer_info(self._si_head, signed_attrs, self._sig_alg, signature, unsigned)
+        return signed_data(self._sd_head + tlv(SET, si))
 
 
 def _check_key_usage(cert: c_x509.Certificate) -> None:

@@ -12,14 +12,21 @@ from typing import Any
 from asn1crypto import x509 as a_x509
 from cryptography import x509 as c_x509
 
-from signer.digest import HashAlg
+from signer.digest import Digest, HashAlg
 from signer.errors import InvalidRequest, NotUsable
 from signer.formats import _der
-from signer.formats._der import OCTET_STRING, seq, tlv
+from signer.formats._der import OCTET_STRING, SEQUENCE, SET, seq, tlv
 from signer.keys.types import Scheme, SigningKey
 
+ID_DATA = "1.2.840.113549.1.7.1"
+ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+ID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 ID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+ID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 ID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
+
+_SIGNING_TIME_OID = _der.oid(ID_SIGNING_TIME)
+_CONTENT_INFO_OID = _der.oid(ID_SIGNED_DATA)
 
 HASHES = {
     HashAlg.SHA256: hashlib.sha256,
@@ -120,3 +127,28 @@ def prepare_signer(
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
     )
+
+
+def sign_attributes(key: SigningKey, scheme: Scheme, hash_alg: HashAlg,
+                    attrs: tuple[bytes, ...], signing_time: datetime) -> tuple[bytes, bytes]:
+    """The signed attributes (``attrs`` and signing-time, DER SET OF in DER order) and the
+    HSM's signature over them. RFC 5652 §5.4: the signature covers the SET OF
+    (tag 0x31), though the SignerInfo carries it as [0] IMPLICIT (``signer_info``)."""
+    time_attr = tlv(SEQUENCE, _SIGNING_TIME_OID + tlv(SET, _der.asn1_time(signing_time)))
+    signed_attrs = tlv(SET, b"".join(sorted((*attrs, time_attr))))
+    to_sign = Digest(hash_alg, HASHES[hash_alg](signed_attrs).digest())
+    return signed_attrs, key.sign_digest(to_sign, scheme)
+
+
+def signer_info(parts_head: bytes, signed_attrs: bytes, sig_alg: bytes, signature: bytes,
+                unsigned: bytes = b"") -> bytes:
+    """SignerInfo: ``parts_head`` (version, sid, digestAlgorithm: ``SignerParts.si_head``),
+    the signed attributes as [0] IMPLICIT, the signature algorithm and value, and the
+    unsigned attributes ([1] IMPLICIT, already tagged) if any."""
+    return tlv(SEQUENCE, parts_head + b"\xa0" + signed_attrs[1:] + sig_alg
+               + tlv(OCTET_STRING, signature) + unsigned)
+
+
+def signed_data(body: bytes) -> bytes:
+    """ContentInfo { id-signedData, [0] EXPLICIT SignedData } around SignedData's fields."""
+    return tlv(SEQUENCE, _CONTENT_INFO_OID + tlv(0xA0, tlv(SEQUENCE, body)))

@@ -1,7 +1,7 @@
 """Authentication and authorisation of every RPC, in one interceptor.
 
 Every method has an entry in ``POLICY``; a method without one is refused
-(deny by default), and ``tests/test_authz_policy.py`` fails when a service
+(deny by default), and ``tests/signer/runtime/test_auth_policy.py`` fails when a service
 gains a method the policy does not name. Health checking and reflection are
 public, as their standards expect.
 
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-import itertools  # pdf
+import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +64,7 @@ def _agency(request: Any) -> str | None:
     return str(request.agency_code)
 
 
-def _pdf_agency(request: Any) -> str | None:  # pdf: SignPdfRequest, the options message
+def _pdf_agency(request: Any) -> str | None:  # SignPdfRequest: the options message
     return str(request.options.agency_code)
 
 
@@ -198,7 +198,7 @@ POLICY: dict[str, Rule] = {
     "/kyso.registry.v1.KeyService/SetDefaultProfile": Rule(
         (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set signature profiles", _agency, audit=True
     ),
-    # pdf: the agency's PDF policy; server-side PDF signing (agency from the first message)
+    # The agency's PDF policy; server-side PDF signing (agency from the first message).
     "/kyso.registry.v1.KeyService/SetPdfPolicy": Rule(
         (Role.KEY_ADMIN, Role.REGISTRY_ADMIN), "set PDF signing policies", _agency, audit=True
     ),
@@ -218,9 +218,8 @@ POLICY: dict[str, Rule] = {
     "/kyso.registry.v1.AuditService/ListAuditRecords": Rule(
         (Role.AUDITOR, Role.KEY_ADMIN), "read the audit log"
     ),
-    # verify: begin — checking signatures is open to every authenticated role
+    # Checking signatures is open to every authenticated role.
     "/kyso.signer.v1.VerifyService/Verify": Rule(ALL_ROLES, "verify documents", any_scope=True),
-    # verify: end
     "/kyso.registry.v1.ReportService/MonthlyReport": Rule(
         (Role.AUDITOR, Role.REGISTRY_ADMIN, Role.KEY_ADMIN),
         "read statistics",
@@ -341,10 +340,8 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         rule = rule_for(method)
         if handler is None or (rule is not None and rule.public):
             return handler
-        # --- pdf: stream-stream methods (PdfService.SignPdf) ---------------------------
-        if rule is not None and handler.stream_stream is not None:
+        if rule is not None and handler.stream_stream is not None:  # PdfService.SignPdf
             return self._guard_stream(handler, rule, method)
-        # --- end pdf ------------------------------------------------------------------
         if rule is None or handler.unary_unary is None:
             log.error("refusing %s: it has no entry in the authorisation policy", method)
             return _refuse(handler, NotPermitted(f"{method} is not open to clients"))
@@ -352,27 +349,13 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
         def guarded(request: Any, context: grpc.ServicerContext) -> Any:
             principal = self._authenticate(context)
-            try:
-                authorise(principal, rule, request, method)
-            except NotPermitted as exc:
-                target = ""
-                if rule.scope is not None:
-                    target = rule.scope(request) or ""
-                log.warning("denied %s to %s: %s", method, principal.name, exc.message)
-                if self._on_denied is not None:
-                    self._on_denied(principal, method, target, exc.message)
-                raise
-            token = current_principal.set(principal)
-            actor = current_actor.set(principal.name)
-            try:
+            self._authorise(principal, rule, request, method)
+            with _acting_as(principal):
                 if not (rule.audit and self._admin_action is not None):
                     return behavior(request, context)
                 target = ",".join(dict.fromkeys(c for c in _targets(rule, request) if c))
                 with self._admin_action(principal, method, target, request_summary(request)):
                     return behavior(request, context)
-            finally:
-                current_actor.reset(actor)
-                current_principal.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(
             guarded,
@@ -380,7 +363,6 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             response_serializer=handler.response_serializer,
         )
 
-    # --- pdf: stream-stream methods ----------------------------------------------------
     def _guard_stream(
         self, handler: grpc.RpcMethodHandler, rule: Rule, method: str
     ) -> grpc.RpcMethodHandler:
@@ -395,28 +377,25 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             first = next(requests, None)
             if first is None:
                 raise InvalidRequest("the stream carried no request message")
-            try:
-                authorise(principal, rule, first, method)
-            except NotPermitted as exc:
-                target = (rule.scope(first) or "") if rule.scope is not None else ""
-                log.warning("denied %s to %s: %s", method, principal.name, exc.message)
-                if self._on_denied is not None:
-                    self._on_denied(principal, method, target, exc.message)
-                raise
-            token = current_principal.set(principal)
-            actor = current_actor.set(principal.name)
-            try:
+            self._authorise(principal, rule, first, method)
+            with _acting_as(principal):
                 yield from behavior(itertools.chain((first,), requests), context)
-            finally:
-                current_actor.reset(actor)
-                current_principal.reset(token)
 
         return grpc.stream_stream_rpc_method_handler(
             guarded,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
-    # --- end pdf ------------------------------------------------------------------------
+    def _authorise(self, principal: Principal, rule: Rule, request: Any, method: str) -> None:
+        """``authorise``; a refusal is logged and reported (the audit log records it)."""
+        try:
+            authorise(principal, rule, request, method)
+        except NotPermitted as exc:
+            target = (rule.scope(request) or "") if rule.scope is not None else ""
+            log.warning("denied %s to %s: %s", method, principal.name, exc.message)
+            if self._on_denied is not None:
+                self._on_denied(principal, method, target, exc.message)
+            raise
 
     def _authenticate(self, context: grpc.ServicerContext) -> Principal:
         token = None
@@ -491,3 +470,16 @@ def _refuse(handler: grpc.RpcMethodHandler, error: NotPermitted) -> grpc.RpcMeth
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+@contextmanager
+def _acting_as(principal: Principal) -> Iterator[None]:
+    """While serving a call: who is calling (``current_principal``) and who the audit
+    records made meanwhile name (``current_actor``)."""
+    token = current_principal.set(principal)
+    actor = current_actor.set(principal.name)
+    try:
+        yield
+    finally:
+        current_actor.reset(actor)
+        current_principal.reset(token)

@@ -147,7 +147,7 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is not None and handler.stream_stream is not None:  # pdf
+        if handler is not None and handler.stream_stream is not None:  # SignPdf
             return grpc.stream_stream_rpc_method_handler(
                 _wrap_stream(handler.stream_stream, method, self._node_id),
                 request_deserializer=handler.request_deserializer,

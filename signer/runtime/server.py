@@ -1,448 +1,49 @@
-"""The kyso server host: one process serving signer.v1 and registry.v1 (and,
-later, tsa.v1) over gRPC, with standard health checking and reflection.
-
-Start-up validates everything before serving (settings, HSM login, database
-schema, the development CA); it refuses to run half-configured. SIGTERM and
-SIGINT stop accepting new calls and drain in-flight ones for
-``server.shutdown_grace_s`` seconds.
-"""
+"""The server process: ``serve()`` runs one node (``signer.runtime.host``) in the
+foreground, or several worker processes sharing the ports (``signer.runtime.workers``),
+until SIGTERM or SIGINT; SIGUSR1 writes every thread's stack to the log. It also serves
+the Prometheus metrics."""
 
 from __future__ import annotations
 
-import functools  # pdf
 import logging
-import os
 import signal
 import threading
-import time
-from collections.abc import Callable  # pdf
-from concurrent import futures
-from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-
-from kyso.registry.v1 import (
-    clients_pb2,
-    clients_pb2_grpc,
-    registry_pb2,
-    registry_pb2_grpc,
-    reports_pb2,
-    reports_pb2_grpc,
-)
-from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
-from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
-from registry.admin import RegistryAdmin
-from registry.agency_service import add_agency_service  # agencies
-from registry.audit import AuditLog, AuditNotary, current_actor, fingerprint
-from registry.auth import AuthStore, Principal, Role
-from registry.client_service import ClientServicer
-from registry.devca import DevCa
-from registry.report_service import ReportServicer
-from registry.service import RegistryServicer
-from registry.store import KeyPurpose, RegistryStore
-from signer.config import Settings, is_loopback
-from signer.core import SignerCore
-from signer.errors import ConfigError, NotFound, NotUsable
-from signer.idempotency import Replies
-from signer.keys.store import HsmConfig, Pkcs11KeyStore
-from signer.keys.types import KeyAlgorithm, KeyUse
-from signer.runtime.auth import AuthInterceptor
-from signer.runtime.interceptors import ErrorMappingInterceptor
-from signer.runtime.observe import HEALTH, dump_stacks_on_sigusr1, serve_metrics
-from signer.service import SignerServicer
-from signer.timestamps import HttpTimestamper, InternalTimestamper, Timestamper
-from tsa.clock import ClockCheck, ClockGuard
-from tsa.core import TsaCore
-from tsa.http import HttpLimits, TsaHttpServer, lower_priority
-from tsa.keys import TsaKeys
-from tsa.serials import SerialAllocator
-from tsa.service import TsaServicer
-from tsa.token import TsaPolicy
+from signer.config import Settings
+from signer.runtime.demo import DEMO_TOKEN_FILE
+from signer.runtime.host import Node, check_pdf_font
+from signer.runtime.metrics import start_metrics
+from signer.runtime.observe import dump_stacks_on_sigusr1
 
 log = logging.getLogger(__name__)
 
-SIGNER_SERVICE = signer_pb2.DESCRIPTOR.services_by_name["SignerService"].full_name
-REGISTRY_SERVICE = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
-TSA_SERVICE = tsa_pb2.DESCRIPTOR.services_by_name["TimestampService"].full_name
-CLIENT_SERVICE = clients_pb2.DESCRIPTOR.services_by_name["ClientService"].full_name
-REPORT_SERVICE = reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name
-DEMO_TOKEN_FILE = Path("var/demo-admin.token")
 
+def main(config_file: Path | None, *, listen: str | None = None, workers: int | None = None,
+         log_level: str = "INFO", log_format: str | None = None, demo: bool = False,
+         demo_token_file: Path = DEMO_TOKEN_FILE) -> None:
+    """``kyso serve``: the settings (the TOML file and KYSO_* variables; ``listen``,
+    ``workers`` and ``log_format`` override them and are validated with them), logging,
+    then ``serve``. Raises ConfigError for invalid settings, KysoError or OSError when
+    the node cannot start; the CLI says which."""
+    import os
+    import sys
 
-def ensure_demo_admin(auth: AuthStore, token_file: Path) -> Path:
-    """The demo's administrator: every role on every agency. Its token is written to
-    ``token_file`` (mode 0600) when created, and replaced if that file was lost."""
-    try:
-        auth.get("demo-admin")
-        exists = True
-    except NotFound:
-        exists = False
-    if exists and token_file.is_file():
-        return token_file
-    if exists:
-        token = auth.new_token("demo-admin")
-    else:
-        _, new = auth.create_client("demo-admin", kind="person")
-        assert new is not None
-        token = new
-        for role in Role:
-            auth.grant("demo-admin", role)
-    token_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = token_file.with_name(token_file.name + ".tmp")
-    tmp.touch(mode=0o600)
-    tmp.write_text(token + "\n")
-    os.replace(tmp, token_file)
-    return token_file
-HEALTH_INTERVAL_S = 2.0
-PRUNE_INTERVAL_S = 3600.0
+    from signer.config import load_settings
+    from signer.runtime.observe import configure_logging
 
-
-class Node:
-    """One kyso server process. ``start()`` then ``wait()``; ``stop()`` drains."""
-
-    def __init__(
-        self, settings: Settings, *, demo: bool = False,
-        demo_token_file: Path = DEMO_TOKEN_FILE,
-        reuse_port: bool = False,
-        bootstrap_only: bool = False,
-    ) -> None:
-        self.settings = settings
-        self.demo = demo
-        # Several worker processes share the listening ports (SO_REUSEPORT).
-        self.reuse_port = reuse_port
-        # Set up the database, keys and demo data, then return without serving.
-        self.bootstrap_only = bootstrap_only
-        self.demo_token_file = demo_token_file
-        self.auth: AuthStore
-        self.port = 0
-        self.keystore: Pkcs11KeyStore | None = None
-        self.registry: RegistryStore | None = None
-        self._server: grpc.Server | None = None
-        self.tsa: TsaCore | None = None
-        self.tsa_http: TsaHttpServer | None = None
-        self.http_port = 0
-        self._tsa_guard: ClockGuard | None = None
-        self.audit: AuditLog | None = None  # audit
-        self._services: tuple[str, ...] = ()
-        self._http_pool: futures.ThreadPoolExecutor | None = None
-        self._health = health.HealthServicer()
-        self._stopping = threading.Event()
-        self._monitor: threading.Thread | None = None
-        self._replies: Replies | None = None
-        self._core: SignerCore | None = None
-        self.pdf_font = ""  # pdf
-
-    def start(self) -> None:
-        s = self.settings
-        self.pdf_font = pdf_font(s)  # pdf: refuse to start with a font that cannot write
-        self.registry = RegistryStore(s.store.url)
-        self.registry.migrate()
-        self.keystore = Pkcs11KeyStore(
-            HsmConfig(
-                module=s.hsm.module,
-                token_label=s.hsm.token_label,
-                pin=s.hsm.read_pin(),
-                pool_size=s.hsm.pool_size,
-                recovery_timeout_s=s.hsm.recovery_timeout_s,
-                # Timestamping (anonymous over HTTP) never holds more than its share of
-                # the sessions: agencies' signing keeps the rest (issue 12.6).
-                session_budgets={KeyUse.TSA: s.tsa.hsm_sessions(s.hsm.pool_size)},
-            )
-        )
-        self.keystore.open()
-        devca = None
-        if s.devca.enabled:
-            devca = DevCa(
-                self.keystore,
-                self.registry,
-                common_name=s.devca.common_name,
-                validity_days=s.devca.validity_days,
-            )
-            devca.ensure()
-        from registry.keys import KeyPolicy  # keys
-
-        admin = RegistryAdmin(
-            self.keystore, self.registry, devca, policy=KeyPolicy.from_settings(s.keys)  # keys
-        )
-        self.auth = AuthStore(self.registry.engine)
-        notary = AuditNotary(self.keystore, self.registry, s.audit.pinned())
-        log.info("audit checkpoints are signed with key %s (sha256:%s)",
-                 notary.key.key_id.hex(), fingerprint(notary.key.public_key_der).hex())
-        self.audit = AuditLog(self.registry.engine, s.node_id, notary,
-                              checkpoint_every=s.audit.checkpoint_every,
-                              checkpoint_interval_s=s.audit.checkpoint_interval_s)
-        admin.audit = self.audit
-        current_actor.set("system")  # audit: what this start-up thread does, the system does
-        if self.demo:
-            key = admin.ensure_demo()
-            log.info("demo agency %s signs with key %s", key.agency_code, key.key_id.hex())
-            self.demo_token_file = ensure_demo_admin(self.auth, self.demo_token_file)
-        # Signature and token records travel with their audit records (one writer,
-        # one transaction per group). The benchmark-only mode records nothing.
-        journal: AuditLog | None = self.audit
-        if s.server.unsafe_skip_records:
-            log.warning("server.unsafe_skip_records is ON: signatures and timestamps are "
-                        "NOT recorded nor audited. This mode only measures what durability "
-                        "costs; never use it in service")
-            journal = None
-        if s.tsa.enabled:
-            self.tsa = self._start_tsa(devca, journal)
-        timestamper: Timestamper | None = None
-        if s.cades.source == "url":
-            timestamper = HttpTimestamper(s.cades)
-        elif self.tsa is not None:
-            timestamper = InternalTimestamper(self.tsa.issue_token, s.cades.on_failure)
-        core = self._core = SignerCore(
-            self.keystore,
-            self.registry,
-            max_batch=s.server.max_batch,
-            timestamper=timestamper,
-            timestamp_concurrency=s.cades.max_concurrency,
-            audit=journal,  # audit
-            node_id=s.node_id,
-            hsm_parallelism=s.hsm.pool_size,
-        )
-        if self.bootstrap_only:
-            return
-
-        limit = s.server.max_message_bytes
-        server = grpc.server(
-            futures.ThreadPoolExecutor(
-                max_workers=s.server.threads, thread_name_prefix="kyso-rpc"
-            ),
-            # Outermost first: errors raised by the auth check are mapped too.
-            interceptors=[
-                ErrorMappingInterceptor(s.node_id),
-                AuthInterceptor(
-                    self.auth, on_denied=self._denied, admin_action=self._admin_action
-                ),
-            ],
-            options=[
-                ("grpc.max_receive_message_length", limit),
-                ("grpc.max_send_message_length", limit),
-                # LIMITS.md trap 5: never silently share a port with a stale server.
-                ("grpc.so_reuseport", 1 if self.reuse_port else 0),
-            ],
-        )
-        replies = self._replies = Replies(self.registry.engine)  # idempotency keys
-        signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(core, replies), server)
-        registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(admin), server)
-        clients_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(self.auth), server)
-        reports_pb2_grpc.add_ReportServiceServicer_to_server(
-            ReportServicer(self.registry.engine), server
-        )
-        self._services = (SIGNER_SERVICE, REGISTRY_SERVICE, CLIENT_SERVICE, REPORT_SERVICE)
-        from registry.key_service import add_key_service  # keys
-
-        self._services += (add_key_service(server, admin, s),)  # keys
-        from registry.audit_service import add_audit_service  # audit
-
-        self._services += (add_audit_service(server, self.registry.engine, self.keystore,
-                                             self.audit, s.audit.pinned()),)
-        self._services += (add_agency_service(server, self.registry.engine),)  # agencies
-        from signer.verify.engine import Verifier  # verify
-        from signer.verify.service import add_verify_service  # verify
-
-        verifier = Verifier.from_settings(  # verify
-            s.verify, devca.certificate() if devca is not None else None, self.registry.engine
-        )  # verify
-        self._services += (add_verify_service(server, verifier),)  # verify
-        from registry.keys import KeyLifecycle  # pdf
-        from signer.pdf_service import add_pdf_service  # pdf
-
-        pdf_ts: Callable[[bytes], bytes] | None = None  # pdf: PAdES-B-T/B-LT timestamps
-        if s.cades.source == "url":  # pdf
-            from clients.client import post_timestamp_query  # pdf
-
-            pdf_ts = functools.partial(post_timestamp_query, s.cades.url)  # pdf
-        elif self.tsa is not None:  # pdf
-            pdf_ts = self.tsa.respond  # pdf
-        self._services += (add_pdf_service(  # pdf
-            server, core, self.registry,  # pdf
-            KeyLifecycle(self.keystore, self.registry, admin.policy, devca=devca),  # pdf
-            pdf_ts, verifier,  # pdf: the leader check trusts what Verify trusts
-            font=self.pdf_font),)  # pdf
-        if self.tsa is not None:
-            tsa_pb2_grpc.add_TimestampServiceServicer_to_server(
-                TsaServicer(self.tsa, replies), server)
-            self._services += (TSA_SERVICE,)
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (*self._services, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
-        if s.server.tls_cert_file and s.server.tls_key_file:
-            client_ca = s.server.tls_client_ca_file
-            # With a client CA every connection must present a certificate it issued
-            # (gRPC Python cannot make one optional). Who the caller is then comes from
-            # its bearer token if it sends one, otherwise from its certificate.
-            creds = grpc.ssl_server_credentials(
-                [(s.server.tls_key_file.read_bytes(), s.server.tls_cert_file.read_bytes())],
-                root_certificates=client_ca.read_bytes() if client_ca else None,
-                require_client_auth=client_ca is not None,
-            )
-            self.port = server.add_secure_port(s.server.listen, creds)
-        else:
-            self.port = server.add_insecure_port(s.server.listen)
-        if self.port == 0:
-            raise OSError(f"cannot listen on {s.server.listen}: the address is in use or invalid")
-        self._server = server
-        self._update_health()
-        server.start()
-        if self.tsa is not None and s.tsa.http_listen:
-            # Its own small pool, not the gRPC handlers', at a lower CPU priority (12.6).
-            self._http_pool = futures.ThreadPoolExecutor(
-                max_workers=s.tsa.http_threads, thread_name_prefix="kyso-http",
-                initializer=lower_priority, initargs=(s.tsa.http_nice,),
-            )
-            ssl_ctx = None
-            if s.server.tls_cert_file and s.server.tls_key_file:
-                import ssl
-
-                ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-                ssl_ctx.load_cert_chain(s.server.tls_cert_file, s.server.tls_key_file)
-            self.tsa_http = TsaHttpServer(
-                self.tsa,
-                s.tsa.http_listen,
-                limits=HttpLimits(
-                    max_request_bytes=s.tsa.max_request_bytes,
-                    max_connections=s.tsa.http_max_connections,
-                    read_timeout_s=s.tsa.http_read_timeout_s,
-                    keepalive_timeout_s=s.tsa.http_keepalive_timeout_s,
-                    threads=s.tsa.http_threads,
-                    max_queue=s.tsa.http_max_queue,
-                    nice=s.tsa.http_nice,
-                ),
-                executor=self._http_pool,
-                ssl_context=ssl_ctx,
-                reuse_port=self.reuse_port,
-                shutdown_grace_s=s.server.shutdown_grace_s,
-            )
-            self.tsa_http.start()
-            self.http_port = self.tsa_http.port
-        self._monitor = threading.Thread(target=self._watch, name="kyso-health", daemon=True)
-        self._monitor.start()
-
-    def _denied(self, principal: Principal | None, method: str, target: str, why: str) -> None:
-        """A refused call (the audit log records it when there is one)."""
-        if self.audit is not None:
-            self.audit.append(principal.name if principal else "anonymous", "permission.denied",
-                         target, {"method": method, "reason": why})
-
-    def _admin_action(
-        self, principal: Principal, method: str, target: str, details: dict[str, Any]
-    ) -> AbstractContextManager[Any]:
-        """The scope of an administrative RPC: its changes commit with its audit record,
-        which is on the chain before the reply leaves."""
-        if self.audit is None:
-            return nullcontext()
-        service, _, name = method.rpartition("/")
-        action = f"{service.rsplit('.', 1)[-1].removesuffix('Service').lower()}.{name}"
-        return self.audit.action(principal.name, action, target, details)
-
-    def _start_tsa(self, devca: DevCa | None, journal: AuditLog | None) -> TsaCore:
-        """Check the TSA key and certificate (RFC 3161 §2.3) and refuse to start on any fault."""
-        assert self.keystore is not None and self.registry is not None
-        t = self.settings.tsa
-        key = self.registry.active_key(KeyPurpose.TSA)
-        if key is None and devca is not None:
-            key = devca.ensure_tsa(KeyAlgorithm.parse(t.key_algorithm))
-        if key is None or key.certificate is None:
-            raise ConfigError(
-                "the TSA is enabled but has no active key with a certificate: enable the "
-                "development CA (devca.enabled = true) or set tsa.enabled = false"
-            )
-        policy = TsaPolicy(
-            default_policy=t.policy,
-            accepted_policies=frozenset({t.policy, *t.accepted_policies}),
-            accuracy_ms=t.accuracy_ms,
-            include_chain=t.include_chain,
-        )
-        keys = TsaKeys(self.keystore, self.registry, policy)
-        try:
-            keys.current()[1].check_validity(datetime.now(UTC))
-        except NotUsable as exc:
-            raise ConfigError(f"the TSA cannot start: {exc.message}") from exc
-        guard = ClockGuard(ClockCheck(t.clock_check), t.max_clock_error_ms)
-        if guard.mode is ClockCheck.OFF:
-            log.warning("TSA clock check is off: tokens carry this machine's time unchecked")
-        elif not (status := guard.status()).synchronised:
-            log.warning("the TSA will answer timeNotAvailable until the clock is fixed: %s",
-                        status.reason)
-        self._tsa_guard = guard
-        log.info("TSA key %s, policy %s", key.key_id.hex(), t.policy)
-        return TsaCore(
-            keys=keys.current,
-            policy=policy,
-            serials=SerialAllocator(self.registry.engine, block=t.serial_block),
-            clock_guard=guard,
-            node_id=self.settings.node_id,
-            audit=journal,
-        )
-
-    def _update_health(self) -> None:
-        assert self.keystore is not None and self.registry is not None
-        ok = (self.keystore.healthy and self.registry.ping()
-              and (self.audit is None or self.audit.healthy))
-        serving = health_pb2.HealthCheckResponse.SERVING
-        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in ("", *self._services):
-            self._health.set(name, serving if ok else not_serving)
-            HEALTH.labels(name or "overall").set(1 if ok else 0)
-        if self._tsa_guard is not None:
-            tsa_ok = ok and self._tsa_guard.status().synchronised and (
-                self.tsa is None or self.tsa.usable() is None)
-            self._health.set(TSA_SERVICE, serving if tsa_ok else not_serving)
-            HEALTH.labels(TSA_SERVICE).set(1 if tsa_ok else 0)
-            if self.tsa_http is not None:
-                self.tsa_http.set_serving(tsa_ok)
-
-    def _watch(self) -> None:
-        next_prune = 0.0
-        while not self._stopping.wait(HEALTH_INTERVAL_S):
-            try:
-                self._update_health()
-            except Exception:  # health must never kill the process
-                log.exception("health check failed")
-            if time.monotonic() >= next_prune and self._replies is not None:
-                next_prune = time.monotonic() + PRUNE_INTERVAL_S
-                days = self.settings.server.idempotency_retention_days
-                try:
-                    n = self._replies.prune(datetime.now(UTC) - timedelta(days=days))
-                    if n:
-                        log.info("pruned %d idempotent replies older than %g days", n, days)
-                except Exception:  # retried at the next interval
-                    log.exception("pruning idempotent replies failed")
-
-    def stop(self, grace: float | None = None) -> None:
-        if self._stopping.is_set():
-            return
-        self._stopping.set()
-        grace = self.settings.server.shutdown_grace_s if grace is None else grace
-        if self._server is not None:
-            self._health.enter_graceful_shutdown()
-        if self.tsa_http is not None:
-            self.tsa_http.stop()
-        if self._server is not None:
-            self._server.stop(grace).wait()
-        if self._http_pool is not None:
-            self._http_pool.shutdown(wait=True)
-        if self._core is not None:
-            self._core.close()
-        if self.audit is not None:  # audit: drains and checkpoints; needs the HSM
-            self.audit.close()  # audit
-        if self.keystore is not None:
-            self.keystore.close()
-        if self.registry is not None:
-            self.registry.close()
-
-    def wait(self) -> None:
-        self._stopping.wait()
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_format:
+        os.environ["KYSO_SERVER_LOG_FORMAT"] = log_format
+    if listen:
+        os.environ["KYSO_SERVER_LISTEN"] = listen
+    if workers is not None:
+        os.environ["KYSO_SERVER_WORKERS"] = str(workers)
+    settings = load_settings(config_file)
+    configure_logging(log_level, settings.server.log_format, settings.node_id)
+    serve(settings, demo=demo, demo_token_file=demo_token_file)
 
 
 def serve(
@@ -451,7 +52,7 @@ def serve(
 ) -> Node:
     """Run a node in the foreground until SIGTERM or SIGINT (with ``server.workers``
     above 1, as several worker processes sharing the ports)."""
-    pdf_font(settings)  # pdf: before any worker starts
+    check_pdf_font(settings)  # before any worker starts
     if settings.server.workers > 1:
         from signer.runtime.workers import serve_workers
 
@@ -488,41 +89,3 @@ def serve(
         metrics.shutdown()
     print("kyso: stopped", flush=True)
     return node
-
-
-def pdf_font(settings: Settings) -> str:  # pdf
-    """The attachment/copy blocks' font (``[pdf] font``, else Liberation Serif 2.x), checked
-    to have every character the blocks may use, and rescaled once for pyHanko
-    (clients/pdf_font.py); ConfigError, naming the missing letters, otherwise."""
-    from clients.pdf_font import FontUnusable, check_font, find_font, pdf_font_bytes
-
-    setting = "pdf.font (KYSO_PDF_FONT)"
-    try:
-        path = find_font(settings.pdf.font)
-        check_font(path, setting)
-        pdf_font_bytes(path)
-    except FontUnusable as exc:
-        raise ConfigError(f"PDF appearances: {exc.message}") from exc
-    return path
-
-
-def start_metrics(settings: Settings) -> Any:
-    """Serve /metrics if ``server.metrics_listen`` is set; prints where. With TLS
-    configured it is HTTPS only; plain HTTP off loopback (allowed by
-    ``metrics_allow_plaintext`` only) is logged as a warning."""
-    listen = settings.server.metrics_listen
-    if not listen:
-        return None
-    cert, key = settings.server.tls_cert_file, settings.server.tls_key_file
-    if cert is None and not is_loopback(listen.rpartition(":")[0]):
-        log.warning("serving Prometheus metrics in plain HTTP on %s, off loopback "
-                    "(server.metrics_allow_plaintext): anyone who can reach the port, or "
-                    "watch the network path, reads every agency's signing volume; configure "
-                    "server.tls_cert_file and server.tls_key_file to serve them over HTTPS",
-                    listen)
-    server, port = serve_metrics(listen, certfile=str(cert) if cert else None,
-                                 keyfile=str(key) if key else None)
-    scheme = "https" if cert else "http"
-    host = listen.rpartition(":")[0]
-    print(f"kyso: serving Prometheus metrics on {scheme}://{host}:{port}/metrics", flush=True)
-    return server

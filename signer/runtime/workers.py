@@ -45,8 +45,8 @@ def _reserve(listen: str) -> tuple[socket.socket | None, str]:
 
 
 def _worker(settings: Settings, index: int, ready: Any, log_level: int) -> None:
+    from signer.runtime.host import Node
     from signer.runtime.observe import configure_logging
-    from signer.runtime.server import Node
 
     configure_logging(log_level, settings.server.log_format, settings.node_id)
     done = threading.Event()
@@ -65,7 +65,7 @@ def _worker(settings: Settings, index: int, ready: Any, log_level: int) -> None:
 
 
 def serve_workers(settings: Settings, *, demo: bool, demo_token_file: Path) -> None:
-    from signer.runtime.server import Node
+    from signer.runtime.host import Node
 
     n = settings.server.workers
     boot = Node(settings, demo=demo, demo_token_file=demo_token_file, bootstrap_only=True)
@@ -125,7 +125,7 @@ def serve_workers(settings: Settings, *, demo: bool, demo_token_file: Path) -> N
     if demo:
         print(f"kyso: demo admin token in {demo_token_file}: "
               f"export KYSO_TOKEN=$(cat {demo_token_file})", flush=True)
-    from signer.runtime.server import start_metrics
+    from signer.runtime.metrics import start_metrics
 
     metrics = start_metrics(settings)
     print(f"kyso: serving gRPC on {listen} (nodes {settings.node_id}-0..{n - 1}, "

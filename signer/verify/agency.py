@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from registry.agencies import AgencyRegistry
-from registry.models import AgencyRow, CertificateRow, KeyRow
-from registry.store import translate_sql_errors
+from registry.agencies.lifecycle import AgencyRegistry
+from registry.db.models import AgencyRow, CertificateRow, KeyRow
+from registry.db.store import translate_sql_errors
 from signer.errors import KysoError
 from signer.verify.report import AgencyMatch
 

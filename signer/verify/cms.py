@@ -45,12 +45,28 @@ def load_signed_data(der: bytes) -> cms.SignedData:
         if ci["content_type"].native != "signed_data":
             raise refusal("cms.not_signed_data", content_type=ci["content_type"].native)
         sd = ci["content"]
-        sd.native  # noqa: B018  (force a full parse so malformed input fails here)
+        parse_fully(cms.ContentInfo.load(der)["content"])  # a copy: see parse_fully
     except InvalidRequest:
         raise
     except Exception as exc:  # asn1crypto raises many types on malformed input
         raise refusal("cms.not_der", detail=str(exc)) from exc
     return sd
+
+
+def parse_fully(sd: cms.SignedData) -> None:
+    """Parse every field of ``sd`` now, so that malformed input fails here.
+
+    Field by field, and on a copy of the SignedData the verifier uses: asn1crypto's
+    ``native`` marks a timestamp token in the unsigned attributes as changed, after which
+    every ``contents`` above it re-encodes the whole subtree — the ``native`` of a whole
+    5 KB CAdES-B-T SignedData took seconds, and so did dumping the token from an object
+    ``native`` had walked."""
+    for name in sd:
+        if name != "signer_infos":
+            sd[name].native  # noqa: B018
+    for si in sd["signer_infos"]:
+        for name in si:
+            si[name].native  # noqa: B018
 
 
 def digest_algorithms(der: bytes) -> list[str]:

@@ -31,11 +31,17 @@ _ID_CT_TST_INFO = "1.2.840.113549.1.9.16.1.4"
 
 
 def sniff(document: bytes) -> Kind:
+    """The kind of ``document``: PDF when it starts with its header, XML when it starts
+    with markup (after a BOM or whitespace), PDF when the header is later in the first
+    1024 bytes (ISO 32000 readers allow leading bytes), then TSR, else CMS. Markup comes
+    before the lenient PDF test: an XML document may say ``%PDF-`` in its text."""
     head = document[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if document[:1024].find(b"%PDF-") != -1:
+    if head.startswith(b"%PDF-"):
         return Kind.PDF
     if head.startswith(b"<"):
         return Kind.XML
+    if document[:1024].find(b"%PDF-") != -1:
+        return Kind.PDF
     from signer.verify.tsr import is_response
 
     if is_response(document):

@@ -1,7 +1,7 @@
 """RFC 3161 time-stamp tokens (and granted TimeStampResp replies), alone or inside CAdES.
 
 Integrity, the ESS signing-certificate binding and the TSA certificate's EKU are
-``clients.tsp.verify_token``'s; the TSA's path to an anchor and its revocation are
+``signer.formats.tsp.verify_token``'s; the TSA's path to an anchor and its revocation are
 ``trust``'s, like every other signer's.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from asn1crypto import cms
 from asn1crypto import x509 as a_x509
 
-from clients.tsp import TimestampError, TokenInfo, token_from_response, verify_token
 from signer.catalogue import Message
 from signer.digest import Digest
+from signer.formats.tsp import TimestampError, TokenInfo, token_from_response, verify_token
 from signer.verify.common import VerifyContext, describe_algorithms, find_cert, finish
 from signer.verify.report import (
     CRYPTO_CONSTRAINTS_FAILURE,
@@ -57,19 +57,19 @@ def _token_parts(token_der: bytes) -> tuple[a_x509.Certificate | None, list[a_x5
         si["signature_algorithm"].signature_algo
 
 
+_CLASSES = {
+    TimestampError.WEAK: (Indication.INDETERMINATE, CRYPTO_CONSTRAINTS_FAILURE, "tsr.weak"),
+    TimestampError.ALTERED: (Indication.FAILED, HASH_FAILURE, "tsr.altered"),
+    TimestampError.SIGNATURE: (Indication.FAILED, SIG_CRYPTO_FAILURE, "tsr.signature_invalid"),
+    TimestampError.NO_CERTIFICATE: (Indication.INDETERMINATE, NO_SIGNING_CERTIFICATE_FOUND,
+                                    "tsr.no_certificate"),
+}
+
+
 def _classify(exc: TimestampError) -> tuple[Indication, str, str]:
     """Indication, sub-indication and catalogue code of a token ``verify_token`` refused
-    (its words stay the message's detail)."""
-    text = exc.text
-    if "too weak" in text:
-        return Indication.INDETERMINATE, CRYPTO_CONSTRAINTS_FAILURE, "tsr.weak"
-    if "message-digest" in text or "altered" in text:
-        return Indication.FAILED, HASH_FAILURE, "tsr.altered"
-    if "signature does not verify" in text:
-        return Indication.FAILED, SIG_CRYPTO_FAILURE, "tsr.signature_invalid"
-    if "neither in the token nor given" in text:
-        return Indication.INDETERMINATE, NO_SIGNING_CERTIFICATE_FOUND, "tsr.no_certificate"
-    return Indication.FAILED, FORMAT_FAILURE, "tsr.malformed"
+    (by its ``reason``; its words stay the message's detail)."""
+    return _CLASSES.get(exc.reason, (Indication.FAILED, FORMAT_FAILURE, "tsr.malformed"))
 
 
 async def check_token(
@@ -106,14 +106,18 @@ async def check_token(
     signer, certs, md, scheme = _token_parts(token_der)
     if imprint_of is not None:
         report.intact = hashlib.new(info.hash_alg, imprint_of).digest() == info.imprint
+    elif digest is not None and digest.alg.value != info.hash_alg:
+        # a digest made with another hash cannot be compared with the imprint
+        check.indeterminate(SIGNED_DATA_NOT_FOUND, Message.of(
+            "tsr.alg_mismatch", token_alg=info.hash_alg, digest_alg=digest.alg.value))
+        report.intact = False
     elif digest is not None:
-        if digest.alg.value != info.hash_alg:
-            check.indeterminate(SIGNED_DATA_NOT_FOUND, Message.of(
-                "tsr.alg_mismatch", token_alg=info.hash_alg, digest_alg=digest.alg.value))
         report.intact = digest.value == info.imprint
     else:
         report.intact = True  # only the token itself was checked
-    if (imprint_of is not None or digest is not None) and not report.intact:
+    compared = imprint_of is not None or (digest is not None
+                                          and digest.alg.value == info.hash_alg)
+    if compared and not report.intact:
         check.fail(HASH_FAILURE, Message.of("tsr.imprint_mismatch"))
     assert signer is not None  # verify_token found it
     from cryptography import x509

@@ -14,6 +14,7 @@ report says so.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,6 +113,10 @@ async def verify_xml(ctx: VerifyContext, data: bytes) -> VerifyReport:
             a_x509.Certificate.load(base64.b64decode("".join((c.text or "").split())))
             for c in sig.findall(f".//{{{DS}}}KeyInfo//{{{DS}}}X509Certificate")[1:]
         ]
+        # signxml would refuse a certificate outside its validity as a bad signature
+        # value; the validity is the trust check's (expired: OUT_OF_BOUNDS_NO_POE)
+        sig_config = dataclasses.replace(
+            config, verification_time=x509.load_der_x509_certificate(der).not_valid_before_utc)
         pem = x509.load_der_x509_certificate(der).public_bytes(
             __import__("cryptography.hazmat.primitives.serialization",
                        fromlist=["Encoding"]).Encoding.PEM)
@@ -125,10 +130,10 @@ async def verify_xml(ctx: VerifyContext, data: bytes) -> VerifyReport:
         report.coverage = _coverage(root, report.references)
         try:
             XMLVerifier().verify(
-                etree.tostring(root), x509_cert=pem.decode(), expect_config=config,
+                etree.tostring(root), x509_cert=pem.decode(), expect_config=sig_config,
                 id_attribute="Id",
             ) if len(sigs) == 1 else XMLVerifier().verify(
-                etree.tostring(sig), x509_cert=pem.decode(), expect_config=config,
+                etree.tostring(sig), x509_cert=pem.decode(), expect_config=sig_config,
             )
             report.intact = report.signature_valid = True
             report.signing_time = _xades_signing_time(sig, report.references, report)

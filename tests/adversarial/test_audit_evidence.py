@@ -27,9 +27,10 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Engine
 
 from clients.client import KysoClientError
-from registry.audit import AuditCheckpointRow, AuditRecordRow, record_hash
-from registry.models import AgencyRow, CertificateRow, KeyRow
-from tests.adversarial.conftest import DEMO, Node
+from registry.audit import record_hash
+from registry.db.audit import AuditCheckpointRow, AuditRecordRow
+from registry.db.models import AgencyRow, CertificateRow, KeyRow
+from tests.adversarial.nodes import DEMO, Node
 
 pytestmark = pytest.mark.e2e
 R = AuditRecordRow.__table__

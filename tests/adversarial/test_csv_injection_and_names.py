@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from registry.agencies import AgencyRegistry
-from registry.store import RegistryStore
+from registry.agencies.lifecycle import AgencyRegistry
+from registry.db.store import RegistryStore
 from signer.errors import InvalidRequest
 from tests.helpers import fresh_database_url
 
@@ -133,7 +133,7 @@ def test_every_path_refuses_control_characters(
     reg.create("H10.1", "Sở A", valid_from=D0)
     attempts: dict[str, Any] = {
         "create": lambda: reg.create("H20", name, valid_from=D0),
-        "store.create_agency": lambda: store.create_agency("H21", name),
+        "create (no parent)": lambda: reg.create("H21", name, require_parent=False),
         "rename": lambda: reg.rename("H10", name, effective=JULY),
         "move": lambda: reg.move("H10.1", "H11.5", effective=JULY, name=name),
         "merge (new code)": lambda: reg.merge(["H11"], "H90", effective=JULY, name=name),

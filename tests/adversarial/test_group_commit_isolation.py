@@ -25,11 +25,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from clients.tsp import TimeStampResp, make_request
 from kyso.common.v1 import common_pb2
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
-from tests.adversarial.conftest import DEMO, Node, connection_per_node
-from tests.e2e.conftest import server_env
+from signer.formats.tsp import TimeStampResp, make_request
+from tests.adversarial.nodes import DEMO, Node, connection_per_node
+from tests.servers import server_env
 
 pytestmark = pytest.mark.e2e
 

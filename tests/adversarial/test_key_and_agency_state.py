@@ -26,14 +26,14 @@ from asn1crypto import cms as a_cms
 from sqlalchemy import select
 
 from clients.client import KysoClientError
-from clients.tsp import TimeStampResp, make_request
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
-from registry.audit import AuditCheckpointRow
-from registry.codes import parse_code
-from registry.models import CertificateRow, KeyRow
+from registry.agencies.codes import parse_code
+from registry.db.audit import AuditCheckpointRow
+from registry.db.models import CertificateRow, KeyRow
 from signer.errors import InvalidRequest
-from tests.adversarial.conftest import DEMO, Node, connection_per_node
-from tests.e2e.conftest import server_env
+from signer.formats.tsp import TimeStampResp, make_request
+from tests.adversarial.nodes import DEMO, Node, connection_per_node
+from tests.servers import server_env
 
 pytestmark = pytest.mark.e2e
 K = KeyRow.__table__

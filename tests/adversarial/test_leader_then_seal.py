@@ -44,8 +44,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from tests.e2e.conftest import KYSO, Server, server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import KYSO, Server, server_env, start_server, stop_server
 
 # Formats and handlers: what they do does not depend on the database (records reach
 # PostgreSQL in the modules that test records), so the PostgreSQL pass skips them.

@@ -31,9 +31,9 @@ from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from signer.config import ServerSettings, Settings
-from signer.runtime.server import start_metrics
-from tests.e2e.conftest import server_env, start_server, stop_server
+from signer.runtime.metrics import start_metrics
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import server_env, start_server, stop_server
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from clients.tsp import make_request
-from tests.adversarial.conftest import Node
+from signer.formats.tsp import make_request
+from tests.adversarial.nodes import Node
 
 pytestmark = pytest.mark.e2e
 MONTH = datetime.now(UTC).astimezone(timezone(timedelta(hours=7))).strftime("%Y-%m")

@@ -46,12 +46,12 @@ import grpc
 import pytest
 from sqlalchemy import text
 
-from clients.tsp import TimeStampResp, make_request
 from kyso.common.v1 import common_pb2
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
-from tests.adversarial.conftest import DEMO, Node
-from tests.e2e.conftest import Server, server_env
+from signer.formats.tsp import TimeStampResp, make_request
+from tests.adversarial.nodes import DEMO, Node
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import Server, server_env
 
 pytestmark = pytest.mark.e2e
 

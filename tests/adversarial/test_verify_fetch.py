@@ -41,6 +41,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from signer.config import VerifySettings
 from signer.verify.engine import Kind, Verifier
 from signer.verify.report import Indication, SignatureReport
+from tests.documents import blank_pdf
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 
@@ -306,21 +307,6 @@ def _simple_signer(signer: Party, chain: list[Party]) -> Any:
     )
 
 
-def _minimal_pdf() -> bytes:
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.writer import PdfFileWriter
-
-    w = PdfFileWriter()
-    w.insert_page(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Page"),
-        generic.NameObject("/MediaBox"): generic.ArrayObject(
-            [generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-    }))
-    buf = BytesIO()
-    w.write(buf)
-    return buf.getvalue()
-
-
 @dataclass(frozen=True)
 class Document:
     kind: Kind
@@ -338,7 +324,7 @@ def make_document(fmt: str, signer: Party, chain: list[Party], *, times: int = 1
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
 
-    data = _minimal_pdf()
+    data = blank_pdf()
     for n in range(1, times + 1):
         data = signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(data)),
                                 signers.PdfSignatureMetadata(field_name=f"Sig{n}"),

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from signer.runtime.auth import rule_for
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import Server, server_env, start_server, stop_server
 
 OFFICIAL = """code,name,parent_code,valid_from
 000.00.00.H59,Ủy ban nhân dân tỉnh Sóc Trăng,,2020-01-01

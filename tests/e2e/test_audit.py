@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, update
 
-from clients.tsp import make_request
-from registry.audit import AuditCheckpointRow, AuditRecordRow
-from tests.e2e.conftest import server_env, start_server, stop_server
+from registry.db.audit import AuditCheckpointRow, AuditRecordRow
+from signer.formats.tsp import make_request
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 DEMO = "000.00.00.H13"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from clients import KysoClient, KysoClientError
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
+from tests.servers import Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 H13 = "000.00.00.H13"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.servers import Server
 
 # Formats and handlers: what they do does not depend on the database (records reach
 # PostgreSQL in the modules that test records), so the PostgreSQL pass skips them.
@@ -75,7 +75,7 @@ def test_durability_can_be_switched_off_only_loudly_for_measurement(tmp_path: Pa
     normally every reply has its record (counted in the database after the run)."""
     from sqlalchemy import create_engine, text
 
-    from tests.e2e.conftest import server_env, start_server, stop_server
+    from tests.servers import server_env, start_server, stop_server
 
     counts = {}
     for skip in ("true", "false"):

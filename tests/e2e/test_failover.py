@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from clients.client import KysoClient, KysoClientError
-from clients.tsp import TimeStampResp, make_request
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
+from signer.formats.tsp import TimeStampResp, make_request
+from tests.servers import Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 H13 = "000.00.00.H13"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
-from tests.e2e.conftest import Server
+from tests.servers import Server
 
 # Formats and handlers: what they do does not depend on the database (records reach
 # PostgreSQL in the modules that test records), so the PostgreSQL pass skips them.

@@ -14,7 +14,7 @@ import pytest
 
 from kyso.common.v1 import common_pb2
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
+from tests.servers import Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 H13 = "000.00.00.H13"

@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import create_engine, text
 
 from clients.client import KysoClient, KysoClientError
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
+from tests.servers import Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 in_sqlite_pass = pytest.mark.skipif(
@@ -102,7 +102,7 @@ def _post_tsa(url: str) -> str:
     import urllib.error
     import urllib.request
 
-    from clients.tsp import make_request
+    from signer.formats.tsp import make_request
 
     req = urllib.request.Request(url, data=make_request(os.urandom(32))[0],
                                  headers={"Content-Type": "application/timestamp-query"})

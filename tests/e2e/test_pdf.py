@@ -11,8 +11,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import Server, server_env, start_server, stop_server
 
 # Formats and handlers: what they do does not depend on the database (records reach
 # PostgreSQL in the modules that test records), so the PostgreSQL pass skips them.
@@ -317,3 +317,54 @@ def test_readme_leader_then_seal_demo_flow(srv: Server, env: dict[str, Path]) ->
     assert text.count("Certificate is Trusted.") == 2, text
     ok = srv.cli("verify", str(dst), "--lang", "vi")
     assert ok.returncode == 0 and "HỢP LỆ" in ok.stdout, ok.stdout + ok.stderr
+
+
+def test_external_tsa_for_pades_retries_per_cades_settings(
+        srv: Server, env: dict[str, Path], tmp_path: Path) -> None:
+    """[cades] source = "url": PAdES timestamps take the CAdES road (HttpTimestamper), so
+    a TSA that fails once is asked again, as [cades] attempts says."""
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from kyso.signer.v1 import pdf_pb2
+
+    hits: list[int] = []
+
+    class FailsOnceThenForwards(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            hits.append(len(body))
+            if len(hits) == 1:
+                status, ctype, reply = 503, "text/plain", b"try again"
+            else:  # the first server's TSA
+                req = urllib.request.Request(srv.tsa_url, data=body, method="POST", headers={
+                    "Content-Type": "application/timestamp-query"})
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    status, ctype, reply = r.status, r.headers["Content-Type"], r.read()
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), FailsOnceThenForwards)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    e = server_env(tmp_path, "kyso-pdf-ext")
+    e.update(KYSO_CADES_SOURCE="url", KYSO_TSA_ENABLED="false",
+             KYSO_CADES_URL=f"http://127.0.0.1:{proxy.server_address[1]}/tsa",
+             KYSO_CADES_ATTEMPTS="2", KYSO_CADES_BACKOFF_S="0.05", KYSO_CADES_TIMEOUT_S="10")
+    other = start_server(tmp_path, e, "--demo")
+    try:
+        resp = _stream(other, env["blank"].read_bytes(), agency_code=DEMO,
+                       profile=pdf_pb2.PDF_PROFILE_ATTACHMENT, document_number="7/TB",
+                       document_type="TB", level=pdf_pb2.PADES_LEVEL_B_T)
+    finally:
+        stop_server(other)
+        proxy.shutdown()
+        proxy.server_close()
+    assert resp[0].result.level == "B-T"  # type: ignore[attr-defined]
+    assert len(hits) == 2  # refused once, asked again

@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 
 from tests import decree30 as d
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import Server, server_env, start_server, stop_server
 
 pytestmark = [
     pytest.mark.e2e,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from clients import KysoClientError
-from tests.e2e.conftest import Server
+from tests.servers import Server
 
 pytestmark = pytest.mark.e2e
 H13 = "000.00.00.H13"

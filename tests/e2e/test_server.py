@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients import KysoClient, KysoClientError
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
+from tests.servers import Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 DEMO = "000.00.00.H13"

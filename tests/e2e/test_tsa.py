@@ -15,8 +15,8 @@ from asn1crypto import cms, tsp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients import KysoClientError
-from clients.tsp import TimeStampResp
-from tests.e2e.conftest import KYSO, Server, server_env, start_server, stop_server
+from signer.formats.tsp import TimeStampResp
+from tests.servers import KYSO, Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 DEMO = "000.00.00.H13"
@@ -292,7 +292,7 @@ def test_tsa_refuses_to_start_with_a_certificate_without_timestamping_eku(
     script = """
 import os
 from registry.devca import DevCa, CA_HASH
-from registry.store import RegistryStore, KeyPurpose
+from registry.db.store import RegistryStore, KeyPurpose
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
 from signer.formats.x509 import issue_certificate
 from signer.keys.types import KeyUse

@@ -11,8 +11,8 @@ import pytest
 from asn1crypto import tsp
 from sqlalchemy import create_engine, text
 
-from clients.tsp import make_request
-from tests.e2e.conftest import server_env, start_server, stop_server
+from signer.formats.tsp import make_request
+from tests.servers import server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 PROCESSES = 3

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
+from tests.documents import blank_pdf
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import Server, server_env, start_server, stop_server
 
 # Formats and handlers: what they do does not depend on the database (records reach
 # PostgreSQL in the modules that test records), so the PostgreSQL pass skips them.
@@ -237,12 +238,11 @@ def test_pdf_signed_by_pyhanko_is_listed(srv: Server, pki: dict[str, Path]) -> N
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
 
-    from tests.e2e.test_verify import _minimal_pdf
 
     signer = signers.SimpleSigner.load(str(pki["other_key"]), str(pki["other_leaf"]))
     assert signer is not None
     out = BytesIO()
-    w = IncrementalPdfFileWriter(BytesIO(_minimal_pdf()))
+    w = IncrementalPdfFileWriter(BytesIO(blank_pdf()))
     signers.sign_pdf(w, signers.PdfSignatureMetadata(field_name="Sig1"), signer=signer,
                      output=out)
     pdf = srv.workdir / "signed.pdf"
@@ -277,19 +277,3 @@ def test_xml_dsig_tamper_and_trust(srv: Server, pki: dict[str, Path]) -> None:
     assert code == 1 and rep["signatures"][0]["indication"] == "FAILED"
 
 
-def _minimal_pdf() -> bytes:
-    from io import BytesIO
-
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.writer import PdfFileWriter
-
-    w = PdfFileWriter()
-    page = generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Page"),
-        generic.NameObject("/MediaBox"): generic.ArrayObject(
-            [generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-    })
-    w.insert_page(page)
-    buf = BytesIO()
-    w.write(buf)
-    return buf.getvalue()

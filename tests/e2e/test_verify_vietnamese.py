@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
-from tests.e2e.test_xml import EDXML
+from tests.documents import EDXML, blank_pdf, rewrite_page
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import Server, server_env, start_server, stop_server
 from tests.vietnamese import dn_values, english_words, has_dn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.database_free]
@@ -51,37 +51,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(workdir, server_env(workdir, "kyso-e2e-verify-vi"), "--demo")
     yield server
     stop_server(server)
-
-
-def _blank_pdf() -> bytes:
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.writer import PdfFileWriter
-
-    w = PdfFileWriter()
-    w.insert_page(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Page"),
-        generic.NameObject("/MediaBox"): generic.ArrayObject(
-            [generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-    }))
-    buf = BytesIO()
-    w.write(buf)
-    return buf.getvalue()
-
-
-def _rewrite_page(pdf: bytes) -> bytes:
-    """An incremental update that replaces page 1's content: what no signature allows."""
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-
-    w = IncrementalPdfFileWriter(BytesIO(pdf))
-    page_ref = w.root["/Pages"].raw_get("/Kids")[0]
-    page = page_ref.get_object()
-    content = w.add_object(generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 700 Td (X) Tj ET"))
-    page[generic.NameObject("/Contents")] = content
-    w.update_container(page)
-    out = BytesIO()
-    w.write(out)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +88,12 @@ def docs(srv: Server) -> dict[str, tuple[str, ...]]:
     assert r.returncode == 0, r.stderr
     leader = signers.SimpleSigner.load(str(pkey), str(pcert))
     assert leader is not None
-    signed = signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(_blank_pdf())),
+    signed = signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(blank_pdf())),
                               signers.PdfSignatureMetadata(field_name="ChuKyLanhDao"),
                               signer=leader).getvalue()
     (d / "quyet-dinh.pdf").write_bytes(signed)
     out["pdf-intact"] = (str(d / "quyet-dinh.pdf"),)
-    (d / "quyet-dinh-sua.pdf").write_bytes(_rewrite_page(signed))
+    (d / "quyet-dinh-sua.pdf").write_bytes(rewrite_page(signed))
     out["pdf-modified"] = (str(d / "quyet-dinh-sua.pdf"),)
     # edXML: XML-DSig without a signing time, XAdES with one
     src = d / "goi-tin.xml"

@@ -22,7 +22,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import server_env, start_server, stop_server
+from tests.servers import server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 MAX_CONNECTIONS = 64

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -21,9 +20,10 @@ from signxml.exceptions import InvalidDigest
 from signxml.verifier import XMLVerifier
 from signxml.xades.xades import XAdESVerifier
 
-from clients.tsp import verify_token
-from tests.e2e.conftest import Server, server_env, start_server, stop_server
+from signer.formats.tsp import verify_token
+from tests.documents import EDXML, PDF_B64
 from tests.helpers import hsm_unavailable_reason
+from tests.servers import Server, server_env, start_server, stop_server
 
 # Formats and handlers: what they do does not depend on the database (records reach
 # PostgreSQL in the modules that test records), so the PostgreSQL pass skips them.
@@ -35,79 +35,6 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
 NS = {"ds": DS, "xades": XADES, "ed": "http://www.mic.gov.vn/TBT/QCVN_102_2016"}
 ID_ATTR = ("--id-attr:Id", f"{XADES}:SignedProperties")
-
-# A minimal but well-formed PDF, carried base64 as edXML attachments are.
-PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-       b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-       b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
-       b"trailer<</Root 1 0 R>>\n%%EOF\n")
-PDF_B64 = base64.b64encode(PDF + os.urandom(3000)).decode()
-PDF_LINES = "\n".join(PDF_B64[i:i + 76] for i in range(0, len(PDF_B64), 76))
-
-EDXML = f"""<?xml version="1.0" encoding="UTF-8"?>
-<edXML:edXML xmlns:edXML="http://www.mic.gov.vn/TBT/QCVN_102_2016">
-  <edXML:edXMLEnvelope>
-    <edXML:edXMLHeader>
-      <edXML:MessageHeader>
-        <edXML:From>
-          <edXML:OrganId>000.00.00.H13</edXML:OrganId>
-          <edXML:OrganName>Ủy ban nhân dân thành phố Cần Thơ</edXML:OrganName>
-          <edXML:OrganAdd>Số 2 Hòa Bình, phường Ninh Kiều, thành phố Cần Thơ</edXML:OrganAdd>
-          <edXML:Email>ubnd@cantho.gov.vn</edXML:Email>
-        </edXML:From>
-        <edXML:To>
-          <edXML:OrganId>000.00.00.G22</edXML:OrganId>
-          <edXML:OrganName>Văn phòng Chính phủ</edXML:OrganName>
-        </edXML:To>
-        <edXML:DocumentId>000.00.00.H13,2025/07/01,125/UBND-VP</edXML:DocumentId>
-        <edXML:Code>
-          <edXML:CodeNumber>125</edXML:CodeNumber>
-          <edXML:CodeNotation>UBND-VP</edXML:CodeNotation>
-        </edXML:Code>
-        <edXML:PromulgationInfo>
-          <edXML:Place>Cần Thơ</edXML:Place>
-          <edXML:PromulgationDate>2025-07-01</edXML:PromulgationDate>
-        </edXML:PromulgationInfo>
-        <edXML:DocumentType>
-          <edXML:Type>1</edXML:Type>
-          <edXML:TypeName>Công văn</edXML:TypeName>
-        </edXML:DocumentType>
-        <edXML:Subject>Về việc triển khai sắp xếp đơn vị hành chính cấp xã</edXML:Subject>
-        <edXML:SignerInfo>
-          <edXML:Competence>TM. Ủy ban nhân dân</edXML:Competence>
-          <edXML:Position>Chủ tịch</edXML:Position>
-          <edXML:FullName>Trần Văn Thử</edXML:FullName>
-        </edXML:SignerInfo>
-      </edXML:MessageHeader>
-      <edXML:TraceHeaderList>
-        <edXML:TraceHeader>
-          <edXML:OrganId>000.00.00.H13</edXML:OrganId>
-          <edXML:Timestamp>2025-07-01T09:15:30+07:00</edXML:Timestamp>
-        </edXML:TraceHeader>
-      </edXML:TraceHeaderList>
-    </edXML:edXMLHeader>
-    <edXML:edXMLBody>
-      <edXML:edXMLManifest>
-        <edXML:Reference>
-          <edXML:ContentId>cid:125-UBND-VP.pdf</edXML:ContentId>
-          <edXML:ContentType>application/pdf</edXML:ContentType>
-          <edXML:Description>Công văn số 125/UBND-VP</edXML:Description>
-        </edXML:Reference>
-      </edXML:edXMLManifest>
-    </edXML:edXMLBody>
-  </edXML:edXMLEnvelope>
-  <edXML:AttachmentEncoded>
-    <edXML:Attachment>
-      <edXML:ContentId>cid:125-UBND-VP.pdf</edXML:ContentId>
-      <edXML:AttachmentName>125-UBND-VP.pdf</edXML:AttachmentName>
-      <edXML:ContentType>application/pdf</edXML:ContentType>
-      <edXML:Value>
-{PDF_LINES}
-      </edXML:Value>
-    </edXML:Attachment>
-  </edXML:AttachmentEncoded>
-</edXML:edXML>
-"""
 
 GENERIC = """<?xml version="1.0" encoding="UTF-8"?>
 <hs:HoSo xmlns:hs="urn:vn:kyso:test:hoso" xmlns:unused="urn:unused">

@@ -26,7 +26,8 @@ from typing import IO, Any
 import pytest
 
 from signer.digest import Digest, HashAlg
-from signer.keys import HsmConfig, KeyAlgorithm, Pkcs11KeyStore, Scheme
+from signer.keys.store import HsmConfig, Pkcs11KeyStore
+from signer.keys.types import KeyAlgorithm, Scheme
 from tests.helpers import REPO, hsm_unavailable_reason, provision, verify_signature
 
 SERVE = REPO / "hsm-sim" / "serve-socket.sh"

@@ -23,10 +23,8 @@ from sqlalchemy.engine import Engine
 
 from registry.audit import (
     ZERO_HASH,
-    AuditCheckpointRow,
     AuditLog,
     AuditNotary,
-    AuditRecordRow,
     AuditReport,
     TrustedKeys,
     ensure_audit_key,
@@ -36,7 +34,8 @@ from registry.audit import (
     trusted_keys,
     verify,
 )
-from registry.store import KeyPurpose, KeyRecord, KeyState, RegistryStore
+from registry.db.audit import AuditCheckpointRow, AuditRecordRow
+from registry.db.store import KeyPurpose, KeyRecord, KeyState, RegistryStore
 from signer.keys.store import Pkcs11KeyStore
 
 R = AuditRecordRow.__table__

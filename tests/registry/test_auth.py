@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from registry.auth import AuthStore, Grant, Role, hash_token
-from registry.store import RegistryStore
+from registry.db.store import RegistryStore
 from signer.errors import AlreadyExists, InvalidRequest, NotFound
 
 

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import ValidationError
 
 from registry.admin import RegistryAdmin
+from registry.db.store import KeyPurpose, KeyState, RegistryStore
 from registry.devca import DevCa
 from registry.keys import KeyLifecycle, KeyPolicy, SignatureProfile, inspect_png
-from registry.store import KeyPurpose, KeyState, RegistryStore
 from signer.config import KeyPolicySettings
 from signer.core import OutputFormat, SignerCore
 from signer.digest import Digest, HashAlg

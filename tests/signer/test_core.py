@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from registry.admin import RegistryAdmin
+from registry.db.store import KeyState, RegistryStore
 from registry.devca import DevCa
-from registry.store import KeyState, RegistryStore
 from signer.core import OutputFormat, SignerCore
 from signer.digest import Digest, HashAlg
 from signer.errors import InvalidRequest, NotFound, NotUsable

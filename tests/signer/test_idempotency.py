@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import insert
 
 from kyso.signer.v1 import signer_pb2
-from registry.store import RegistryStore
+from registry.db.idempotency import REPLIES
+from registry.db.store import RegistryStore
 from signer.errors import InvalidRequest
-from signer.idempotency import REPLIES, Replies, fingerprint
+from signer.idempotency import Replies, fingerprint
 
 
 @pytest.fixture

@@ -9,12 +9,13 @@ from typing import cast
 import pytest
 from sqlalchemy import Table, func, select
 
-from registry.audit import AuditLog, AuditNotary, AuditRecordRow, wait_all
-from registry.store import BulkWriter, RegistryStore
+from registry.audit import AuditLog, AuditNotary, wait_all
+from registry.db.audit import AuditRecordRow
+from registry.db.store import BulkWriter, RegistryStore
+from registry.db.tsa import TsaTokenRow
 from signer.errors import KysoError, StoreUnavailable
 from signer.keys.store import Pkcs11KeyStore
 from tsa.clock import STA_UNSYNC, TIME_ERROR, ClockCheck, ClockGuard
-from tsa.models import TsaTokenRow
 from tsa.serials import SerialAllocator
 
 TOKENS = cast(Table, TsaTokenRow.__table__)

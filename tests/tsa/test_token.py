@@ -23,22 +23,21 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clients.tsp import make_request
 from signer.digest import HashAlg
 from signer.errors import ConfigError, NotUsable
 from signer.formats import _der
-from signer.keys.types import KeyAlgorithm, Scheme
-from tests.signer.formats.soft_key import SoftKey
-from tests.tsa.pki import DEFAULT_POLICY, KINDS, NOW, OTHER_POLICY, POLICY, Pki, openssl, pki
-from tsa.token import (
+from signer.formats.tsp import (
     FailureInfo,
     ParsedRequest,
     Rejection,
-    TokenBuilder,
-    TsaPolicy,
+    make_request,
     parse_request,
     rejection_response,
 )
+from signer.keys.types import KeyAlgorithm, Scheme
+from tests.signer.formats.soft_key import SoftKey
+from tests.tsa.pki import DEFAULT_POLICY, KINDS, NOW, OTHER_POLICY, POLICY, Pki, openssl, pki
+from tsa.token import TokenBuilder, TsaPolicy
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 

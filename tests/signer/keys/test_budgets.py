@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from signer.errors import ConfigError
-from signer.keys import HsmConfig
+from signer.keys.store import HsmConfig
 from signer.keys.types import KeyUse
 from tests.helpers import REPO, hsm_unavailable_reason, provision
 
@@ -40,7 +40,7 @@ def _budget_child() -> None:
     seal key (no budget), watching how many sessions are lent out; meanwhile sign with the
     seal key from one more thread. Prints a JSON report."""
     from signer.digest import Digest, HashAlg
-    from signer.keys import KeyAlgorithm, Scheme
+    from signer.keys.types import KeyAlgorithm, Scheme
     from signer.runtime.observe import HSM_SESSIONS_IN_USE
     from tests.helpers import HsmEnv, make_store
 

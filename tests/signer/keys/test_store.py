@@ -37,8 +37,8 @@ from signer.errors import (
     NotFound,
     NotUsable,
 )
-from signer.keys import HsmConfig, KeyAlgorithm, KeyInfo, Pkcs11KeyStore, Scheme, SigningKey
-from signer.keys.types import KeyUse
+from signer.keys.store import HsmConfig, Pkcs11KeyStore
+from signer.keys.types import KeyAlgorithm, KeyInfo, KeyUse, Scheme, SigningKey
 from tests.helpers import REPO, HsmEnv, make_store, provision, verify_signature
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it

@@ -1,0 +1,100 @@
+"""The ``kyso`` command line: the root group, its global options, and the command tree.
+
+Client commands talk to a kyso server over gRPC (``--server`` or ``KYSO_ENDPOINT``,
+default 127.0.0.1:50051). Each area's commands live in a module of this package
+(``agency``, ``keys``, ``sign``, ``pdf`` …), sharing ``common``; this root imports
+them and assembles the tree below. No module here imports the root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from clients.cli import (
+    agency,
+    audit,
+    bench,
+    clients,
+    keys,
+    pdf,
+    report,
+    serve,
+    sign,
+    timestamp,
+    verify,
+    xml,
+)
+from clients.cli.common import show_library_warnings
+from clients.client import DEFAULT_ENDPOINT
+
+
+def _read(path: str | None) -> bytes | None:
+    return Path(path).read_bytes() if path else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--server",
+    envvar="KYSO_ENDPOINT",
+    default=DEFAULT_ENDPOINT,
+    show_default=True,
+    help="kyso gRPC endpoint host:port, or several separated by commas: calls are "
+    "balanced over them and retried on another when one is unavailable (env KYSO_ENDPOINT).",
+)
+@click.option("--timeout", default=60.0, show_default=True, help="Deadline per call, seconds.")
+@click.option("--token", envvar="KYSO_TOKEN", help="Bearer token (env KYSO_TOKEN).")
+@click.option("--token-file", envvar="KYSO_TOKEN_FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="File holding the bearer token (env KYSO_TOKEN_FILE).")
+@click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), envvar="KYSO_TLS_CA",
+              help="Use TLS, trusting this CA (PEM) for the server's certificate.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
+              envvar="KYSO_TLS_CERT", help="Client certificate (PEM) for mTLS.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), envvar="KYSO_TLS_KEY",
+              help="Client private key (PEM) for mTLS.")
+@click.option("--insecure", is_flag=True,
+              help="Send the bearer token without TLS even to a server that is not on "
+              "loopback (anyone on the network path can read it). Without it, a token goes "
+              "in clear text to 127.0.0.0/8, ::1 and localhost only.")
+@click.version_option(package_name="kyso")
+@click.pass_context
+def main(ctx: click.Context, server: str, timeout: float, token: str | None,
+         token_file: str | None, tls_ca: str | None, tls_cert: str | None,
+         tls_key: str | None, insecure: bool) -> None:
+    """kyso: organization signatures (electronic seals) and timestamps for
+    Vietnamese government e-documents, with keys held in an HSM.
+
+    Calls authenticate with a bearer token (--token, KYSO_TOKEN, --token-file)
+    or an mTLS client certificate (--tls-cert/--tls-key). `make run` writes the
+    demo administrator's token to var/demo-admin.token.
+    """
+    if token is None and token_file:
+        token = Path(token_file).read_text().strip()
+    show_library_warnings()
+    ctx.obj = {"server": server, "timeout": timeout, "token": token, "insecure": insecure,
+               "tls_ca": _read(tls_ca), "tls_cert": _read(tls_cert), "tls_key": _read(tls_key)}
+
+
+@main.group()
+def admin() -> None:
+    """Administer agencies, keys and certificates."""
+
+
+main.add_command(serve.serve)
+main.add_command(sign.sign)
+sign.sign.add_command(pdf.sign_pdf_cmd)
+sign.sign.add_command(xml.sign_xml_command)
+main.add_command(timestamp.timestamp)
+main.add_command(verify.verify)
+main.add_command(bench.bench)
+
+admin.add_command(agency.agency)
+for group in (keys.key, keys.cert, keys.ca, keys.tsa, keys.seal):
+    admin.add_command(group)
+keys.seal.add_command(pdf.seal_policy)
+admin.add_command(clients.client)
+admin.add_command(clients.whoami)
+admin.add_command(report.report)
+admin.add_command(audit.audit)

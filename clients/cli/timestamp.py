@@ -1,0 +1,105 @@
+"""``kyso timestamp FILE`` and ``kyso timestamp verify FILE FILE.tsr``: RFC 3161
+timestamps, asked of kyso over gRPC or of any TSA over HTTP, checked here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from clients.cli.common import call, err, open_client, out, print_json
+from clients.client import HASHES, hash_file, write_atomically
+
+
+class _DefaultGroup(click.Group):
+    """A group whose first argument, when it is not a subcommand, goes to ``default``:
+    ``kyso timestamp FILE`` and ``kyso timestamp verify FILE FILE.tsr`` both work."""
+
+    default = "create"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultGroup)
+def timestamp() -> None:
+    """RFC 3161 timestamps: `kyso timestamp FILE` or `kyso timestamp verify FILE FILE.tsr`."""
+
+
+@timestamp.command("create", hidden=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file [default: FILE.tsr].")
+@click.option("--hash", "hash_alg", type=click.Choice(sorted(HASHES)), default="sha256",
+              show_default=True)
+@click.option("--url", help="An RFC 3161 HTTP URL, e.g. http://127.0.0.1:8080/tsa "
+              "[default: kyso's gRPC endpoint].")
+@click.option("--policy", help="Ask for this TSA policy OID.")
+@click.pass_context
+def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_alg: str,
+                     url: str | None, policy: str | None) -> None:
+    """Timestamp FILE: hash it locally, send a nonce, check the reply, write FILE.tsr."""
+    from clients.client import post_timestamp_query
+    from signer.formats.tsp import TimestampError, check_response, make_request, verify_token
+
+    output = output or file.with_name(file.name + ".tsr")
+    digest = hash_file(file, hash_alg)
+    request, _nonce = make_request(digest, hash_alg, policy=policy)
+    if url:
+        reply = call(lambda: post_timestamp_query(url, request, ctx.find_root().obj["timeout"]))
+    else:
+        with open_client(ctx) as c:
+            reply = call(lambda: c.timestamp(request))
+    try:
+        check_response(reply, request_der=request)
+        info = verify_token(reply, digest=digest)
+    except TimestampError as exc:
+        err.print(f"[red]timestamp refused or invalid[/red]: {escape(str(exc))}", highlight=False)
+        sys.exit(1)
+    write_atomically(output, reply)
+    err.print(f"timestamped {file} at {info.gen_time.isoformat()} (serial {info.serial:x}, "
+              f"policy {info.policy}) → {output}", highlight=False)
+
+
+@timestamp.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("tsr", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--ca", "ca_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Trusted root certificate(s), PEM, to check the TSA's chain.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def timestamp_verify(file: Path, tsr: Path, ca_file: Path | None, as_json: bool) -> None:
+    """Check that TSR is a valid timestamp of FILE (and, with --ca, who issued it)."""
+    from signer.formats.tsp import TimestampError, verify_token
+
+    try:
+        info = verify_token(
+            tsr.read_bytes(), data_path=str(file),
+            trusted_roots_pem=ca_file.read_bytes() if ca_file else None,
+        )
+    except TimestampError as exc:
+        err.print(f"[red]INVALID[/red]: {escape(str(exc))}", highlight=False)
+        sys.exit(1)
+    result = {
+        "valid": True,
+        "chain_checked": ca_file is not None,
+        "serial": format(info.serial, "x"),
+        "gen_time": info.gen_time.isoformat(),
+        "policy": info.policy,
+        "hash": info.hash_alg,
+        "tsa": info.tsa_subject,
+        "accuracy": info.accuracy,
+    }
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"OK: {file} existed at {info.gen_time.isoformat()} (±{info.accuracy or '?'})",
+              highlight=False)
+    out.print(f"  TSA {info.tsa_subject}, serial {info.serial:x}, policy {info.policy}",
+              highlight=False)
+    if ca_file is None:
+        out.print("  the TSA's certificate chain was not checked: give --ca CA.pem",
+                  highlight=False)
