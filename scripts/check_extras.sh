@@ -66,7 +66,7 @@ run "$tmp/client/bin/kyso" --help >/dev/null
 install server server
 run "$tmp/server/bin/python" -I -c '
 import importlib, pkgutil
-import signer.runtime.server, signer.verify.service, tsa.http, registry.db.store
+import signer.runtime.server, signer.runtime.host, signer.verify_service, tsa.http, registry.db.store
 for pkg in ("signer", "registry", "tsa"):
     for m in pkgutil.walk_packages(importlib.import_module(pkg).__path__, pkg + "."):
         if not m.name.startswith("registry.db.migrations"):  # run by Alembic, below

@@ -404,7 +404,16 @@ class AuditLog:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-            self._write(items, force_checkpoint=stopping or bool(waiters))
+            try:
+                self._write(items, force_checkpoint=stopping or bool(waiters))
+            except Exception as exc:  # never let the writer thread die (_write's own net)
+                log.exception("audit writer: a group of %d items failed", len(items))
+                error = KysoError(f"audit recording failed ({type(exc).__name__})")
+                self._fail(items, error)
+                for w in waiters:
+                    if not w.future.done():
+                        w.future.set_exception(error)
+                continue
             for w in waiters:
                 w.future.set_result(self.head)
 
@@ -476,10 +485,16 @@ class AuditLog:
             self._fail(items, KysoError(f"audit recording failed ({type(exc).__name__})"))
 
     def _recheck(self) -> None:
+        """The head check after an error. Whatever makes it fail, the writer thread lives
+        on (its callers would otherwise wait out their timeouts, and a stopping node
+        would hang on them): the check runs again after the next failure, and until it
+        succeeds a write collides again rather than carry on from an unchecked head."""
         try:
             self._check_head(initial=False)
-        except (DBAPIError, KysoError) as exc:  # checked again after the next failure
+        except (DBAPIError, KysoError) as exc:
             log.warning("cannot re-check node %s's audit chain now: %s", self.node_id, exc)
+        except Exception:
+            log.exception("cannot re-check node %s's audit chain now", self.node_id)
 
     @staticmethod
     def _fail(items: Sequence[_Item], error: Exception) -> None:

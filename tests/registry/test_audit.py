@@ -405,3 +405,44 @@ def test_hostile_text_cannot_break_a_group(
     assert [f.result(30).seq for f in futs] == [1, 2]
     log.close()
     assert check().ok
+
+
+def test_the_writer_survives_a_failing_recheck_and_closes_promptly(
+    make_log: Callable[..., AuditLog], store: RegistryStore, node1: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Someone appends a record to the running node's chain, and the re-check that
+    follows the collision fails in an unforeseen way (here: reading the HSM witness
+    raises RuntimeError). The writer thread must live on: later calls are answered (not
+    left to time out) and close() returns at once. Before, the exception escaped the
+    writer thread, later calls waited out their 30 s, and a node stopping with such a
+    call in flight was killed."""
+    log = make_log()
+    log.record("system", "sign", "000.00.00.H13", {"n": 1})
+    with store.engine.connect() as conn:
+        last = conn.execute(select(R).where(R.c.node_id == node1)
+                            .order_by(R.c.seq.desc())).first()
+    assert last is not None
+    now = datetime.now(UTC)
+    details = json.dumps({"count": 1}, separators=(",", ":"))
+    with store.engine.begin() as conn:
+        conn.execute(R.insert().values(
+            node_id=node1, seq=last.seq + 1, time=now, actor="nobody", action="sign",
+            target="000.00.00.H13", details=details, prev_hash=bytes(last.hash),
+            hash=record_hash(node1, last.seq + 1, now, "nobody", "sign", "000.00.00.H13",
+                             details, bytes(last.hash))))
+
+    def broken(_node: str) -> None:
+        raise RuntimeError("injected: the witness cannot be read")
+
+    monkeypatch.setattr(log._notary, "read_witness", broken)
+    from signer.errors import KysoError
+
+    for _ in range(2):  # the collision, then whatever state the failed re-check left
+        with pytest.raises(KysoError) as refused:
+            log.record("system", "sign", "000.00.00.H13", {"n": 2}, timeout=20)
+        assert "did not commit within" not in refused.value.message, \
+            "the call was left to time out: the writer thread is gone"
+        assert log._thread.is_alive(), "the writer thread died"
+    log.close(timeout=20)
+    assert not log._thread.is_alive(), "the writer thread did not stop"
