@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from registry.db.store import RegistryStore
 from signer.keys.store import Pkcs11KeyStore
 from tests.helpers import (
     POSTGRES_ENV,
@@ -70,3 +71,20 @@ def keystore(hsm_env: HsmEnv) -> Iterator[Pkcs11KeyStore]:
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A new empty database for one test (SQLite, or PostgreSQL under KYSO_TEST_POSTGRES_URL)."""
     return fresh_database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[RegistryStore]:
+    """The registry store on a new database, migrated; closed after the test."""
+    s = RegistryStore(db_url)
+    s.migrate()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clean_kyso_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No KYSO_* variable of the caller's environment reaches the settings."""
+    for k in list(os.environ):
+        if k.startswith("KYSO_"):
+            monkeypatch.delenv(k)

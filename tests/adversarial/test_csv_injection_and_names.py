@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -62,14 +61,6 @@ CONTROL = [
     "Sở\u2028Tài chính",  # LINE SEPARATOR
     "Sở \u202eníhc iàT",  # RIGHT-TO-LEFT OVERRIDE (Trojan Source)
 ]
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[RegistryStore]:
-    s = RegistryStore(db_url)
-    s.migrate()
-    yield s
-    s.close()
 
 
 @pytest.fixture

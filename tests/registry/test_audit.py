@@ -43,14 +43,6 @@ C = AuditCheckpointRow.__table__
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[RegistryStore]:
-    s = RegistryStore(db_url)
-    s.migrate()
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def audit_key(keystore: Pkcs11KeyStore, store: RegistryStore) -> KeyRecord:
     return ensure_audit_key(keystore, store)
 

@@ -7,16 +7,8 @@ import pytest
 from signer.config import load_settings
 from signer.errors import ConfigError
 
-pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for k in list(os.environ):
-        if k.startswith("KYSO_"):
-            monkeypatch.delenv(k)
+# The PostgreSQL pass skips these; no KYSO_* variable of the caller reaches them.
+pytestmark = [pytest.mark.database_free, pytest.mark.usefixtures("clean_kyso_env")]
 
 
 def test_defaults_are_loopback_and_sqlite() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,14 +12,6 @@ from registry.db.idempotency import REPLIES
 from registry.db.store import RegistryStore
 from signer.errors import InvalidRequest
 from signer.idempotency import Replies, fingerprint
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[RegistryStore]:
-    s = RegistryStore(db_url)
-    s.migrate()
-    yield s
-    s.close()
 
 
 def test_lookup_is_bound_to_the_request_and_old_replies_are_pruned(store: RegistryStore) -> None:

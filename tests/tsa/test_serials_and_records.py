@@ -21,13 +21,6 @@ from tsa.serials import SerialAllocator
 TOKENS = cast(Table, TsaTokenRow.__table__)
 
 
-@pytest.fixture
-def store(db_url: str) -> RegistryStore:
-    s = RegistryStore(db_url)
-    s.migrate()
-    return s
-
-
 def test_serials_unique_across_allocators_threads_and_restarts(store: RegistryStore) -> None:
     seen: list[int] = []
     lock = threading.Lock()

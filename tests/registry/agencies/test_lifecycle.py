@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -21,14 +20,6 @@ BEFORE = date(2025, 6, 30)
 SOC_TRANG = "000.00.00.H59"  # (level-1 codes of the two closed provinces; illustrative)
 HAU_GIANG = "000.00.00.H64"
 CAN_THO = "000.00.00.H13"
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[RegistryStore]:
-    s = RegistryStore(db_url)
-    s.migrate()
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -11,16 +11,8 @@ from signer.config import VerifySettings, load_settings
 from signer.errors import ConfigError
 from signer.verify.fetch import AllowedHost, FetchAllowance, FetchPolicy, FetchRefused
 
-pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for k in list(os.environ):
-        if k.startswith("KYSO_"):
-            monkeypatch.delenv(k)
+# The PostgreSQL pass skips these; no KYSO_* variable of the caller reaches them.
+pytestmark = [pytest.mark.database_free, pytest.mark.usefixtures("clean_kyso_env")]
 
 
 def test_fetching_is_off_by_default() -> None:
