@@ -114,7 +114,7 @@ from registry.agencies.listfile import (
 )
 from registry.agencies.names import checked_name
 from registry.db.models import ACTIVE, CLOSED, AgencyEventRow, AgencyRow
-from registry.db.store import successors_of, translate_sql_errors
+from registry.db.store import successors_of, translate_sql_errors, unregistered
 from signer.errors import AlreadyExists, InvalidRequest, NotFound, NotUsable
 
 log = logging.getLogger(__name__)
@@ -709,10 +709,7 @@ class AgencyRegistry:
         parsed = parse_code(code)
         row = s.scalar(select(AgencyRow).where(AgencyRow.code == parsed.code))
         if row is None:
-            raise NotFound(
-                f"agency {parsed.code} is not registered: check the code, or add it with "
-                "`kyso admin agency add`"
-            )
+            raise unregistered(parsed.code)
         return row
 
     def _active_row(self, s: Session, code: str) -> AgencyRow:

@@ -122,6 +122,12 @@ def cert_record(der: bytes, chain: tuple[bytes, ...] = ()) -> CertRecord:
     )
 
 
+def unregistered(code: str) -> NotFound:
+    """The refusal for a code this registry does not hold."""
+    return NotFound(f"agency {code} is not registered: check the code, or add it with "
+                    "`kyso admin agency add`")
+
+
 def successors_of(s: Session, row: AgencyRow) -> tuple[str, ...]:
     """The active codes answering for ``row``'s code today (itself while it is active):
     following ``successor_code``, and a split's parts, until active codes are reached."""
@@ -270,10 +276,7 @@ class RegistryStore:
                 .options(selectinload(AgencyRow.keys).selectinload(KeyRow.certificates))
             )
             if row is None:
-                raise NotFound(
-                    f"agency {parsed.code} is not registered: check the code, or add it "
-                    "with `kyso admin agency add`"
-                )
+                raise unregistered(parsed.code)
             return _agency(row)
 
     def list_agencies(self) -> list[Agency]:
@@ -521,10 +524,7 @@ class RegistryStore:
         with self._session("finding the signing key") as s:
             agency = s.scalar(select(AgencyRow).where(AgencyRow.code == parsed.code))
             if agency is None:
-                raise NotFound(
-                    f"agency {parsed.code} is not registered: check the code, or add it with "
-                    "`kyso admin agency add`"
-                )
+                raise unregistered(parsed.code)
             if agency.status == CLOSED:
                 now = successors_of(s, agency)
                 succ = (f"; sign for {' or '.join(now)}, which answers for it now"
@@ -606,10 +606,7 @@ class RegistryStore:
         parsed = parse_code(code)
         agency_id = s.scalar(select(AgencyRow.id).where(AgencyRow.code == parsed.code))
         if agency_id is None:
-            raise NotFound(
-                f"agency {parsed.code} is not registered: check the code, or add it with "
-                "`kyso admin agency add`"
-            )
+            raise unregistered(parsed.code)
         return agency_id
 
     def _key_row(self, s: Session, key_id: bytes) -> KeyRow:
