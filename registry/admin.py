@@ -48,10 +48,9 @@ class RegistryAdmin:
     def create_agency(self, code: str, name: str) -> Agency:
         parsed = parse_code(code)
         with self._action("agency.create", parsed.code, {"name": name}):
-            # The lifecycle (status, validity, "create" event, closed codes never reused)
-            # is AgencyRegistry's; an administrator may add a body before its parent.
-            if not name.strip():
-                raise InvalidRequest("agency name is empty: give the body's official name")
+            # The lifecycle (name checks, status, validity, "create" event, closed codes
+            # never reused) is AgencyRegistry's; an administrator may add a body before its
+            # parent.
             a = AgencyRegistry(self.registry.engine).create(parsed, name, require_parent=False)
             agency = Agency(a.code, a.name, a.format, a.level, a.parent_code, ())
         log.info("created agency %s", agency.code)
