@@ -34,6 +34,26 @@ def _read(path: str | None) -> bytes | None:
     return Path(path).read_bytes() if path else None
 
 
+def _bearer_token(ctx: click.Context, token: str | None, token_file: str | None) -> str | None:
+    """The one bearer token the options and the environment name.
+
+    What is on the command line beats the environment (``--token-file`` beats
+    ``KYSO_TOKEN``, ``--token`` beats ``KYSO_TOKEN_FILE``); two different tokens named
+    at the same level (both options, or both variables) are refused rather than one
+    silently chosen, so a test of a restricted client never runs as someone else."""
+    def explicit(name: str) -> bool:
+        return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+    from_file = Path(token_file).read_text().strip() if token_file else None
+    if token is None or from_file is None or token == from_file:
+        return token if token is not None else from_file
+    if explicit("token") != explicit("token_file"):
+        return token if explicit("token") else from_file
+    where = ("--token and --token-file" if explicit("token")
+             else "KYSO_TOKEN and KYSO_TOKEN_FILE")
+    raise click.UsageError(f"{where} name two different bearer tokens; give only one.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--server",
@@ -66,12 +86,12 @@ def main(ctx: click.Context, server: str, timeout: float, token: str | None,
     """kyso: organization signatures (electronic seals) and timestamps for
     Vietnamese government e-documents, with keys held in an HSM.
 
-    Calls authenticate with a bearer token (--token, KYSO_TOKEN, --token-file)
-    or an mTLS client certificate (--tls-cert/--tls-key). `make run` writes the
+    Calls authenticate with a bearer token (--token or --token-file; the
+    environment's KYSO_TOKEN or KYSO_TOKEN_FILE when neither option is given) or an
+    mTLS client certificate (--tls-cert/--tls-key). `make run` writes the
     demo administrator's token to var/demo-admin.token.
     """
-    if token is None and token_file:
-        token = Path(token_file).read_text().strip()
+    token = _bearer_token(ctx, token, token_file)
     show_library_warnings()
     ctx.obj = {"server": server, "timeout": timeout, "token": token, "insecure": insecure,
                "tls_ca": _read(tls_ca), "tls_cert": _read(tls_cert), "tls_key": _read(tls_key)}

@@ -103,20 +103,12 @@ def test_kyso_token_file_environment(kyso: Kyso, agencies: FakeKyso, tmp_path: P
     assert opened(agencies)[1]["token"] == "tok-file-env"
 
 
-def test_token_option_beats_token_file(kyso: Kyso, agencies: FakeKyso, tmp_path: Path) -> None:
-    (tmp_path / "t").write_text("tok-file\n")
-    r = kyso("--token", "tok-opt", "--token-file", "t", *LIST)
-    assert r.exit_code == 0, r.stderr
-    assert opened(agencies)[1]["token"] == "tok-opt"
-
-
 def test_missing_token_file_is_a_usage_error(kyso: Kyso, fake: FakeKyso) -> None:
     r = kyso("--token-file", "absent", *LIST)
     assert r.exit_code == 2
     assert "absent" in r.stderr and fake.opened == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 1")
 def test_token_file_option_beats_kyso_token_environment(
         kyso: Kyso, agencies: FakeKyso, tmp_path: Path) -> None:
     """What is on the command line wins over the environment; today KYSO_TOKEN fills
@@ -125,6 +117,36 @@ def test_token_file_option_beats_kyso_token_environment(
     r = kyso("--token-file", "t", *LIST, env={"KYSO_TOKEN": "tok-env"})
     assert r.exit_code == 0, r.stderr
     assert opened(agencies)[1]["token"] == "tok-file"
+
+
+def test_token_option_beats_kyso_token_file_environment(
+        kyso: Kyso, agencies: FakeKyso, tmp_path: Path) -> None:
+    (tmp_path / "t").write_text("tok-file\n")
+    r = kyso("--token", "tok-opt", *LIST, env={"KYSO_TOKEN_FILE": str(tmp_path / "t")})
+    assert r.exit_code == 0, r.stderr
+    assert opened(agencies)[1]["token"] == "tok-opt"
+
+
+@pytest.mark.parametrize("how", ["options", "environment"])
+def test_two_different_tokens_at_one_level_are_refused(
+        kyso: Kyso, fake: FakeKyso, tmp_path: Path, how: str) -> None:
+    (tmp_path / "t").write_text("tok-file\n")
+    if how == "options":
+        r = kyso("--token", "tok-opt", "--token-file", "t", *LIST)
+    else:
+        r = kyso(*LIST, env={"KYSO_TOKEN": "tok-env", "KYSO_TOKEN_FILE": str(tmp_path / "t")})
+    assert r.exit_code == 2
+    assert "two different bearer tokens" in r.stderr
+    assert "tok-" not in r.stdout + r.stderr  # the tokens themselves are not echoed
+    assert fake.opened == []
+
+
+def test_the_same_token_twice_is_not_a_conflict(
+        kyso: Kyso, agencies: FakeKyso, tmp_path: Path) -> None:
+    (tmp_path / "t").write_text("same\n")
+    r = kyso("--token", "same", "--token-file", "t", *LIST)
+    assert r.exit_code == 0, r.stderr
+    assert opened(agencies)[1]["token"] == "same"
 
 
 # --- no bearer token in clear text off loopback ---------------------------------------
