@@ -138,6 +138,7 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):  # type: ignore[misc, unuse
             key=key_entry_pb(rotation.key),
             activated=rotation.activated,
             csr_der=rotation.csr.der if rotation.csr else b"",
+            previous=key_entry_pb(rotation.previous) if rotation.previous else None,
         )
 
     def RetireKey(

@@ -97,6 +97,25 @@ class KeyPolicy:
             frozenset(Scheme.parse(s) for s in settings.allowed_schemes),
         )
 
+    def successor_of(self, algorithm: KeyAlgorithm | None) -> KeyAlgorithm:
+        """The algorithm of a key that replaces one of ``algorithm`` (None: the agency has
+        had no key): the same while the policy allows it, else the weakest allowed one of
+        the same family at least as strong, else the first allowed one."""
+        allowed = [a for a in KeyAlgorithm if a in self.allowed_algorithms and a.signs_digests]
+        if algorithm in allowed:
+            return algorithm
+        if algorithm is not None:
+            order = list(KeyAlgorithm)
+            stronger = [a for a in allowed if a.is_rsa == algorithm.is_rsa
+                        and order.index(a) > order.index(algorithm)]
+            if stronger:
+                return stronger[0]
+        if KeyAlgorithm.RSA2048 in allowed:  # government CA practice (DOMAIN.md)
+            return KeyAlgorithm.RSA2048
+        if not allowed:
+            raise InvalidRequest("this server's key policy allows no key algorithm")
+        return allowed[0]
+
     def check(self, algorithm: KeyAlgorithm, scheme: Scheme) -> None:
         if not algorithm.signs_digests:
             raise InvalidRequest(
@@ -346,6 +365,10 @@ class Rotation:
     key: KeyRecord
     activated: bool  # True when the dev CA certified it; else send ``csr`` to the CA
     csr: Csr | None
+    # The key this one replaces (the agency's newest seal key before the rotation), in its
+    # state after it: retired when it was active and the new key is, compromised when it
+    # was compromised, unchanged while the new key waits for its certificate.
+    previous: KeyRecord | None = None
 
 
 _CSR_HASH = {KeyAlgorithm.EC_P384: HashAlg.SHA384}
@@ -645,23 +668,27 @@ class KeyLifecycle:
         once (the old key retires in the same transaction: no gap); otherwise the CSR is
         returned and importing the CA's certificate activates the key."""
         code = parse_code(agency_code).code
+        seals = [k for k in self.registry.keys_of(code) if k.purpose is KeyPurpose.SEAL]
+        # The key being replaced: the active one, else the newest (after a compromise or a
+        # forced retirement the agency has none active, and its algorithm still holds).
+        previous = next((k for k in reversed(seals) if k.state is KeyState.ACTIVE),
+                        seals[-1] if seals else None)
         if algorithm is None:
-            current = next(
-                (k for k in reversed(self.registry.keys_of(code))
-                 if k.purpose is KeyPurpose.SEAL and k.state is KeyState.ACTIVE),
-                None,
-            )
-            algorithm = current.algorithm if current else KeyAlgorithm.RSA2048
-            if scheme is None and current is not None and current.scheme.fits(algorithm):
-                scheme = current.scheme
+            algorithm = self.policy.successor_of(previous.algorithm if previous else None)
+            if (scheme is None and previous is not None and previous.scheme.fits(algorithm)
+                    and previous.scheme in self.policy.allowed_schemes):
+                scheme = previous.scheme
         key = self.generate_key(code, algorithm, scheme)
         if self.devca is not None:
             agency = self.registry.get_agency(code)
             key = self.devca.issue_seal(agency, key)
             log.info("rotated %s to key %s (development CA)", code, key.key_id.hex())
-            return Rotation(key, True, None)
+            return Rotation(key, True, None, self._reread(previous))
         csr = self.make_csr(code, key.key_id)
-        return Rotation(key, False, csr)
+        return Rotation(key, False, csr, self._reread(previous))
+
+    def _reread(self, key: KeyRecord | None) -> KeyRecord | None:
+        return self.registry.get_key(key.key_id) if key is not None else None
 
     def rotate_tsa(self, algorithm: KeyAlgorithm | None = None) -> Rotation:
         """A new key for the time-stamp authority. With the development CA it is certified

@@ -125,8 +125,10 @@ def _rotation_csr(r: Any, output: Path | None, prefix: str, as_json: bool) -> Pa
         csr_path = output or Path(f"{prefix}-{r.key.key.key_id[:8]}.csr")
         write_atomically(csr_path, _pem(bytes(r.csr_der), "CERTIFICATE REQUEST"))
     if as_json:
-        d = _entry_dict(r.key) | {"activated": r.activated,
-                                  "csr_file": str(csr_path) if csr_path else None}
+        d = _entry_dict(r.key) | {
+            "activated": r.activated,
+            "csr_file": str(csr_path) if csr_path else None,
+            "previous": _entry_dict(r.previous) if r.HasField("previous") else None}
         print_json(d)
     return csr_path
 
@@ -149,7 +151,8 @@ def key_generate(ctx: click.Context, code: str, algorithm: str, scheme: str | No
 @key.command("rotate")
 @click.argument("code")
 @click.option("--algorithm", type=click.Choice(sorted(KEY_ALGORITHMS)),
-              help="[default: that of the active key]")
+              help="[default: that of the agency's active or newest key, or the next "
+              "stronger one the key policy allows]")
 @click.option("--scheme", type=click.Choice(sorted(SCHEMES)))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the CSR when an external CA must certify the key "
@@ -166,10 +169,13 @@ def key_rotate(ctx: click.Context, code: str, algorithm: str | None, scheme: str
     csr_path = _rotation_csr(r, output, code, as_json)
     if as_json:
         return
+    before = ""
+    if r.HasField("previous"):
+        before = (f"; the previous key {r.previous.key.key_id} is "
+                  f"{STATE_NAMES.get(r.previous.key.state, '?')}")
     if r.activated:
         out.print(f"rotated {code}: key {r.key.key.key_id} is active "
-                  f"({ALG_NAMES.get(r.key.key.algorithm, '?')}); the previous key is "
-                  "retired", highlight=False)
+                  f"({ALG_NAMES.get(r.key.key.algorithm, '?')}){before}", highlight=False)
     else:
         out.print(f"generated key {r.key.key.key_id} for {code} (pending); CSR written to "
                   f"{csr_path}: have your CA sign it, then `kyso admin cert import {code} "

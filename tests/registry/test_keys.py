@@ -352,6 +352,43 @@ def test_compromise_stops_signing_at_once_on_every_node(world, keystore) -> None
     other_registry.close()
 
 
+def test_rotation_after_a_compromise_keeps_the_algorithm_and_reports_the_real_state(
+        world, keystore) -> None:
+    """An RSA-3072 agency whose key was compromised gets an RSA-3072 key again (not the
+    RSA-2048 fallback for an agency with no key), and the rotation names the replaced key
+    as compromised, not retired."""
+    _, admin, registry, devca = world
+    lifecycle = KeyLifecycle(keystore, registry, devca=devca)
+    code = "000.00.13.H49"
+    admin.create_agency(code, "Sở Tư pháp tỉnh Quảng Ninh")
+    first = lifecycle.rotate(code, KeyAlgorithm.RSA3072, Scheme.PSS)
+    assert first.previous is None
+    lifecycle.compromise(first.key.key_id, "token stolen")
+    second = lifecycle.rotate(code)
+    assert (second.key.algorithm, second.key.scheme) == (KeyAlgorithm.RSA3072, Scheme.PSS)
+    assert second.previous is not None and second.previous.key_id == first.key.key_id
+    assert second.previous.state is KeyState.COMPROMISED
+    # An ordinary rotation: the replaced active key is reported retired.
+    third = lifecycle.rotate(code)
+    assert third.key.algorithm is KeyAlgorithm.RSA3072
+    assert third.previous is not None and third.previous.key_id == second.key.key_id
+    assert third.previous.state is KeyState.RETIRED
+
+
+def test_rotation_moves_to_a_stronger_allowed_algorithm_when_the_policy_drops_one(
+        world, keystore) -> None:
+    _, admin, registry, devca = world
+    code = "000.00.14.H49"
+    admin.create_agency(code, "Sở Nội vụ tỉnh Quảng Ninh")
+    KeyLifecycle(keystore, registry, devca=devca).rotate(code, KeyAlgorithm.EC_P256)
+    strict = KeyPolicy(frozenset({KeyAlgorithm.RSA3072, KeyAlgorithm.EC_P384}),
+                       frozenset(Scheme) - {Scheme.EDDSA})
+    r = KeyLifecycle(keystore, registry, devca=devca, policy=strict).rotate(code)
+    assert r.key.algorithm is KeyAlgorithm.EC_P384 and r.key.scheme is Scheme.ECDSA
+    assert strict.successor_of(KeyAlgorithm.RSA2048) is KeyAlgorithm.RSA3072
+    assert strict.successor_of(None) is KeyAlgorithm.RSA3072
+
+
 # --- seal image and default profile ------------------------------------------------------------
 
 

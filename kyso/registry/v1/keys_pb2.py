@@ -26,7 +26,7 @@ from kyso.common.v1 import common_pb2 as kyso_dot_common_dot_v1_dot_common__pb2
 from kyso.registry.v1 import registry_pb2 as kyso_dot_registry_dot_v1_dot_registry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkyso/registry/v1/keys.proto\x12\x10kyso.registry.v1\x1a\x1bkyso/common/v1/common.proto\x1a\x1fkyso/registry/v1/registry.proto\"\xa5\x01\n\x08KeyEntry\x12\"\n\x03key\x18\x01 \x01(\x0b\x32\x15.kyso.registry.v1.Key\x12\x16\n\x0e\x61\x63tivated_unix\x18\x02 \x01(\x03\x12\x1a\n\x12state_changed_unix\x18\x03 \x01(\x03\x12\x14\n\x0cstate_reason\x18\x04 \x01(\t\x12\x18\n\x10\x63ompromised_unix\x18\x05 \x01(\x03\x12\x11\n\tchain_der\x18\x06 \x03(\x0c\"\xa9\x01\n\x10\x43reateCsrRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12@\n\x07subject\x18\x03 \x03(\x0b\x32/.kyso.registry.v1.CreateCsrRequest.SubjectEntry\x1a.\n\x0cSubjectEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"E\n\x11\x43reateCsrResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_der\x18\x02 \x01(\x0c\x12\x0f\n\x07subject\x18\x03 \x01(\t\"u\n\x18ImportCertificateRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x13\n\x0b\x63\x65rtificate\x18\x02 \x01(\x0c\x12\r\n\x05\x63hain\x18\x03 \x03(\x0c\x12\x13\n\x0bno_activate\x18\x04 \x01(\x08\x12\x0b\n\x03tsa\x18\x05 \x01(\x08\"9\n\x12\x41\x63tivateKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_code\x18\x02 \x01(\t\"\x96\x01\n\x10RotateKeyRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12/\n\talgorithm\x18\x02 \x01(\x0e\x32\x1c.kyso.common.v1.KeyAlgorithm\x12/\n\x06scheme\x18\x03 \x01(\x0e\x32\x1f.kyso.common.v1.SignatureScheme\x12\x0b\n\x03tsa\x18\x04 \x01(\x08\"`\n\x11RotateKeyResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.kyso.registry.v1.KeyEntry\x12\x11\n\tactivated\x18\x02 \x01(\x08\x12\x0f\n\x07\x63sr_der\x18\x03 \x01(\x0c\"F\n\x10RetireKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\x12\x13\n\x0b\x61gency_code\x18\x03 \x01(\t\"M\n\x16MarkCompromisedRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x61gency_code\x18\x03 \x01(\t\"&\n\x0fListKeysRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\"<\n\x10ListKeysResponse\x12(\n\x04keys\x18\x01 \x03(\x0b\x32\x1a.kyso.registry.v1.KeyEntry\"\xb1\x02\n\x0c\x41gencyAssets\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x10\n\x08has_seal\x18\x02 \x01(\x08\x12\x10\n\x08seal_png\x18\x03 \x01(\x0c\x12\x15\n\rseal_width_mm\x18\x04 \x01(\x01\x12\x16\n\x0eseal_height_mm\x18\x05 \x01(\x01\x12\x15\n\rseal_width_px\x18\x06 \x01(\x05\x12\x16\n\x0eseal_height_px\x18\x07 \x01(\x05\x12;\n\x0f\x64\x65\x66\x61ult_profile\x18\x08 \x01(\x0e\x32\".kyso.registry.v1.SignatureProfile\x12\x14\n\x0cupdated_unix\x18\t \x01(\x03\x12%\n\x1dskip_personal_signature_check\x18\n \x01(\x08\x12\x10\n\x08xml_form\x18\x0b \x01(\t\"6\n\x11SetXmlFormRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x0c\n\x04\x66orm\x18\x02 \x01(\t\"\\\n\x13SetSealImageRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x0b\n\x03png\x18\x02 \x01(\x0c\x12\x10\n\x08width_mm\x18\x03 \x01(\x01\x12\x11\n\theight_mm\x18\x04 \x01(\x01\"*\n\x13GetSealImageRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\"d\n\x18SetDefaultProfileRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x33\n\x07profile\x18\x02 \x01(\x0e\x32\".kyso.registry.v1.SignatureProfile\"Q\n\x13SetPdfPolicyRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12%\n\x1dskip_personal_signature_check\x18\x02 \x01(\x08\"C\n\x1dIssuePersonCertificateRequest\x12\x0b\n\x03\x63sr\x18\x01 \x01(\x0c\x12\x15\n\rvalidity_days\x18\x02 \x01(\x05\"\x89\x01\n\x1eIssuePersonCertificateResponse\x12\x17\n\x0f\x63\x65rtificate_der\x18\x01 \x01(\x0c\x12\x11\n\tchain_der\x18\x02 \x03(\x0c\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x12\n\nserial_hex\x18\x04 \x01(\t\x12\x16\n\x0enot_after_unix\x18\x05 \x01(\x03*\x8f\x01\n\x10SignatureProfile\x12!\n\x1dSIGNATURE_PROFILE_UNSPECIFIED\x10\x00\x12\x1a\n\x16SIGNATURE_PROFILE_SEAL\x10\x01\x12 \n\x1cSIGNATURE_PROFILE_ATTACHMENT\x10\x02\x12\x1a\n\x16SIGNATURE_PROFILE_COPY\x10\x03\x32\x95\t\n\nKeyService\x12T\n\tCreateCsr\x12\".kyso.registry.v1.CreateCsrRequest\x1a#.kyso.registry.v1.CreateCsrResponse\x12[\n\x11ImportCertificate\x12*.kyso.registry.v1.ImportCertificateRequest\x1a\x1a.kyso.registry.v1.KeyEntry\x12O\n\x0b\x41\x63tivateKey\x12$.kyso.registry.v1.ActivateKeyRequest\x1a\x1a.kyso.registry.v1.KeyEntry\x12T\n\tRotateKey\x12\".kyso.registry.v1.RotateKeyRequest\x1a#.kyso.registry.v1.RotateKeyResponse\x12K\n\tRetireKey\x12\".kyso.registry.v1.RetireKeyRequest\x1a\x1a.kyso.registry.v1.KeyEntry\x12W\n\x0fMarkCompromised\x12(.kyso.registry.v1.MarkCompromisedRequest\x1a\x1a.kyso.registry.v1.KeyEntry\x12Q\n\x08ListKeys\x12!.kyso.registry.v1.ListKeysRequest\x1a\".kyso.registry.v1.ListKeysResponse\x12U\n\x0cSetSealImage\x12%.kyso.registry.v1.SetSealImageRequest\x1a\x1e.kyso.registry.v1.AgencyAssets\x12U\n\x0cGetSealImage\x12%.kyso.registry.v1.GetSealImageRequest\x1a\x1e.kyso.registry.v1.AgencyAssets\x12_\n\x11SetDefaultProfile\x12*.kyso.registry.v1.SetDefaultProfileRequest\x1a\x1e.kyso.registry.v1.AgencyAssets\x12U\n\x0cSetPdfPolicy\x12%.kyso.registry.v1.SetPdfPolicyRequest\x1a\x1e.kyso.registry.v1.AgencyAssets\x12Q\n\nSetXmlForm\x12#.kyso.registry.v1.SetXmlFormRequest\x1a\x1e.kyso.registry.v1.AgencyAssets\x12{\n\x16IssuePersonCertificate\x12/.kyso.registry.v1.IssuePersonCertificateRequest\x1a\x30.kyso.registry.v1.IssuePersonCertificateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkyso/registry/v1/keys.proto\x12\x10kyso.registry.v1\x1a\x1bkyso/common/v1/common.proto\x1a\x1fkyso/registry/v1/registry.proto\"\xa5\x01\n\x08KeyEntry\x12\"\n\x03key\x18\x01 \x01(\x0b\x32\x15.kyso.registry.v1.Key\x12\x16\n\x0e\x61\x63tivated_unix\x18\x02 \x01(\x03\x12\x1a\n\x12state_changed_unix\x18\x03 \x01(\x03\x12\x14\n\x0cstate_reason\x18\x04 \x01(\t\x12\x18\n\x10\x63ompromised_unix\x18\x05 \x01(\x03\x12\x11\n\tchain_der\x18\x06 \x03(\x0c\"\xa9\x01\n\x10\x43reateCsrRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12@\n\x07subject\x18\x03 \x03(\x0b\x32/.kyso.registry.v1.CreateCsrRequest.SubjectEntry\x1a.\n\x0cSubjectEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"E\n\x11\x43reateCsrResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_der\x18\x02 \x01(\x0c\x12\x0f\n\x07subject\x18\x03 \x01(\t\"u\n\x18ImportCertificateRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x13\n\x0b\x63\x65rtificate\x18\x02 \x01(\x0c\x12\r\n\x05\x63hain\x18\x03 \x03(\x0c\x12\x13\n\x0bno_activate\x18\x04 \x01(\x08\x12\x0b\n\x03tsa\x18\x05 \x01(\x08\"9\n\x12\x41\x63tivateKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_code\x18\x02 \x01(\t\"\x96\x01\n\x10RotateKeyRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12/\n\talgorithm\x18\x02 \x01(\x0e\x32\x1c.kyso.common.v1.KeyAlgorithm\x12/\n\x06scheme\x18\x03 \x01(\x0e\x32\x1f.kyso.common.v1.SignatureScheme\x12\x0b\n\x03tsa\x18\x04 \x01(\x08\"\x8e\x01\n\x11RotateKeyResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.kyso.registry.v1.KeyEntry\x12\x11\n\tactivated\x18\x02 \x01(\x08\x12\x0f\n\x07\x63sr_der\x18\x03 \x01(\x0c\x12,\n\x08previous\x18\x04 \x01(\x0b\x32\x1a.kyso.registry.v1.KeyEntry\"F\n\x10RetireKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\x12\x13\n\x0b\x61gency_code\x18\x03 \x01(\t\"M\n\x16MarkCompromisedRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x61gency_code\x18\x03 \x01(\t\"&\n\x0fListKeysRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\"<\n\x10ListKeysResponse\x12(\n\x04keys\x18\x01 \x03(\x0b\x32\x1a.kyso.registry.v1.KeyEntry\"\xb1\x02\n\x0c\x41gencyAssets\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x10\n\x08has_seal\x18\x02 \x01(\x08\x12\x10\n\x08seal_png\x18\x03 \x01(\x0c\x12\x15\n\rseal_width_mm\x18\x04 \x01(\x01\x12\x16\n\x0eseal_height_mm\x18\x05 \x01(\x01\x12\x15\n\rseal_width_px\x18\x06 \x01(\x05\x12\x16\n\x0eseal_height_px\x18\x07 \x01(\x05\x12;\n\x0f\x64\x65\x66\x61ult_profile\x18\x08 \x01(\x0e\x32\".kyso.registry.v1.SignatureProfile\x12\x14\n\x0cupdated_unix\x18\t \x01(\x03\x12%\n\x1dskip_personal_signature_check\x18\n \x01(\x08\x12\x10\n\x08xml_form\x18\x0b \x01(\t\"6\n\x11SetXmlFormRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x0c\n\x04\x66orm\x18\x02 \x01(\t\"\\\n\x13SetSealImageRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x0b\n\x03png\x18\x02 \x01(\x0c\x12\x10\n\x08width_mm\x18\x03 \x01(\x01\x12\x11\n\theight_mm\x18\x04 \x01(\x01\"*\n\x13GetSealImageRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\"d\n\x18SetDefaultProfileRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x33\n\x07profile\x18\x02 \x01(\x0e\x32\".kyso.registry.v1.SignatureProfile\"Q\n\x13SetPdfPolicyRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12%\n\x1dskip_personal_signature_check\x18\x02 \x01(\x08\"C\n\x1dIssuePersonCertificateRequest\x12\x0b\n\x03\x63sr\x18\x01 \x01(\x0c\x12\x15\n\rvalidity_days\x18\x02 \x01(\x05\"\x89\x01\n\x1eIssuePersonCertificateResponse\x12\x17\n\x0f\x63\x65rtificate_der\x18\x01 \x01(\x0c\x12\x11\n\tchain_der\x18\x02 \x03(\x0c\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x12\n\nserial_hex\x18\x04 \x01(\t\x12\x16\n\x0enot_after_unix\x18\x05 \x01(\x03*\x8f\x01\n\x10SignatureProfile\x12!\n\x1dSIGNATURE_PROFILE_UNSPECIFIED\x10\x00\x12\x1a\n\x16SIGNATURE_PROFILE_SEAL\x10\x01\x12 \n\x1cSIGNATURE_PROFILE_ATTACHMENT\x10\x02\x12\x1a\n\x16SIGNATURE_PROFILE_COPY\x10\x03\x32\x95\t\n\nKeyService\x12T\n\tCreateCsr\x12\".kyso.registry.v1.CreateCsrRequest\x1a#.kyso.registry.v1.CreateCsrResponse\x12[\n\x11ImportCertificate\x12*.kyso.registry.v1.ImportCertificateRequest\x1a\x1a.kyso.registry.v1.KeyEntry\x12O\n\x0b\x41\x63tivateKey\x12$.kyso.registry.v1.ActivateKeyRequest\x1a\x1a.kyso.registry.v1.KeyEntry\x12T\n\tRotateKey\x12\".kyso.registry.v1.RotateKeyRequest\x1a#.kyso.registry.v1.RotateKeyResponse\x12K\n\tRetireKey\x12\".kyso.registry.v1.RetireKeyRequest\x1a\x1a.kyso.registry.v1.KeyEntry\x12W\n\x0fMarkCompromised\x12(.kyso.registry.v1.MarkCompromisedRequest\x1a\x1a.kyso.registry.v1.KeyEntry\x12Q\n\x08ListKeys\x12!.kyso.registry.v1.ListKeysRequest\x1a\".kyso.registry.v1.ListKeysResponse\x12U\n\x0cSetSealImage\x12%.kyso.registry.v1.SetSealImageRequest\x1a\x1e.kyso.registry.v1.AgencyAssets\x12U\n\x0cGetSealImage\x12%.kyso.registry.v1.GetSealImageRequest\x1a\x1e.kyso.registry.v1.AgencyAssets\x12_\n\x11SetDefaultProfile\x12*.kyso.registry.v1.SetDefaultProfileRequest\x1a\x1e.kyso.registry.v1.AgencyAssets\x12U\n\x0cSetPdfPolicy\x12%.kyso.registry.v1.SetPdfPolicyRequest\x1a\x1e.kyso.registry.v1.AgencyAssets\x12Q\n\nSetXmlForm\x12#.kyso.registry.v1.SetXmlFormRequest\x1a\x1e.kyso.registry.v1.AgencyAssets\x12{\n\x16IssuePersonCertificate\x12/.kyso.registry.v1.IssuePersonCertificateRequest\x1a\x30.kyso.registry.v1.IssuePersonCertificateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATECSRREQUEST_SUBJECTENTRY']._loaded_options = None
   _globals['_CREATECSRREQUEST_SUBJECTENTRY']._serialized_options = b'8\001'
-  _globals['_SIGNATUREPROFILE']._serialized_start=2101
-  _globals['_SIGNATUREPROFILE']._serialized_end=2244
+  _globals['_SIGNATUREPROFILE']._serialized_start=2148
+  _globals['_SIGNATUREPROFILE']._serialized_end=2291
   _globals['_KEYENTRY']._serialized_start=112
   _globals['_KEYENTRY']._serialized_end=277
   _globals['_CREATECSRREQUEST']._serialized_start=280
@@ -51,32 +51,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACTIVATEKEYREQUEST']._serialized_end=698
   _globals['_ROTATEKEYREQUEST']._serialized_start=701
   _globals['_ROTATEKEYREQUEST']._serialized_end=851
-  _globals['_ROTATEKEYRESPONSE']._serialized_start=853
-  _globals['_ROTATEKEYRESPONSE']._serialized_end=949
-  _globals['_RETIREKEYREQUEST']._serialized_start=951
-  _globals['_RETIREKEYREQUEST']._serialized_end=1021
-  _globals['_MARKCOMPROMISEDREQUEST']._serialized_start=1023
-  _globals['_MARKCOMPROMISEDREQUEST']._serialized_end=1100
-  _globals['_LISTKEYSREQUEST']._serialized_start=1102
-  _globals['_LISTKEYSREQUEST']._serialized_end=1140
-  _globals['_LISTKEYSRESPONSE']._serialized_start=1142
-  _globals['_LISTKEYSRESPONSE']._serialized_end=1202
-  _globals['_AGENCYASSETS']._serialized_start=1205
-  _globals['_AGENCYASSETS']._serialized_end=1510
-  _globals['_SETXMLFORMREQUEST']._serialized_start=1512
-  _globals['_SETXMLFORMREQUEST']._serialized_end=1566
-  _globals['_SETSEALIMAGEREQUEST']._serialized_start=1568
-  _globals['_SETSEALIMAGEREQUEST']._serialized_end=1660
-  _globals['_GETSEALIMAGEREQUEST']._serialized_start=1662
-  _globals['_GETSEALIMAGEREQUEST']._serialized_end=1704
-  _globals['_SETDEFAULTPROFILEREQUEST']._serialized_start=1706
-  _globals['_SETDEFAULTPROFILEREQUEST']._serialized_end=1806
-  _globals['_SETPDFPOLICYREQUEST']._serialized_start=1808
-  _globals['_SETPDFPOLICYREQUEST']._serialized_end=1889
-  _globals['_ISSUEPERSONCERTIFICATEREQUEST']._serialized_start=1891
-  _globals['_ISSUEPERSONCERTIFICATEREQUEST']._serialized_end=1958
-  _globals['_ISSUEPERSONCERTIFICATERESPONSE']._serialized_start=1961
-  _globals['_ISSUEPERSONCERTIFICATERESPONSE']._serialized_end=2098
-  _globals['_KEYSERVICE']._serialized_start=2247
-  _globals['_KEYSERVICE']._serialized_end=3420
+  _globals['_ROTATEKEYRESPONSE']._serialized_start=854
+  _globals['_ROTATEKEYRESPONSE']._serialized_end=996
+  _globals['_RETIREKEYREQUEST']._serialized_start=998
+  _globals['_RETIREKEYREQUEST']._serialized_end=1068
+  _globals['_MARKCOMPROMISEDREQUEST']._serialized_start=1070
+  _globals['_MARKCOMPROMISEDREQUEST']._serialized_end=1147
+  _globals['_LISTKEYSREQUEST']._serialized_start=1149
+  _globals['_LISTKEYSREQUEST']._serialized_end=1187
+  _globals['_LISTKEYSRESPONSE']._serialized_start=1189
+  _globals['_LISTKEYSRESPONSE']._serialized_end=1249
+  _globals['_AGENCYASSETS']._serialized_start=1252
+  _globals['_AGENCYASSETS']._serialized_end=1557
+  _globals['_SETXMLFORMREQUEST']._serialized_start=1559
+  _globals['_SETXMLFORMREQUEST']._serialized_end=1613
+  _globals['_SETSEALIMAGEREQUEST']._serialized_start=1615
+  _globals['_SETSEALIMAGEREQUEST']._serialized_end=1707
+  _globals['_GETSEALIMAGEREQUEST']._serialized_start=1709
+  _globals['_GETSEALIMAGEREQUEST']._serialized_end=1751
+  _globals['_SETDEFAULTPROFILEREQUEST']._serialized_start=1753
+  _globals['_SETDEFAULTPROFILEREQUEST']._serialized_end=1853
+  _globals['_SETPDFPOLICYREQUEST']._serialized_start=1855
+  _globals['_SETPDFPOLICYREQUEST']._serialized_end=1936
+  _globals['_ISSUEPERSONCERTIFICATEREQUEST']._serialized_start=1938
+  _globals['_ISSUEPERSONCERTIFICATEREQUEST']._serialized_end=2005
+  _globals['_ISSUEPERSONCERTIFICATERESPONSE']._serialized_start=2008
+  _globals['_ISSUEPERSONCERTIFICATERESPONSE']._serialized_end=2145
+  _globals['_KEYSERVICE']._serialized_start=2294
+  _globals['_KEYSERVICE']._serialized_end=3467
 # @@protoc_insertion_point(module_scope)

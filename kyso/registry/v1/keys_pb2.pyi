@@ -98,14 +98,16 @@ class RotateKeyRequest(_message.Message):
     def __init__(self, agency_code: _Optional[str] = ..., algorithm: _Optional[_Union[_common_pb2.KeyAlgorithm, str]] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ..., tsa: _Optional[bool] = ...) -> None: ...
 
 class RotateKeyResponse(_message.Message):
-    __slots__ = ("key", "activated", "csr_der")
+    __slots__ = ("key", "activated", "csr_der", "previous")
     KEY_FIELD_NUMBER: _ClassVar[int]
     ACTIVATED_FIELD_NUMBER: _ClassVar[int]
     CSR_DER_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_FIELD_NUMBER: _ClassVar[int]
     key: KeyEntry
     activated: bool
     csr_der: bytes
-    def __init__(self, key: _Optional[_Union[KeyEntry, _Mapping]] = ..., activated: _Optional[bool] = ..., csr_der: _Optional[bytes] = ...) -> None: ...
+    previous: KeyEntry
+    def __init__(self, key: _Optional[_Union[KeyEntry, _Mapping]] = ..., activated: _Optional[bool] = ..., csr_der: _Optional[bytes] = ..., previous: _Optional[_Union[KeyEntry, _Mapping]] = ...) -> None: ...
 
 class RetireKeyRequest(_message.Message):
     __slots__ = ("key_id", "force", "agency_code")

@@ -99,3 +99,31 @@ def test_list_prints_a_subject_with_brackets_literally(kyso: Kyso, fake: FakeKys
     r = kyso("admin", "key", "list", CODE)
     assert r.exit_code == 0, r.stderr
     assert ODD_SUBJECT in r.stdout
+
+
+# --- key rotate -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state,word", [(registry_pb2.KEY_STATE_COMPROMISED, "compromised"),
+                                        (registry_pb2.KEY_STATE_RETIRED, "retired")])
+def test_rotate_reports_the_previous_keys_real_state(kyso: Kyso, fake: FakeKyso,
+                                                     state: int, word: str) -> None:
+    """After a compromise the replaced key is reported compromised, not "retired"."""
+    fake.on("rotate_key", keys_pb2.RotateKeyResponse(
+        key=entry(ACTIVE_ID, registry_pb2.KEY_STATE_ACTIVE), activated=True,
+        previous=entry(RETIRED_ID, state)))
+    r = kyso("admin", "key", "rotate", CODE)
+    assert r.exit_code == 0, r.stderr
+    assert fake.only("rotate_key").args == (CODE, None, None)
+    assert f"the previous key {RETIRED_ID} is {word}" in r.stdout
+    r = kyso("admin", "key", "rotate", CODE, "--json")
+    assert json.loads(r.stdout)["previous"]["state"] == word
+
+
+def test_rotate_of_a_first_key_names_no_previous_one(kyso: Kyso, fake: FakeKyso) -> None:
+    fake.on("rotate_key", keys_pb2.RotateKeyResponse(
+        key=entry(ACTIVE_ID, registry_pb2.KEY_STATE_ACTIVE), activated=True))
+    r = kyso("admin", "key", "rotate", CODE)
+    assert r.exit_code == 0, r.stderr
+    assert "previous" not in r.stdout
+    assert json.loads(kyso("admin", "key", "rotate", CODE, "--json").stdout)["previous"] is None
