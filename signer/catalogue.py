@@ -257,6 +257,9 @@ CATALOGUE: Mapping[str, Entry] = {
         "not required (the issuer publishes no CRL/OCSP)"),
     "revocation.unavailable": _E("không lấy được thông tin thu hồi", "unavailable"),
     "revocation.revoked": _E("đã bị thu hồi", "revoked"),
+    "revocation.compromised": _E("khóa ký đã bị đánh dấu lộ (sổ đăng ký của máy chủ này)",
+                                 "the signing key is marked compromised (this server's "
+                                 "registry)"),
     "revocation.no-source": _E("chứng thư không ghi địa chỉ CRL/OCSP",
                                "no CRL/OCSP service named"),
     "revocation.not-checked": _E("chưa kiểm tra", "not checked"),
@@ -488,6 +491,31 @@ CATALOGUE: Mapping[str, Entry] = {
     "trust.path_invalid": _E("chuỗi chứng thư của {what} không hợp lệ",
                              "the certificate path of {what} is invalid"),
     "trust.revoked": _E("{what} đã bị thu hồi", "{what} is revoked"),
+    # --- the registry's own key states (``kyso admin key compromise``) ----------------------
+    "compromise.marked": _E("khóa ký {key} bị đánh dấu lộ lúc {at}",
+                            "the signing key {key} was marked compromised at {at}"),
+    "compromise.proven_before": _E(
+        "khóa ký {key} đã bị đánh dấu lộ lúc {at}; dấu thời gian chứng minh chữ ký đã có từ "
+        "{proven}, trước thời điểm đó",
+        "the signing key {key} was marked compromised at {at}; the timestamp proves the "
+        "signature existed at {proven}, before that"),
+    "compromise.after_proof": _E(
+        "chữ ký được tạo sau khi khóa ký {key} bị đánh dấu lộ lúc {at}: dấu thời gian ghi "
+        "{proven}",
+        "the signature was made after the signing key {key} was marked compromised at {at}: "
+        "its timestamp says {proven}"),
+    "compromise.after_claim": _E(
+        "chữ ký được tạo sau khi khóa ký {key} bị đánh dấu lộ lúc {at}: chính chữ ký ghi "
+        "thời điểm ký {claimed}",
+        "the signature was made after the signing key {key} was marked compromised at {at}: "
+        "it claims to have been made at {claimed}"),
+    "compromise.no_proof": _E(
+        "khóa ký {key} đã bị đánh dấu lộ lúc {at}, và không có dấu thời gian chứng minh chữ "
+        "ký đã có trước thời điểm đó (thời điểm ký do người ký tự ghi không phải là bằng "
+        "chứng: ai giữ khóa cũng ghi được)",
+        "the signing key {key} was marked compromised at {at}, and no timestamp proves the "
+        "signature existed before then (a signing time the signer writes is no proof: "
+        "whoever holds the key can write it)"),
     "trust.revocation_fetch_off": _E(
         "chưa biết tình trạng thu hồi của {what}: chuỗi chứng thư có ghi dịch vụ CRL/OCSP, "
         "tài liệu không kèm thông tin thu hồi dùng được, và máy chủ này không tải thông tin "

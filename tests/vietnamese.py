@@ -19,7 +19,7 @@ from collections.abc import Iterable
 # Vietnamese syllables that need no diacritics, as the reports use them. A new one is
 # added here only if it is Vietnamese: ``_VI_SYLLABLE`` rejects most English.
 VI_ASCII = frozenset("""
-    ai bao ca chi cho coi danh do dung ghi gian hai hay khai khi nay qua quan quy sai sau so
+    ai bao ca chi cho coi danh do dung ghi gian hai hay khai khi minh nay qua quan quy sai sau so
     sung tham thao thay theo thu tin tra trang trong trung truy vi xem
 """.split())
 

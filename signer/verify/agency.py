@@ -4,12 +4,13 @@ Government CA certificates carry no agency code (DOMAIN.md), so the registry's
 keys and certificates tables are the mapping: the exact certificate first, then
 the key (DER SubjectPublicKeyInfo) — a re-issued certificate for the same key
 still resolves. Names come from the agency history: the name the code carried
-on the signing date (Vietnam time) and today's successors.
+on the signing date (Vietnam time) and today's successors. The keys table also says
+whether the key was marked compromised, and when.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -19,7 +20,7 @@ from registry.agencies.lifecycle import AgencyRegistry
 from registry.db.models import AgencyRow, CertificateRow, KeyRow
 from registry.db.store import translate_sql_errors
 from signer.errors import KysoError
-from signer.verify.report import AgencyMatch
+from signer.verify.report import AgencyMatch, KeyCompromise
 
 VIETNAM = timezone(timedelta(hours=7), "ICT")
 
@@ -28,6 +29,20 @@ class AgencyResolver:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._agencies = AgencyRegistry(engine)
+
+    def compromise(self, spki_der: bytes) -> KeyCompromise | None:
+        """When this registry marked the key (any purpose: an agency's seal key, the TSA's)
+        compromised, if it did."""
+        with translate_sql_errors("reading a signer key's state"), Session(self._engine) as s:
+            row = s.execute(
+                select(KeyRow.key_id, KeyRow.compromised_at)
+                .where(KeyRow.public_key_der == spki_der, KeyRow.state == "compromised")
+                .limit(1)
+            ).first()
+        if row is None or row.compromised_at is None:
+            return None
+        at = row.compromised_at
+        return KeyCompromise(row.key_id, at if at.tzinfo else at.replace(tzinfo=UTC))
 
     def resolve(
         self, cert_der: bytes, spki_der: bytes, signed_at: datetime | None

@@ -12,14 +12,17 @@ from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from signer.catalogue import Message
-from signer.verify.agency import AgencyResolver
+from signer.catalogue import Message, legacy
+from signer.verify.agency import VIETNAM, AgencyResolver
 from signer.verify.fetch import FetchAllowance
 from signer.verify.report import (
     CRYPTO_CONSTRAINTS_FAILURE,
+    REVOKED,
+    REVOKED_NO_POE,
     WEAK_HASHES,
     CertSummary,
     Indication,
+    KeyCompromise,
     SignatureReport,
 )
 from signer.verify.trust import NO_REVINFO, EmbeddedRevinfo, TrustStore
@@ -133,3 +136,40 @@ async def finish(
         report.agency = ctx.agencies.resolve(
             signer.dump(), signer.public_key.dump(), signed_at or report.best_time()
         )
+        compromise = ctx.agencies.compromise(signer.public_key.dump())
+        if compromise is not None:
+            judge_compromise(report, compromise)
+
+
+def judge_compromise(report: SignatureReport, compromise: KeyCompromise) -> None:
+    """The signer's key was marked compromised in this registry: a signature proven (by a
+    sound timestamp) to exist before that moment keeps its indication, with a warning; one
+    made after it — proven, or by the signer's own claim — fails (REVOKED); otherwise
+    nothing proves it older than the compromise (INDETERMINATE/REVOKED_NO_POE: a claimed
+    signing time is what whoever holds the key writes)."""
+    report.key_compromise = compromise
+    key, at = compromise.key_id, vietnam_time(compromise.at)
+    report.revocation = "compromised"
+    report.revocation_message = Message.of("compromise.marked", key=key, at=at)
+    report.revocation_detail = legacy(report.revocation_message)
+    proven = report.timestamp.time if (
+        report.timestamp is not None and report.timestamp.indication is Indication.PASSED
+    ) else None
+    if proven is not None and proven < compromise.at:
+        report.check.warn(Message.of("compromise.proven_before", proven=vietnam_time(proven),
+                                     key=key, at=at))
+    elif proven is not None:
+        report.check.fail(REVOKED, Message.of("compromise.after_proof",
+                                              proven=vietnam_time(proven), key=key, at=at))
+    elif report.signing_time is not None and report.signing_time >= compromise.at:
+        report.check.fail(REVOKED, Message.of(
+            "compromise.after_claim", claimed=vietnam_time(report.signing_time),
+            key=key, at=at))
+    else:
+        report.check.indeterminate(REVOKED_NO_POE, Message.of("compromise.no_proof",
+                                                              key=key, at=at))
+
+
+def vietnam_time(t: datetime) -> str:
+    """``t`` as a person in Vietnam reads it: ISO 8601 at +07:00, to the second."""
+    return t.astimezone(VIETNAM).isoformat(timespec="seconds")

@@ -38,6 +38,7 @@ FORMAT_FAILURE = "FORMAT_FAILURE"
 HASH_FAILURE = "HASH_FAILURE"
 SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
 REVOKED = "REVOKED"
+REVOKED_NO_POE = "REVOKED_NO_POE"
 NO_CERTIFICATE_CHAIN_FOUND = "NO_CERTIFICATE_CHAIN_FOUND"
 NO_SIGNING_CERTIFICATE_FOUND = "NO_SIGNING_CERTIFICATE_FOUND"
 CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
@@ -111,6 +112,14 @@ class AgencyMatch:
     successors: tuple[str, ...]
     successor_names: tuple[str, ...]
     matched_by: str  # certificate | public-key
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCompromise:
+    """This registry marked the signer's key compromised (``kyso admin key compromise``)."""
+
+    key_id: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +205,7 @@ class SignatureReport:
     references: list[str] = field(default_factory=list)  # XML: each Reference's URI
     token_serial_hex: str = ""  # RFC 3161
     token_policy: str = ""
+    key_compromise: KeyCompromise | None = None
 
     @property
     def indication(self) -> Indication:

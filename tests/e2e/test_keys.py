@@ -119,3 +119,31 @@ def test_external_ca_import_sign_then_compromise(srv: Server, tmp_path: Path) ->
               for k in json.loads(_ok(srv, "admin", "key", "list", CODE, "--json").stdout)}
     assert states[key_id] == "compromised"
     assert sorted(states.values()) == ["active", "compromised"]
+
+
+def test_compromise_then_rotate_then_verify(srv: Server, tmp_path: Path) -> None:
+    """After a compromise the rotation keeps the agency's algorithm and says the old key is
+    compromised (issue 15 item 2); `kyso verify` of a document that key signed no longer
+    says HỢP LỆ, and names the compromise (item 3)."""
+    code = "000.00.00.H50"
+    _ok(srv, "admin", "agency", "add", code, "--name", "Ủy ban nhân dân tỉnh Quảng Trị")
+    _ok(srv, "admin", "key", "rotate", code, "--algorithm", "ec-p384")
+    doc = tmp_path / "cong-van.txt"
+    doc.write_text("Công văn số 7/UBND-VP về việc lấy ý kiến\n" * 50)
+    p7s = tmp_path / "cong-van.p7s"
+    _ok(srv, "sign", "cms", str(doc), "--agency", code, "-o", str(p7s))
+    good = _ok(srv, "verify", str(p7s), "--content", str(doc))
+    assert "HỢP LỆ" in good.stdout and "lộ" not in good.stdout
+
+    [old] = json.loads(_ok(srv, "admin", "key", "list", code, "--json").stdout)
+    _ok(srv, "admin", "key", "compromise", old["key_id"], "--reason", "máy chủ bị xâm nhập")
+    rotated = json.loads(_ok(srv, "admin", "key", "rotate", code, "--json").stdout)
+    assert rotated["algorithm"] == "ec-p384"
+    assert rotated["previous"]["key_id"] == old["key_id"]
+    assert rotated["previous"]["state"] == "compromised"
+
+    bad = srv.cli("verify", str(p7s), "--content", str(doc))
+    assert bad.returncode != 0, bad.stdout
+    assert "CHƯA XÁC ĐỊNH" in bad.stdout and "HỢP LỆ" not in bad.stdout
+    assert f"khóa ký {old['key_id']} đã bị đánh dấu lộ lúc" in bad.stdout
+    assert "Tình trạng thu hồi: khóa ký đã bị đánh dấu lộ" in bad.stdout

@@ -28,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # paths), or, for a parameter in REFS, a key of the group it refers to.
 SAMPLES: dict[str, str] = {
     "kind": "CMS",
+    "key": "27a31ce0e68f166cda61614075a20e66",
+    "at": "2026-11-30T09:15:00+07:00",
+    "proven": "2026-11-29T16:02:11+07:00",
+    "claimed": "2026-12-01T08:00:00+07:00",
     "index": "1",
     "code": "000.00.00.H13",
     "signed": "1",
@@ -61,7 +65,7 @@ DATA = [v for k, v in SAMPLES.items() if k not in REFS]
 VALUE_GROUPS = ("indication.", "sub.", "mod.", "permit.", "coverage.", "integrity.",
                 "revocation.", "agency_status.", "agency_match.", "what.", "label.")
 MESSAGE_GROUPS = ("algo", "sig", "cms", "pdf", "xml", "tsr", "trust", "fetch", "revinfo",
-                  "verify", "seal", "cli")
+                  "verify", "seal", "cli", "compromise")
 _GROUPS = "|".join(MESSAGE_GROUPS)
 _KEY_LITERAL = re.compile(rf"""["'](?P<key>(?:{_GROUPS})\.[a-z_.-]+)["']""")
 SOURCES = [p for d in ("signer", "clients") for p in (ROOT / d).rglob("*.py")
@@ -150,7 +154,8 @@ def test_integrity_verdicts_and_coverage_kinds_the_verifier_sets() -> None:
     """The strings the verifier sets without a Message (coverage kinds, integrity verdicts,
     modification levels) have their entries: read them from the verifier's source."""
     src = "\n".join((ROOT / "signer" / "verify" / f).read_text()
-                    for f in ("report.py", "cms.py", "pdf.py", "xml.py", "tsr.py", "trust.py"))
+                    for f in ("report.py", "cms.py", "pdf.py", "xml.py", "tsr.py", "trust.py",
+                              "common.py"))
     integrity = set(re.findall(r'return "([a-z-]+)"', (ROOT / "signer/verify/report.py")
                                .read_text()))
     assert {"intact", "disallowed-changes", "not-checked"} <= integrity
