@@ -359,7 +359,7 @@ def test_rotation_after_a_compromise_keeps_the_algorithm_and_reports_the_real_st
     as compromised, not retired."""
     _, admin, registry, devca = world
     lifecycle = KeyLifecycle(keystore, registry, devca=devca)
-    code = "000.00.13.H49"
+    code = "000.00.21.H49"
     admin.create_agency(code, "Sở Tư pháp tỉnh Quảng Ninh")
     first = lifecycle.rotate(code, KeyAlgorithm.RSA3072, Scheme.PSS)
     assert first.previous is None
@@ -378,7 +378,7 @@ def test_rotation_after_a_compromise_keeps_the_algorithm_and_reports_the_real_st
 def test_rotation_moves_to_a_stronger_allowed_algorithm_when_the_policy_drops_one(
         world, keystore) -> None:
     _, admin, registry, devca = world
-    code = "000.00.14.H49"
+    code = "000.00.22.H49"
     admin.create_agency(code, "Sở Nội vụ tỉnh Quảng Ninh")
     KeyLifecycle(keystore, registry, devca=devca).rotate(code, KeyAlgorithm.EC_P256)
     strict = KeyPolicy(frozenset({KeyAlgorithm.RSA3072, KeyAlgorithm.EC_P384}),
