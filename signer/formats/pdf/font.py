@@ -13,23 +13,29 @@ pyHanko 0.38's ``GlyphAccumulator`` writes both in the font's own units (2048 pe
 for Liberation), so viewers set each glyph about twice as wide as it is (LIMITS.md,
 trap 8); its ``/FontBBox``, ``/Ascent`` and ``/Descent`` are in font units too. kyso
 therefore hands pyHanko a copy of the font rescaled to 1000 units per em (fontTools'
-``scale_upem``: outlines, advances, kerning and every metric table), made once per
-process and kept in memory, so every number pyHanko derives from it is already in PDF
-units. The copy carries no TrueType hinting: its instructions address the original
-grid, and a rescaled font with them would be mis-hinted by viewers that run them.
+``scale_upem``: outlines, advances, kerning and every metric table), so every number
+pyHanko derives from it is already in PDF units. Making it costs about 1.5 s of CPU, so
+it is kept in memory and on disk (``font_cache_dir``): every later process (each
+``kyso serve`` start, each ``kyso sign pdf``) reads the copy instead. The copy carries
+no TrueType hinting: its instructions address the original grid, and a rescaled font
+with them would be mis-hinted by viewers that run them.
 The embedded subset keeps the font's name (the OFL lets a document embed a subset).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
+import logging
 import os
+import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "FONT_CACHE_ENV",
     "FONT_CANDIDATES",
     "FONT_ENV",
     "REQUIRED_CHARACTERS",
@@ -38,6 +44,7 @@ __all__ = [
     "check_font",
     "check_text",
     "find_font",
+    "font_cache_dir",
     "font_factory",
     "missing_characters",
     "pdf_font_bytes",
@@ -50,6 +57,8 @@ FONT_CANDIDATES = (
     # Liberation 1.x: found so that check_font can say what it lacks, not used.
     "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",
 )
+log = logging.getLogger(__name__)
+
 PDF_UNITS_PER_EM = 1000  # ISO 32000-1 §9.2.4: glyph space, 1000 units per text space unit
 
 _VOWELS = "aăâeêioôơuưy"
@@ -162,12 +171,79 @@ def find_font(configured: str | Path | None = None) -> str:
         f"or set {FONT_ENV} to a .ttf file")
 
 
+FONT_CACHE_ENV = "KYSO_FONT_CACHE"
+# The recipe below; a change to it must change this, so that no copy made by an older
+# recipe is used.
+_RECIPE = 1
+
+
+def font_cache_dir() -> Path | None:
+    """Where rescaled copies are kept: ``$KYSO_FONT_CACHE``, else ``$XDG_CACHE_HOME/kyso/
+    fonts``, else ``~/.cache/kyso/fonts`` (None when there is no home directory)."""
+    configured = os.environ.get(FONT_CACHE_ENV)
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    try:
+        base = Path(xdg) if xdg else Path.home() / ".cache"
+    except RuntimeError:  # no home directory to be found
+        return None
+    return base / "kyso" / "fonts"
+
+
+def _cache_file(source: bytes) -> Path | None:
+    """The copy of ``source``'s rescaling: named by the SHA-256 of the font, of fontTools'
+    version and of the recipe, so a changed font, library or recipe is never served an
+    old copy."""
+    from fontTools import version  # type: ignore[import-untyped]
+
+    where = font_cache_dir()
+    if where is None:
+        return None
+    key = hashlib.sha256(source)
+    key.update(f"|fontTools {version}|upem {PDF_UNITS_PER_EM}|recipe {_RECIPE}".encode())
+    return where / f"{key.hexdigest()}.ttf"
+
+
+def _store(file: Path, data: bytes) -> None:
+    """Write ``data`` to ``file`` whole or not at all (a private temporary file renamed
+    over it); a cache that cannot be written is only slower."""
+    try:
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".font-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, file)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        log.debug("the rescaled font is not cached in %s: %s", file.parent, exc)
+
+
 @functools.cache
 def _rescaled(path: str, mtime_ns: int) -> bytes:
+    source = Path(path).read_bytes()
+    cached = _cache_file(source)
+    if cached is not None:
+        try:
+            data = cached.read_bytes()
+            if data:
+                return data
+        except OSError:
+            pass
+    data = _rescale(source)
+    if cached is not None:
+        _store(cached, data)
+    return data
+
+
+def _rescale(source: bytes) -> bytes:
     from fontTools.ttLib import TTFont
     from fontTools.ttLib.scaleUpem import scale_upem  # type: ignore[import-untyped]
 
-    tt = TTFont(path)
+    tt = TTFont(io.BytesIO(source), recalcTimestamp=False)  # the same bytes every time
     if tt["head"].unitsPerEm != PDF_UNITS_PER_EM:
         scale_upem(tt, PDF_UNITS_PER_EM)
     # Hinting programs address the original grid (cvt values, fpgm/prep functions).
@@ -184,7 +260,8 @@ def _rescaled(path: str, mtime_ns: int) -> bytes:
 
 
 def pdf_font_bytes(path: str) -> bytes:
-    """The font at ``path`` with 1000 units per em and no hinting (cached per process)."""
+    """The font at ``path`` with 1000 units per em and no hinting (cached in memory and in
+    ``font_cache_dir``)."""
     try:
         mtime = os.stat(path).st_mtime_ns
     except OSError as exc:

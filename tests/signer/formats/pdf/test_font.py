@@ -103,6 +103,39 @@ def test_the_copy_given_to_pyhanko_has_1000_units_per_em() -> None:
     assert pdf_font_bytes(FONT) is pdf_font_bytes(FONT)  # made once
 
 
+@needs_font
+def test_the_copy_is_made_once_per_machine_and_read_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A later process reads the rescaled copy from the cache instead of spending ~1.5 s
+    of CPU on it; the copy read back is exactly the one made, and a cache that cannot be
+    written only costs time."""
+    from signer.formats.pdf import font
+
+    monkeypatch.setenv(font.FONT_CACHE_ENV, str(tmp_path / "cache"))
+    font._rescaled.cache_clear()  # as a new process
+    made = pdf_font_bytes(FONT)
+    [copy] = (tmp_path / "cache").iterdir()
+    assert copy.read_bytes() == made and copy.suffix == ".ttf"
+    assert (tmp_path / "cache").stat().st_mode & 0o077 == 0  # private to its user
+
+    font._rescaled.cache_clear()
+    monkeypatch.setattr(font, "_rescale", lambda _source: pytest.fail("made again"))
+    assert pdf_font_bytes(FONT) == made
+
+    # Another font (or fontTools version, or recipe) is another file, never this copy.
+    other = tmp_path / "other.ttf"
+    other.write_bytes(Path(FONT).read_bytes() + b"\0")
+    assert font._cache_file(other.read_bytes()) != copy
+
+    monkeypatch.undo()
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache directory would be")
+    monkeypatch.setenv(font.FONT_CACHE_ENV, str(blocked / "fonts"))
+    font._rescaled.cache_clear()
+    assert pdf_font_bytes(FONT) == made
+    font._rescaled.cache_clear()
+
+
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KYSO_")}
     env.update(extra)
