@@ -3,31 +3,119 @@
 Client commands talk to a kyso server over gRPC (``--server`` or ``KYSO_ENDPOINT``,
 default 127.0.0.1:50051). Each area's commands live in a module of this package
 (``agency``, ``keys``, ``sign``, ``pdf`` …), sharing ``common``; this root imports
-them and assembles the tree below. No module here imports the root.
+them (each when its command is used) and assembles the tree below. No module here
+imports the root.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from clients.cli import (
-    agency,
-    audit,
-    bench,
-    clients,
-    keys,
-    pdf,
-    report,
-    serve,
-    sign,
-    timestamp,
-    verify,
-    xml,
-)
 from clients.cli.common import show_library_warnings
 from clients.client import DEFAULT_ENDPOINT
+
+
+class _LazyGroup(click.Group):
+    """A group whose subcommands are imported when one is used: ``kyso admin agency list``
+    loads ``clients.cli.agency`` and not the benchmark's, PDF's or report's modules, so a
+    command starts in a fraction of the time importing every area takes. ``--help``
+    lists them all (and imports them)."""
+
+    def __init__(self, *args: object, lazy: dict[str, Callable[[], click.Command]],
+                 **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._lazy and cmd_name not in self.commands:
+            self.add_command(self._lazy[cmd_name](), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+def _serve() -> click.Command:
+    from clients.cli import serve
+
+    return serve.serve
+
+
+def _sign() -> click.Command:
+    from clients.cli import pdf, sign, xml
+
+    sign.sign.add_command(pdf.sign_pdf_cmd)
+    sign.sign.add_command(xml.sign_xml_command)
+    return sign.sign
+
+
+def _timestamp() -> click.Command:
+    from clients.cli import timestamp
+
+    return timestamp.timestamp
+
+
+def _verify() -> click.Command:
+    from clients.cli import verify
+
+    return verify.verify
+
+
+def _bench() -> click.Command:
+    from clients.cli import bench
+
+    return bench.bench
+
+
+def _admin() -> click.Command:
+    return admin
+
+
+def _agency() -> click.Command:
+    from clients.cli import agency
+
+    return agency.agency
+
+
+def _keys(name: str) -> Callable[[], click.Command]:
+    def load() -> click.Command:
+        from clients.cli import keys
+
+        group: click.Group = getattr(keys, name)
+        if name == "seal":
+            from clients.cli import pdf
+
+            group.add_command(pdf.seal_policy)
+        return group
+
+    return load
+
+
+def _client() -> click.Command:
+    from clients.cli import clients
+
+    return clients.client
+
+
+def _whoami() -> click.Command:
+    from clients.cli import clients
+
+    return clients.whoami
+
+
+def _report() -> click.Command:
+    from clients.cli import report
+
+    return report.report
+
+
+def _audit() -> click.Command:
+    from clients.cli import audit
+
+    return audit.audit
 
 
 def _read(path: str | None) -> bytes | None:
@@ -54,7 +142,9 @@ def _bearer_token(ctx: click.Context, token: str | None, token_file: str | None)
     raise click.UsageError(f"{where} name two different bearer tokens; give only one.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             lazy={"serve": _serve, "sign": _sign, "timestamp": _timestamp,
+                   "verify": _verify, "bench": _bench, "admin": _admin})
 @click.option(
     "--server",
     envvar="KYSO_ENDPOINT",
@@ -97,24 +187,9 @@ def main(ctx: click.Context, server: str, timeout: float, token: str | None,
                "tls_ca": _read(tls_ca), "tls_cert": _read(tls_cert), "tls_key": _read(tls_key)}
 
 
-@main.group()
+@click.group(cls=_LazyGroup, lazy={
+    "agency": _agency, "key": _keys("key"), "cert": _keys("cert"), "ca": _keys("ca"),
+    "tsa": _keys("tsa"), "seal": _keys("seal"), "client": _client, "whoami": _whoami,
+    "report": _report, "audit": _audit})
 def admin() -> None:
     """Administer agencies, keys and certificates."""
-
-
-main.add_command(serve.serve)
-main.add_command(sign.sign)
-sign.sign.add_command(pdf.sign_pdf_cmd)
-sign.sign.add_command(xml.sign_xml_command)
-main.add_command(timestamp.timestamp)
-main.add_command(verify.verify)
-main.add_command(bench.bench)
-
-admin.add_command(agency.agency)
-for group in (keys.key, keys.cert, keys.ca, keys.tsa, keys.seal):
-    admin.add_command(group)
-keys.seal.add_command(pdf.seal_policy)
-admin.add_command(clients.client)
-admin.add_command(clients.whoami)
-admin.add_command(report.report)
-admin.add_command(audit.audit)

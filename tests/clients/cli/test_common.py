@@ -228,8 +228,12 @@ def test_refused_call_exits_1_with_the_code_and_message(kyso: Kyso, fake: FakeKy
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path, the lazily loaded ones included (as click lists them)."""
     found = [path]
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, (path, name)
         if isinstance(cmd, click.Group):
             found += _commands(cmd, (*path, name))
         else:
