@@ -49,9 +49,9 @@ class RegistryAdmin:
         parsed = parse_code(code)
         with self._action("agency.create", parsed.code, {"name": name}):
             # The lifecycle (name checks, status, validity, "create" event, closed codes
-            # never reused) is AgencyRegistry's; an administrator may add a body before its
-            # parent.
-            a = AgencyRegistry(self.registry.engine).create(parsed, name, require_parent=False)
+            # never reused, a registered and active parent) is AgencyRegistry's: the same
+            # rules as a list import, so that every export imports again.
+            a = AgencyRegistry(self.registry.engine).create(parsed, name)
             agency = Agency(a.code, a.name, a.format, a.level, a.parent_code, ())
         log.info("created agency %s", agency.code)
         return agency

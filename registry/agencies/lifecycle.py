@@ -17,8 +17,9 @@ parent and the related codes.
 Lifecycle semantics
 -------------------
 * **create** — a new code, in force from ``valid_from`` (default today). Its
-  parent must be registered and active (``require_parent=False``, as
-  ``RegistryAdmin.create_agency`` asks, does not insist on the parent).
+  parent must be registered and active, as in a list import (so every export
+  imports again); ``require_parent=False`` is for tests and tools that build a
+  partial tree on purpose.
 * **rename** — same code, same body, new name from ``effective``.
 * **move** — in both formats the parent is *implied by the code itself*
   (QCVN ``000.00.11.H53`` lies under ``000.00.00.H53``; Decision 20
@@ -582,7 +583,8 @@ class AgencyRegistry:
             if parent is None and require_parent:
                 raise NotFound(
                     f"the parent of {parsed.code}, {parsed.parent}, is not registered: "
-                    "register it first"
+                    f"register it first (`kyso admin agency add {parsed.parent} --name ...`), "
+                    "or import a list holding both"
                 )
         row = AgencyRow(
             code=parsed.code,

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from registry.admin import RegistryAdmin
+from registry.agencies.codes import parse_code
 from registry.db.store import KeyState, RegistryStore
 from registry.devca import DevCa
 from signer.core import OutputFormat, SignerCore
@@ -42,6 +43,9 @@ def world(keystore: Pkcs11KeyStore, tmp_path_factory: pytest.TempPathFactory):
 
 def _agency_with_key(admin: RegistryAdmin, code: str, alg: KeyAlgorithm,
                      scheme: Scheme | None = None) -> None:
+    parent = parse_code(code).parent
+    if parent is not None and parent not in {a.code for a in admin.registry.list_agencies()}:
+        admin.create_agency(parent, f"Cơ quan {parent}")  # a child needs its parent first
     admin.create_agency(code, f"Cơ quan {code}")
     admin.generate_key(code, alg, scheme)
     admin.issue_dev_certificate(code)

@@ -318,3 +318,45 @@ def test_export_with_closed_codes_reimports_as_unchanged(reg: AgencyRegistry) ->
     assert plan.ok and sorted(plan.unchanged) == ["H20", "H30"]
     plan = reg.import_list(b"code,name,status\nH31,Tinh,closed\n", "csv")
     assert [(p.line, p.field) for p in plan.problems] == [(2, "status")]
+
+
+# --- add and import follow one rule; an export always imports again (issue 15 item 5) ---
+
+
+def test_add_refuses_a_child_whose_parent_is_not_registered(store: RegistryStore) -> None:
+    """`kyso admin agency add` used to accept the orphan that a list import refuses, so an
+    export of such a registry could not be imported again."""
+    from registry.admin import RegistryAdmin
+
+    admin = RegistryAdmin(None, store, None)  # type: ignore[arg-type]  # no HSM: agencies only
+    with pytest.raises(NotFound, match=r"the parent of 000.00.07.H50, 000.00.00.H50, is not "
+                       r"registered: register it first .*or import a list holding both"):
+        admin.create_agency("000.00.07.H50", "Sở mồ côi")
+    admin.create_agency("000.00.00.H50", "Ủy ban nhân dân tỉnh Quảng Trị")
+    assert admin.create_agency("000.00.07.H50", "Sở Y tế").parent_code == "000.00.00.H50"
+
+
+def test_every_export_imports_again(reg: AgencyRegistry, tmp_path_factory: pytest.TempPathFactory
+                                    ) -> None:
+    from tests.helpers import fresh_database_url
+
+    reg.create("000.00.00.H50", "Ủy ban nhân dân tỉnh Quảng Trị", valid_from=D0)
+    reg.create("000.00.07.H50", "Sở Y tế tỉnh Quảng Trị", valid_from=D0)
+    reg.create("H20", "Tỉnh Nam Định", valid_from=D0)
+    reg.create("H30", "Tỉnh Ninh Bình", valid_from=D0)
+    reg.merge(["H20"], "H30", effective=JULY)
+    for fmt in ("csv", "json"):
+        # Into the same registry, closed codes included: nothing to do, nothing refused.
+        again = reg.import_list(reg.export_list(fmt, include_closed=True), fmt)
+        assert again.ok and again.create == () and again.rename == (), again.problems
+        # Into an empty registry: every active code, parents before children.
+        other_store = RegistryStore(fresh_database_url(tmp_path_factory.mktemp("other")))
+        other_store.migrate()
+        try:
+            other = AgencyRegistry(other_store.engine, today=reg.today())
+            plan = other.import_list(reg.export_list(fmt), fmt)
+            assert plan.ok and plan.applied, plan.problems
+            assert ({(a.code, a.name) for a in other.list_all()}
+                    == {(a.code, a.name) for a in reg.list_all()})
+        finally:
+            other_store.close()
