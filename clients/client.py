@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import ipaddress
 import json
 import logging
 import os
 import socket
+import stat
+import sys
+import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -258,16 +263,62 @@ def plaintext_check(endpoint: str) -> tuple[str | None, list[str]]:
     return ("ipv4:" + ",".join(v4)) if v4 else ("ipv6:" + ",".join(addresses)), []
 
 
-class KysoClient:
-    """A connection to one kyso server.
+def _from_environment(value: Any, variable: str) -> Any:
+    """``value`` when given (not None), else the environment's ``variable`` (None if unset
+    or empty)."""
+    if value is not None:
+        return value
+    return os.environ.get(variable) or None
 
-    >>> with KysoClient("127.0.0.1:50051") as c:
-    ...     sig = c.sign_cms_file("report.pdf", agency="000.00.00.H13")
+
+def _file_from_environment(value: bytes | None, variable: str) -> bytes | None:
+    """``value`` when given, else the contents of the file ``variable`` names."""
+    if value is not None:
+        return value
+    path = os.environ.get(variable)
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{variable} names {path}, which cannot be read: "
+                         f"{exc.strerror}") from None
+
+
+def token_from_environment() -> str | None:
+    """The bearer token the environment names: ``KYSO_TOKEN``, else the contents of the
+    file ``KYSO_TOKEN_FILE`` (both set and different: ``ValueError``)."""
+    token = os.environ.get("KYSO_TOKEN") or None
+    path = os.environ.get("KYSO_TOKEN_FILE")
+    if not path:
+        return token
+    try:
+        from_file = Path(path).read_text().strip() or None
+    except OSError as exc:
+        raise ValueError(f"KYSO_TOKEN_FILE names {path}, which cannot be read: "
+                         f"{exc.strerror}") from None
+    if token is not None and from_file is not None and token != from_file:
+        raise ValueError("KYSO_TOKEN and KYSO_TOKEN_FILE name two different bearer tokens; "
+                         "unset one")
+    return token or from_file
+
+
+class KysoClient:
+    """A connection to one kyso server (or several, comma-separated).
+
+    Like the ``kyso`` command, it reads what is not given from the environment:
+    ``KYSO_ENDPOINT``, ``KYSO_TOKEN`` or ``KYSO_TOKEN_FILE``, ``KYSO_TLS_CA``,
+    ``KYSO_TLS_CERT`` and ``KYSO_TLS_KEY`` (file paths); an argument always wins, and
+    ``token=""`` means "no token" whatever the environment says.
+
+    >>> import os; os.environ["KYSO_TOKEN"] = open("var/demo-admin.token").read().strip()
+    >>> with KysoClient() as c:  # KYSO_ENDPOINT, else 127.0.0.1:50051
+    ...     sig = c.sign_cms_file("README.md", agency="000.00.00.H13")
     """
 
     def __init__(
         self,
-        endpoint: str = DEFAULT_ENDPOINT,
+        endpoint: str | None = None,
         *,
         timeout: float = 30.0,
         root_certificates: bytes | None = None,
@@ -280,6 +331,11 @@ class KysoClient:
         ``root_certificates`` (TLS), or ``insecure=True`` on a network you trust (a
         warning is logged). Otherwise ``PlaintextTokenError`` (a ``ValueError``) is
         raised before any connection is made."""
+        endpoint = _from_environment(endpoint, "KYSO_ENDPOINT") or DEFAULT_ENDPOINT
+        token = token_from_environment() if token is None else (token or None)
+        root_certificates = _file_from_environment(root_certificates, "KYSO_TLS_CA")
+        client_certificate = _file_from_environment(client_certificate, "KYSO_TLS_CERT")
+        client_key = _file_from_environment(client_key, "KYSO_TLS_KEY")
         self.endpoint = endpoint
         self.timeout = timeout
         self._metadata: tuple[tuple[str, str], ...] = (
@@ -793,7 +849,51 @@ def post_timestamp_query(url: str, request_der: bytes, timeout: float = 60.0) ->
         raise KysoClientError(code, exc.detail) from None
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def write_output(path: Path, data: bytes) -> None:
+    """Write a command's output to ``path`` the way a person expects of ``-o``.
+
+    * ``-``: standard output.
+    * A symbolic link: followed, deliberately — the data goes where it points (a link to
+      a missing file creates that file); the link stays a link.
+    * A character or block device, a FIFO or a socket (``/dev/null``, ``/dev/stdout``, a
+      pipe to another program): written through, never replaced (as root, renaming a
+      regular file over ``/dev/null`` would break every program on the machine).
+    * A regular file or a new path: the data goes to a temporary file in the same
+      directory, flushed to disk, then renamed over the path: a reader sees the old file
+      or the new one, never half of one. An existing file keeps its permissions; a new
+      one gets the usual ones (0666 less the umask).
+
+    ``IsADirectoryError`` (an ``OSError``) for a directory."""
+    if str(path) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    real = Path(os.path.realpath(path))
+    try:
+        st: os.stat_result | None = real.stat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(real, "wb") as f:  # a device, FIFO or socket: through it, not over it
+            f.write(data)
+        return
+    if st is not None:
+        mode = stat.S_IMODE(st.st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, real)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import grpc
 from sqlalchemy.engine import Engine
 
@@ -39,11 +41,13 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):  # type: ignore[misc, 
     from the database (``registry.audit.notary``)."""
 
     def __init__(self, engine: Engine, keystore: Pkcs11KeyStore, audit: AuditLog | None,
-                 pinned: frozenset[bytes] = frozenset()) -> None:
+                 pinned: frozenset[bytes] = frozenset(),
+                 actions: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self._engine = engine
         self._keystore = keystore
         self._audit = audit
         self._pinned = pinned
+        self._actions = dict(actions or {})
 
     def VerifyAuditLog(
         self, request: audit_pb2.VerifyAuditLogRequest, context: grpc.ServicerContext
@@ -82,11 +86,25 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):  # type: ignore[misc, 
             raise InvalidRequest("limit and after_id must not be negative")
         limit = min(request.limit or 100, 1000)
         records = list_records(self._engine, node_id=request.node_id, after_id=request.after_id,
-                               limit=limit, action=request.action)
+                               limit=limit, actions=self._names_of(request.action))
         return audit_pb2.ListAuditRecordsResponse(
             records=[record_pb(r) for r in records],
             next_after_id=records[-1].id if len(records) == limit else 0,
         )
+
+
+    def _names_of(self, action: str) -> tuple[str, ...]:
+        """The names records of ``action`` carry (this release's and older ones'); an
+        action nobody records is refused, naming the ones there are, rather than
+        silently matching nothing."""
+        if not action:
+            return ()
+        names = self._actions.get(action.strip())
+        if names is None and self._actions:
+            raise InvalidRequest(
+                f"unknown audit action {action!r}: use one of "
+                + ", ".join(self._actions))
+        return names or (action,)
 
 
 SERVICE = str(audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name)
@@ -96,6 +114,6 @@ def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
     """Serve AuditService on ``server``; returns its full name (health, reflection)."""
     audit_pb2_grpc.add_AuditServiceServicer_to_server(  # type: ignore[no-untyped-call, unused-ignore]
         AuditServicer(ctx.registry.engine, ctx.keystore, ctx.audit,
-                      ctx.settings.audit.pinned()), server
+                      ctx.settings.audit.pinned(), ctx.audit_actions), server
     )
     return (SERVICE,)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from clients.cli.common import show_library_warnings
+from clients.cli.common import EXIT_HELP, show_library_warnings
 from clients.client import DEFAULT_ENDPOINT
 
 
@@ -143,6 +143,7 @@ def _bearer_token(ctx: click.Context, token: str | None, token_file: str | None)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_HELP,
              lazy={"serve": _serve, "sign": _sign, "timestamp": _timestamp,
                    "verify": _verify, "bench": _bench, "admin": _admin})
 @click.option(

@@ -15,8 +15,17 @@ from typing import Any
 import click
 from rich.table import Table
 
-from clients.cli.common import call, err, key_dict, open_client, out, print_json
-from clients.client import write_atomically
+from clients.cli.common import (
+    Exit,
+    call,
+    err,
+    fail,
+    key_dict,
+    open_client,
+    out,
+    print_json,
+    save_output,
+)
 
 
 @click.group()
@@ -75,7 +84,7 @@ def _emit(data: Any, as_json: bool, text: str) -> None:
     if as_json:
         print_json(data)
     else:
-        out.print(text, highlight=False)
+        out.print(text)
 
 
 def _table(rows: list[Any], as_json: bool, title: str) -> None:
@@ -105,14 +114,15 @@ _reissue_opt = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def agency_add(ctx: click.Context, code: str, name: str, as_json: bool) -> None:
-    """Register an agency by its code (QCVN 102:2016 or Decision 20/2020)."""
+    """Register an agency by its code (QCVN 102:2016 or Decision 20/2020); the parent
+    the code implies must be registered first (as in `kyso admin agency import`)."""
     with open_client(ctx) as c:
         a = call(lambda: c.create_agency(code, name))
     if as_json:
         print_json(_agency_dict(a))
     else:
         parent = f", parent {a.parent_code}" if a.parent_code else ""
-        out.print(f"added agency {a.code} — {a.name} (level {a.level}{parent})", highlight=False)
+        out.print(f"added agency {a.code} — {a.name} (level {a.level}{parent})")
 
 
 @agency.command("list")
@@ -144,7 +154,7 @@ def agency_show(ctx: click.Context, code: str, as_json: bool) -> None:
     if as_json:
         print_json(d)
         return
-    out.print(f"{a.code} — {a.name} (level {a.level})", highlight=False)
+    out.print(f"{a.code} — {a.name} (level {a.level})")
     table = Table("key id", "algorithm", "state", "certificate subject", "valid until")
     for k in d["keys"]:
         cert = k.get("certificate") or {}
@@ -257,9 +267,9 @@ def history(ctx: click.Context, code: str, on: str, as_json: bool) -> None:
         return
     denoted = h.name_on_date or "(not issued yet)"
     force = "in force" if h.in_force_on_date else "not in force"
-    out.print(f"{h.agency.code} on {h.on}: {denoted} ({force})", highlight=False)
+    out.print(f"{h.agency.code} on {h.on}: {denoted} ({force})")
     out.print(f"today: {h.agency.status}; answered for by "
-              f"{', '.join(h.successors) or 'nobody (dissolved)'}", highlight=False)
+              f"{', '.join(h.successors) or 'nobody (dissolved)'}")
     t = Table(title="events")
     for col in ("effective", "kind", "old name", "new name", "related", "note"):
         t.add_column(col)
@@ -331,13 +341,13 @@ def import_(ctx: click.Context, file: Path, fmt: str | None, dry_run: bool,
     else:
         verb = "would" if dry_run else "did"
         out.print(f"{file}: {verb} create {len(p.create)}, rename {len(p.rename)}, "
-                  f"leave {len(p.unchanged)} unchanged", highlight=False)
+                  f"leave {len(p.unchanged)} unchanged")
         for a in p.create:
-            out.print(f"  + {a.code}  {a.name}", highlight=False)
+            out.print(f"  + {a.code}  {a.name}")
         for r in p.rename:
-            out.print(f"  ~ {r.code}  {r.old_name} → {r.new_name}", highlight=False)
+            out.print(f"  ~ {r.code}  {r.old_name} → {r.new_name}")
     if problems:
-        sys.exit(1)
+        fail(Exit.ERROR)
 
 
 @agency.command("export")
@@ -356,5 +366,5 @@ def export(ctx: click.Context, output: Path | None, fmt: str, include_closed: bo
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        write_atomically(output, data)
-        err.print(f"wrote {output}", highlight=False)
+        save_output(output, data)
+        err.print(f"wrote {output}")

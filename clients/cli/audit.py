@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from clients.cli.common import call, err, open_client, out
+from clients.cli.common import Exit, call, complain, err, open_client, out
 
 
 def _problem(p: Any) -> dict[str, Any]:
@@ -55,23 +55,23 @@ def verify(ctx: click.Context, as_json: bool) -> None:
         for n in report["nodes"]:
             out.print(f"node {n['node_id']}: {n['records']} records (last seq {n['last_seq']}), "
                       f"{n['checkpoints_verified']} checkpoints verified (last at seq "
-                      f"{n['last_checkpoint_seq']}), {n['problems']} problems", highlight=False)
+                      f"{n['last_checkpoint_seq']}), {n['problems']} problems")
         if report["ok"]:
             out.print(f"audit log intact: {report['records']} records, "
-                      f"{report['checkpoints_verified']} signed checkpoints verified",
-                      highlight=False)
+                      f"{report['checkpoints_verified']} signed checkpoints verified")
         else:
             p = report["first_problem"]
-            err.print(f"[red]audit log DAMAGED[/red]: {report['problem_count']} problem(s); "
+            complain("audit log DAMAGED", f"{report['problem_count']} problem(s); "
                       f"first: {p['kind']} record at node {p['node_id']} seq {p['seq']}"
                       f"{' (record id ' + str(p['record_id']) + ')' if p['record_id'] else ''}"
-                      f": {p['message']}", highlight=False)
-    ctx.exit(0 if report["ok"] else 1)
+                      f": {p['message']}")
+    ctx.exit(Exit.OK if report["ok"] else Exit.FAILED)
 
 
 @audit.command("list")
 @click.option("--node", "node_id", default="", help="Only this node's records.")
-@click.option("--action", default="", help="Only this action, e.g. sign, timestamp.")
+@click.option("--action", default="", help="Only this action, e.g. sign, timestamp, "
+              "key.rotate, agency.merge (an unknown one is refused, naming them all).")
 @click.option("--after-id", default=0, show_default=True, help="Records after this id.")
 @click.option("--limit", default=50, show_default=True, help="At most this many (<= 1000).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -94,4 +94,4 @@ def list_records(ctx: click.Context, node_id: str, action: str, after_id: int, l
                       json.dumps(r["details"], ensure_ascii=False, separators=(",", ":")))
     out.print(table)
     if resp.next_after_id:
-        err.print(f"more: --after-id {resp.next_after_id}", highlight=False)
+        err.print(f"more: --after-id {resp.next_after_id}")

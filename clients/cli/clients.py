@@ -69,10 +69,9 @@ def add(ctx: click.Context, name: str, person: bool, cert: Path | None, no_token
         print_json({**_dict(r.client), "token": r.token or None})
         return
     out.print(f"created client {r.client.name} "
-              f"({', '.join(_grant_text(g) for g in _dict(r.client)['grants']) or 'no roles'})",
-              highlight=False)
+              f"({', '.join(_grant_text(g) for g in _dict(r.client)['grants']) or 'no roles'})")
     if r.token:
-        out.print(f"token (shown once, store it now): {r.token}", highlight=False)
+        out.print(f"token (shown once, store it now): {r.token}")
 
 
 @client.command("list")
@@ -101,7 +100,7 @@ def revoke(ctx: click.Context, name: str) -> None:
     """Revoke a client: its token and certificate stop working (within 2 s on every node)."""
     with open_client(ctx) as c:
         call(lambda: c.revoke_client(name))
-    err.print(f"revoked client {name}", highlight=False)
+    err.print(f"revoked client {name}")
 
 
 @client.command("token")
@@ -111,7 +110,7 @@ def token(ctx: click.Context, name: str) -> None:
     """Issue a new token for NAME (the old one stops working)."""
     with open_client(ctx) as c:
         r = call(lambda: c.replace_token(name))
-    out.print(f"new token for {name} (shown once): {r.token}", highlight=False)
+    out.print(f"new token for {name} (shown once): {r.token}")
 
 
 @client.command("grant")
@@ -123,7 +122,7 @@ def grant(ctx: click.Context, name: str, grant: str) -> None:
     role, scope, subtree = _parse_grant(grant)
     with open_client(ctx) as c:
         call(lambda: c.grant_role(name, role, scope, subtree))
-    err.print(f"granted {grant} to {name}", highlight=False)
+    err.print(f"granted {grant} to {name}")
 
 
 @client.command("ungrant")
@@ -135,7 +134,7 @@ def ungrant(ctx: click.Context, name: str, grant: str) -> None:
     role, scope, _ = _parse_grant(grant)
     with open_client(ctx) as c:
         call(lambda: c.grant_role(name, role, scope, revoke=True))
-    err.print(f"removed {grant} from {name}", highlight=False)
+    err.print(f"removed {grant} from {name}")
 
 
 @click.command("whoami")
@@ -145,5 +144,4 @@ def whoami(ctx: click.Context) -> None:
     with open_client(ctx) as c:
         d = _dict(call(c.whoami))
     out.print(f"{d['name']} ({d['kind']}): "
-              f"{', '.join(_grant_text(g) for g in d['grants']) or 'no roles'}",
-              highlight=False)
+              f"{', '.join(_grant_text(g) for g in d['grants']) or 'no roles'}")

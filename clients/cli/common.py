@@ -6,16 +6,18 @@ The command modules import this; it imports none of them (nor the root).
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from clients.client import (
     KEY_ALGORITHMS,
@@ -23,10 +25,46 @@ from clients.client import (
     KysoClientError,
     PlaintextTokenError,
     plaintext_check,
+    write_output,
 )
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+
+class Exit(enum.IntEnum):
+    """The exit status of every ``kyso`` command: a script can tell a forged document from
+    a server that was down."""
+
+    OK = 0  # done; every signature, token or log checked is valid
+    FAILED = 1  # a signature, token or the audit log was checked and found invalid
+    USAGE = 2  # the command line or configuration is wrong (click's code); nothing was done
+    INDETERMINATE = 3  # checked, but neither valid nor invalid could be established
+    ERROR = 4  # could not be done or checked: server unreachable or refusing, unusable input
+
+
+EXIT_HELP = ("Exit status: 0 done (and everything checked is valid); 1 a signature, token "
+             "or the audit log found invalid; 2 a wrong command line or configuration; 3 "
+             "validity could not be established (indeterminate); 4 could not be done or "
+             "checked (server unreachable or refusing, a bad token, unusable input).")
+
+
+def fail(code: Exit) -> NoReturn:
+    sys.exit(int(code))
+
+
+# Neither console reads markup, emoji codes or "highlights": everything printed is data
+# (an agency named "[dự án] :x:" prints as that, not as a red-less ❌). Colour comes only
+# from ``complain``/``warn`` and from styles given as such.
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
+
+
+def complain(word: str, message: str, *, sep: str = ": ") -> None:
+    """``word`` in red, then ``message`` literally, on standard error."""
+    err.print(Text.assemble((word, "red"), sep, message))
+
+
+def warn(word: str, message: str, *, sep: str = ": ") -> None:
+    """``word`` in yellow, then ``message`` literally, on standard error."""
+    err.print(Text.assemble((word, "yellow"), sep, message))
 
 STATE_NAMES = {0: "?", 1: "pending", 2: "active", 3: "retired", 4: "compromised"}
 ALG_NAMES = {v: k for k, v in KEY_ALGORITHMS.items()} | {6: "ed25519"}  # ed25519: audit key
@@ -38,7 +76,7 @@ class WarningsToStderr(logging.Handler):
     shown the CLI's way."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[yellow]warning[/yellow]: {record.getMessage()}", highlight=False)
+        warn("warning", record.getMessage())
 
 
 def show_library_warnings() -> None:
@@ -48,14 +86,14 @@ def show_library_warnings() -> None:
 
 
 def refuse_plaintext_token(endpoint: str, offenders: Sequence[str]) -> NoReturn:
-    err.print(
-        f"[red]kyso: refusing to send the bearer token in clear text[/red] to {endpoint}: "
-        f"{'; '.join(offenders)}. Anyone on the network path could read the token and act "
-        "as you. Use TLS: --tls-ca CA.pem (env KYSO_TLS_CA), the CA that issued the server's "
-        "certificate; or, only on a network you trust, add --insecure.",
-        highlight=False,
+    complain(
+        "kyso: refusing to send the bearer token in clear text",
+        f"to {endpoint}: {'; '.join(offenders)}. Anyone on the network path could read the "
+        "token and act as you. Use TLS: --tls-ca CA.pem (env KYSO_TLS_CA), the CA that issued "
+        "the server's certificate; or, only on a network you trust, add --insecure.",
+        sep=" ",
     )
-    sys.exit(2)
+    fail(Exit.USAGE)
 
 
 def check_plaintext_endpoints(ctx: click.Context, endpoints: Sequence[str]) -> None:
@@ -69,9 +107,8 @@ def check_plaintext_endpoints(ctx: click.Context, endpoints: Sequence[str]) -> N
         if offenders and not obj["insecure"]:
             refuse_plaintext_token(endpoint, offenders)
         if offenders:
-            err.print(f"[yellow]warning[/yellow]: sending the bearer token in clear text to "
-                      f"{endpoint} ({'; '.join(offenders)}) because of --insecure",
-                      highlight=False)
+            warn("warning", f"sending the bearer token in clear text to {endpoint} "
+                 f"({'; '.join(offenders)}) because of --insecure")
 
 
 def open_client(ctx: click.Context) -> KysoClient:
@@ -91,17 +128,30 @@ def open_client(ctx: click.Context) -> KysoClient:
     except PlaintextTokenError as exc:
         refuse_plaintext_token(exc.endpoint, exc.offenders)
     except ValueError as exc:  # a malformed or unresolvable --server
-        err.print(f"[red]kyso[/red]: {escape(str(exc))}", highlight=False)
-        sys.exit(2)
+        complain("kyso", str(exc))
+        fail(Exit.USAGE)
 
 
 def call(fn: Callable[[], Any]) -> Any:
-    """``fn()``; a call the server refused is printed and exits 1."""
+    """``fn()``; a call the server refused (or could not be reached for) is printed and
+    exits ``Exit.ERROR``."""
     try:
         return fn()
     except KysoClientError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {escape(exc.message)}", highlight=False)
-        sys.exit(1)
+        complain(f"error ({exc.code})", exc.message)
+        fail(Exit.ERROR)
+
+
+def save_output(path: Path, data: bytes) -> None:
+    """``clients.client.write_output`` (``-``, devices and FIFOs written through, symbolic
+    links followed, regular files replaced atomically); a path that cannot be written is
+    said plainly (``Exit.ERROR``), not shown as a traceback."""
+    try:
+        write_output(path, data)
+    except OSError as exc:
+        complain("error", f"cannot write {path}: "
+                  f"{exc.strerror or str(exc)}")
+        fail(Exit.ERROR)
 
 
 def print_json(data: Any) -> None:

@@ -29,8 +29,9 @@ from clients.cli.common import (
     open_client,
     out,
     print_json,
+    save_output,
 )
-from clients.client import KEY_ALGORITHMS, SCHEMES, write_atomically
+from clients.client import KEY_ALGORITHMS, SCHEMES
 
 
 @click.group()
@@ -113,8 +114,7 @@ def _print_entry(e: Any, as_json: bool, verb: str) -> None:
         print_json(_entry_dict(e))
         return
     state = STATE_NAMES.get(e.key.state, "?")
-    out.print(f"{verb} key {e.key.key_id} of {e.key.agency_code or '-'}: now {state}",
-              highlight=False)
+    out.print(f"{verb} key {e.key.key_id} of {e.key.agency_code or '-'}: now {state}")
 
 
 def _rotation_csr(r: Any, output: Path | None, prefix: str, as_json: bool) -> Path | None:
@@ -123,7 +123,7 @@ def _rotation_csr(r: Any, output: Path | None, prefix: str, as_json: bool) -> Pa
     csr_path = None
     if not r.activated:
         csr_path = output or Path(f"{prefix}-{r.key.key.key_id[:8]}.csr")
-        write_atomically(csr_path, _pem(bytes(r.csr_der), "CERTIFICATE REQUEST"))
+        save_output(csr_path, _pem(bytes(r.csr_der), "CERTIFICATE REQUEST"))
     if as_json:
         d = _entry_dict(r.key) | {
             "activated": r.activated,
@@ -145,7 +145,7 @@ def key_generate(ctx: click.Context, code: str, algorithm: str, scheme: str | No
     with open_client(ctx) as c:
         k = call(lambda: c.generate_key(code, algorithm, scheme))
     out.print(f"generated {algorithm} key {k.key_id} for {code} (pending: issue a certificate "
-              f"with `kyso admin cert issue {code}`)", highlight=False)
+              f"with `kyso admin cert issue {code}`)")
 
 
 @key.command("rotate")
@@ -175,11 +175,11 @@ def key_rotate(ctx: click.Context, code: str, algorithm: str | None, scheme: str
                   f"{STATE_NAMES.get(r.previous.key.state, '?')}")
     if r.activated:
         out.print(f"rotated {code}: key {r.key.key.key_id} is active "
-                  f"({ALG_NAMES.get(r.key.key.algorithm, '?')}){before}", highlight=False)
+                  f"({ALG_NAMES.get(r.key.key.algorithm, '?')}){before}")
     else:
         out.print(f"generated key {r.key.key.key_id} for {code} (pending); CSR written to "
                   f"{csr_path}: have your CA sign it, then `kyso admin cert import {code} "
-                  "CERT --chain CA.pem`", highlight=False)
+                  "CERT --chain CA.pem`")
 
 
 @key.command("activate")
@@ -223,7 +223,7 @@ def key_compromise(ctx: click.Context, key_id: str, reason: str, agency: str,
     _print_entry(e, as_json, "marked compromised:")
     if not as_json:
         out.print("ask the CA to revoke its certificate, then `kyso admin key rotate "
-                  f"{e.key.agency_code}`", highlight=False)
+                  f"{e.key.agency_code}`")
 
 
 @key.command("list")
@@ -259,7 +259,7 @@ def cert_issue(ctx: click.Context, code: str, key_id: str, days: int) -> None:
     with open_client(ctx) as c:
         k = call(lambda: c.issue_dev_certificate(code, key_id, days))
     out.print(f"issued certificate {k.certificate.serial_hex} for {code}: {k.certificate.subject}"
-              f"; key {k.key_id} is active", highlight=False)
+              f"; key {k.key_id} is active")
 
 
 @cert.command("csr")
@@ -281,9 +281,8 @@ def cert_csr(ctx: click.Context, code: str, key_id: str, output: Path | None,
         r = call(lambda: c.create_csr(code, key_id, overrides))
     output = output or Path(f"{code}.csr")
     data = bytes(r.csr_der) if der else _pem(bytes(r.csr_der), "CERTIFICATE REQUEST")
-    write_atomically(output, data)
-    err.print(f"wrote the CSR for key {r.key_id} ({r.subject}) to {output}",
-              highlight=False)
+    save_output(output, data)
+    err.print(f"wrote the CSR for key {r.key_id} ({r.subject}) to {output}")
 
 
 @cert.command("import")
@@ -308,7 +307,7 @@ def cert_import(ctx: click.Context, code: str, certificate: Path, chain: tuple[P
         return
     out.print(f"imported certificate {e.key.certificate.serial_hex} "
               f"({e.key.certificate.subject}) for key {e.key.key_id}: now "
-              f"{STATE_NAMES.get(e.key.state, '?')}", highlight=False)
+              f"{STATE_NAMES.get(e.key.state, '?')}")
 
 
 @cert.command("issue-person")
@@ -334,10 +333,10 @@ def cert_issue_person(ctx: click.Context, csr: Path, output: Path | None, days: 
     data = _pem(bytes(r.certificate_der), "CERTIFICATE")
     if with_chain:
         data += b"".join(_pem(bytes(d), "CERTIFICATE") for d in r.chain_der)
-    write_atomically(output, data)
+    save_output(output, data)
     until = _when(r.not_after_unix) or "?"
     err.print(f"issued person certificate {r.serial_hex} ({r.subject}), valid until "
-              f"{until[:10]} → {output}", highlight=False)
+              f"{until[:10]} → {output}")
 
 
 @ca.command("export")
@@ -351,8 +350,8 @@ def ca_export(ctx: click.Context, output: Path) -> None:
     with open_client(ctx) as c:
         der = call(c.ca_certificate)
     pem = x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM)
-    write_atomically(output, pem)
-    err.print(f"wrote the development CA certificate to {output}", highlight=False)
+    save_output(output, pem)
+    err.print(f"wrote the development CA certificate to {output}")
 
 
 @tsa.command("rotate")
@@ -376,11 +375,11 @@ def tsa_rotate(ctx: click.Context, algorithm: str | None, output: Path | None,
         return
     if r.activated:
         out.print(f"the TSA now signs with key {r.key.key.key_id}; the previous key is "
-                  "retired", highlight=False)
+                  "retired")
     else:
         out.print(f"generated TSA key {r.key.key.key_id} (pending); CSR written to "
                   f"{csr_path}: have your CA issue a TSA certificate, then `kyso admin "
-                  "tsa import CERT --chain CA.pem`", highlight=False)
+                  "tsa import CERT --chain CA.pem`")
 
 
 @tsa.command("import")
@@ -401,7 +400,7 @@ def tsa_import(ctx: click.Context, certificate: Path, chain: tuple[Path, ...],
         print_json(_entry_dict(e))
         return
     out.print(f"imported TSA certificate {e.key.certificate.serial_hex} for key "
-              f"{e.key.key_id}: now {STATE_NAMES.get(e.key.state, '?')}", highlight=False)
+              f"{e.key.key_id}: now {STATE_NAMES.get(e.key.state, '?')}")
 
 
 @seal.command("set")
@@ -417,7 +416,7 @@ def seal_set(ctx: click.Context, code: str, png: Path, width_mm: float,
     with open_client(ctx) as c:
         a = call(lambda: c.set_seal_image(code, png.read_bytes(), width_mm, height_mm))
     out.print(f"stored the seal of {a.agency_code}: {a.seal_width_px}x{a.seal_height_px} px "
-              f"at {a.seal_width_mm:g}x{a.seal_height_mm:g} mm", highlight=False)
+              f"at {a.seal_width_mm:g}x{a.seal_height_mm:g} mm")
 
 
 @seal.command("show")
@@ -431,7 +430,7 @@ def seal_show(ctx: click.Context, code: str, output: Path | None, as_json: bool)
     with open_client(ctx) as c:
         a = call(lambda: c.get_seal_image(code))
     if output is not None and a.has_seal:
-        write_atomically(output, bytes(a.seal_png))
+        save_output(output, bytes(a.seal_png))
     d = {
         "agency": a.agency_code,
         "has_seal": a.has_seal,
@@ -463,8 +462,7 @@ def seal_profile(ctx: click.Context, code: str, profile: str) -> None:
     """Set agency CODE's default PDF signature profile (Decree 30/2020, Appendix I)."""
     with open_client(ctx) as c:
         a = call(lambda: c.set_default_profile(code, profile))
-    out.print(f"{a.agency_code} signs with the {profile} profile by default",
-              highlight=False)
+    out.print(f"{a.agency_code} signs with the {profile} profile by default")
 
 
 @seal.command("xml-form")
@@ -478,4 +476,4 @@ def seal_xml_form(ctx: click.Context, code: str, form: str) -> None:
     15/2025 asks reports to show) or xades-b-t (and a signature timestamp)."""
     with open_client(ctx) as c:
         a = call(lambda: c.set_xml_form(code, form))
-    out.print(f"{a.agency_code} signs XML as {a.xml_form} by default", highlight=False)
+    out.print(f"{a.agency_code} signs XML as {a.xml_form} by default")

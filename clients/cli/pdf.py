@@ -14,16 +14,25 @@ here, only the digest goes to kyso (``signer.formats.pdf.pades``).
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
-from clients.cli.common import PROFILE_NAMES, call, err, open_client, out
+from clients.cli.common import (
+    PROFILE_NAMES,
+    Exit,
+    call,
+    complain,
+    err,
+    fail,
+    open_client,
+    out,
+    save_output,
+    warn,
+)
 from clients.cli.verify import server_refusal
-from clients.client import SCHEMES, KysoClient, KysoClientError, write_atomically
+from clients.client import SCHEMES, KysoClient, KysoClientError
 
 SCHEME_NAMES = {v: k for k, v in SCHEMES.items()}
 
@@ -154,13 +163,12 @@ def sign_pdf_cmd(ctx: click.Context, file: Path, output: Path | None, agency: st
             check_font(font)
             pdf_font_bytes(font)
         except FontUnusable as exc:
-            err.print(f"[red]error[/red]: {escape(exc.message)}", highlight=False)
-            sys.exit(2)
+            complain("error", exc.message)
+            fail(Exit.USAGE)  # the configured font: a setting to fix, nothing sent
     output = output or file.with_name(file.stem + "-signed.pdf")
     if file.stat().st_size > MAX_PDF_BYTES:
-        err.print(f"[red]error[/red]: {file} is larger than {MAX_PDF_BYTES:,} bytes",
-                  highlight=False)
-        sys.exit(1)
+        complain("error", f"{file} is larger than {MAX_PDF_BYTES:,} bytes")
+        fail(Exit.ERROR)
     data = file.read_bytes()
     try:
         with open_client(ctx) as c:
@@ -169,14 +177,13 @@ def sign_pdf_cmd(ctx: click.Context, file: Path, output: Path | None, agency: st
                 doc_type=doc_type, level=level, copy_form=copy_form, at=at,
                 tsa_url=tsa_url))
     except PdfSignError as exc:
-        err.print(f"[red]error[/red] ({exc.status}): {escape(exc.message)}", highlight=False)
-        sys.exit(1)
-    write_atomically(output, signed.data)
+        complain(f"error ({exc.status})", exc.message)
+        fail(Exit.ERROR)
+    save_output(output, signed.data)
     err.print(f"signed {file} for {agency} as PAdES-{signed.level} at "
-              f"{signed.signing_time} (field {signed.field_name}) → {output}",
-              highlight=False)
+              f"{signed.signing_time} (field {signed.field_name}) → {output}")
     for note in signed.notes:
-        err.print(f"[yellow]note[/yellow]: {note}", highlight=False)
+        warn("note", note)
 
 
 @click.command("policy")
@@ -191,5 +198,4 @@ def seal_policy(ctx: click.Context, code: str, skip: bool) -> None:
     with open_client(ctx) as c:
         a = call(lambda: c.set_pdf_policy(code, skip_personal_signature_check=skip))
     what = "without checking for" if a.skip_personal_signature_check else "only over"
-    out.print(f"{a.agency_code} seals PDFs {what} a valid personal signature",
-              highlight=False)
+    out.print(f"{a.agency_code} seals PDFs {what} a valid personal signature")

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from clients.cli.common import call, err, open_client, out, print_json
+from clients.cli.common import call, err, open_client, out, print_json, save_output
 
 # OWASP CSV Injection: spreadsheets evaluate a cell that starts with one of these.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -56,8 +56,10 @@ def write_png(path: Path, month: str, rows: list[dict[str, Any]]) -> None:
     ax.legend(title="type", fontsize="small")
     ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
-    fig.savefig(path)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
+    save_output(path, png.getvalue())
 
 
 @click.command("report")
@@ -82,11 +84,11 @@ def report(ctx: click.Context, month: str, agency: str, csv_file: Path | None,
                             "timestamped"])
         w.writeheader()
         w.writerows({k: csv_safe(v) for k, v in r.items()} for r in rows)
-        csv_file.write_text(buf.getvalue(), encoding="utf-8")
-        err.print(f"wrote {csv_file}", highlight=False)
+        save_output(csv_file, buf.getvalue().encode("utf-8"))
+        err.print(f"wrote {csv_file}")
     if png_file:
         write_png(png_file, resp.month, rows)
-        err.print(f"wrote {png_file}", highlight=False)
+        err.print(f"wrote {png_file}")
     if as_json:
         print_json({"month": resp.month, "signatures": resp.signatures,
                     "timestamps": resp.timestamps, "rows": rows})
@@ -97,5 +99,4 @@ def report(ctx: click.Context, month: str, agency: str, csv_file: Path | None,
         table.add_row(r["agency_code"], r["agency_name"], r["document_type"],
                       str(r["signatures"]), str(r["timestamped"]))
     out.print(table)
-    out.print(f"total: {resp.signatures} signatures; {resp.timestamps} timestamps issued",
-              highlight=False)
+    out.print(f"total: {resp.signatures} signatures; {resp.timestamps} timestamps issued")

@@ -6,13 +6,11 @@ only the client is installed. This is the one place the client imports the serve
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from clients.cli.common import err
+from clients.cli.common import Exit, complain, fail
 
 
 @click.command()
@@ -44,20 +42,19 @@ def serve(config_file: str | None, listen: str | None, workers: int | None, demo
     try:
         from signer.runtime.server import main as run
     except ModuleNotFoundError as exc:
-        err.print(f"[red]kyso: cannot start[/red]: the server is not installed here (no module "
-                  f"{escape(str(exc.name))}): install it with pip install 'kyso[server]'",
-                  highlight=False)
-        sys.exit(2)
+        complain("kyso: cannot start", f"the server is not installed here (no module "
+                  f"{exc.name!s}): install it with pip install 'kyso[server]'")
+        fail(Exit.ERROR)
     try:
         run(Path(config_file) if config_file else None, listen=listen, workers=workers,
             log_level=log_level, log_format=log_format, demo=demo,
             demo_token_file=demo_token_file)
     except ConfigError as exc:
-        err.print(f"[red]kyso: cannot start[/red]: {escape(exc.message)}", highlight=False)
-        sys.exit(2)
+        complain("kyso: cannot start", exc.message)
+        fail(Exit.USAGE)
     except KysoError as exc:
-        err.print(f"[red]kyso: cannot start[/red]: {escape(exc.message)}", highlight=False)
-        sys.exit(1)
+        complain("kyso: cannot start", exc.message)
+        fail(Exit.ERROR)
     except OSError as exc:
-        err.print(f"[red]kyso: cannot start[/red]: {escape(str(exc))}", highlight=False)
-        sys.exit(1)
+        complain("kyso: cannot start", str(exc))
+        fail(Exit.ERROR)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from clients.cli.common import call, err, open_client
-from clients.client import HASHES, hash_file, write_atomically
+from clients.cli.common import call, err, open_client, save_output, warn
+from clients.client import HASHES, hash_file
 
 
 @click.group()
@@ -39,13 +39,12 @@ def sign_cms(ctx: click.Context, file: Path, agency: str, output: Path | None,
         resp = call(lambda: c.sign_digests(agency, [digest], hash_alg=hash_alg, cms=True,
                                            timestamp=level == "B-T"))
     signed = resp.signatures[0]
-    write_atomically(output, bytes(signed.signature))
+    save_output(output, bytes(signed.signature))
     reached = {1: "B-B", 2: "B-T"}.get(signed.level, "B-B")
     err.print(
         f"signed {file} ({hash_alg} {digest.hex()[:16]}…) for {agency} with key "
         f"{resp.key_id[:16]}… as CAdES-{reached} → {output}",
-        highlight=False,
     )
     if reached != level:
-        err.print("[yellow]warning[/yellow]: the timestamp authority failed; the signature "
-                  "has no timestamp (the server is configured to degrade)", highlight=False)
+        warn("warning", "the timestamp authority failed; the signature "
+                  "has no timestamp (the server is configured to degrade)")

@@ -3,14 +3,23 @@ timestamps, asked of kyso over gRPC or of any TSA over HTTP, checked here."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from clients.cli.common import call, err, open_client, out, print_json
-from clients.client import HASHES, hash_file, write_atomically
+from clients.cli.common import (
+    Exit,
+    call,
+    complain,
+    err,
+    fail,
+    open_client,
+    out,
+    print_json,
+    save_output,
+)
+from clients.client import HASHES, hash_file
+from signer.formats.tsp import TimestampError
 
 
 class _DefaultGroup(click.Group):
@@ -23,6 +32,20 @@ class _DefaultGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             args = [self.default, *args]
         return super().parse_args(ctx, args)
+
+
+# What a refused token means for `kyso timestamp verify`'s exit status (``Exit``).
+_VERIFY_EXIT = {
+    TimestampError.IMPRINT: Exit.FAILED,  # a token of other data
+    TimestampError.ALTERED: Exit.FAILED,
+    TimestampError.SIGNATURE: Exit.FAILED,
+    TimestampError.INVALID: Exit.FAILED,  # malformed, or not what RFC 3161 requires
+    TimestampError.WEAK: Exit.INDETERMINATE,
+    TimestampError.NO_CERTIFICATE: Exit.INDETERMINATE,
+    TimestampError.UNTRUSTED: Exit.INDETERMINATE,
+    TimestampError.UNREADABLE: Exit.ERROR,
+    TimestampError.NOT_A_TOKEN: Exit.ERROR,  # nothing to check
+}
 
 
 @click.group(cls=_DefaultGroup)
@@ -44,7 +67,7 @@ def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_a
                      url: str | None, policy: str | None) -> None:
     """Timestamp FILE: hash it locally, send a nonce, check the reply, write FILE.tsr."""
     from clients.client import post_timestamp_query
-    from signer.formats.tsp import TimestampError, check_response, make_request, verify_token
+    from signer.formats.tsp import check_response, make_request, verify_token
 
     output = output or file.with_name(file.name + ".tsr")
     digest = hash_file(file, hash_alg)
@@ -58,11 +81,11 @@ def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_a
         check_response(reply, request_der=request)
         info = verify_token(reply, digest=digest)
     except TimestampError as exc:
-        err.print(f"[red]timestamp refused or invalid[/red]: {escape(str(exc))}", highlight=False)
-        sys.exit(1)
-    write_atomically(output, reply)
+        complain("timestamp refused or invalid", str(exc))
+        fail(Exit.ERROR)
+    save_output(output, reply)
     err.print(f"timestamped {file} at {info.gen_time.isoformat()} (serial {info.serial:x}, "
-              f"policy {info.policy}) → {output}", highlight=False)
+              f"policy {info.policy}) → {output}")
 
 
 @timestamp.command("verify")
@@ -72,8 +95,13 @@ def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_a
               help="Trusted root certificate(s), PEM, to check the TSA's chain.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def timestamp_verify(file: Path, tsr: Path, ca_file: Path | None, as_json: bool) -> None:
-    """Check that TSR is a valid timestamp of FILE (and, with --ca, who issued it)."""
-    from signer.formats.tsp import TimestampError, verify_token
+    """Check that TSR is a valid timestamp of FILE (and, with --ca, who issued it).
+
+    Exit status: 0 valid; 1 invalid (altered, malformed, or of other data); 3 undetermined
+    (the TSA does not chain to --ca, a weak hash, no TSA certificate); 4 nothing to check
+    (TSR is not a timestamp at all, or a file cannot be read).
+    """
+    from signer.formats.tsp import verify_token
 
     try:
         info = verify_token(
@@ -81,8 +109,10 @@ def timestamp_verify(file: Path, tsr: Path, ca_file: Path | None, as_json: bool)
             trusted_roots_pem=ca_file.read_bytes() if ca_file else None,
         )
     except TimestampError as exc:
-        err.print(f"[red]INVALID[/red]: {escape(str(exc))}", highlight=False)
-        sys.exit(1)
+        code = _VERIFY_EXIT.get(exc.reason, Exit.FAILED)
+        word = {Exit.FAILED: "INVALID", Exit.INDETERMINATE: "UNDETERMINED"}.get(code, "error")
+        complain(word, str(exc))
+        fail(code)
     result = {
         "valid": True,
         "chain_checked": ca_file is not None,
@@ -96,10 +126,7 @@ def timestamp_verify(file: Path, tsr: Path, ca_file: Path | None, as_json: bool)
     if as_json:
         print_json(result)
         return
-    out.print(f"OK: {file} existed at {info.gen_time.isoformat()} (±{info.accuracy or '?'})",
-              highlight=False)
-    out.print(f"  TSA {info.tsa_subject}, serial {info.serial:x}, policy {info.policy}",
-              highlight=False)
+    out.print(f"OK: {file} existed at {info.gen_time.isoformat()} (±{info.accuracy or '?'})")
+    out.print(f"  TSA {info.tsa_subject}, serial {info.serial:x}, policy {info.policy}")
     if ca_file is None:
-        out.print("  the TSA's certificate chain was not checked: give --ca CA.pem",
-                  highlight=False)
+        out.print("  the TSA's certificate chain was not checked: give --ca CA.pem")

@@ -11,8 +11,10 @@ unless ``--lang en`` (or ``KYSO_LANG=en``): all of it from ``signer.catalogue``.
 the server or a library said in English goes on a "Chi tiết kỹ thuật" (technical
 details) line.
 
-Exit status: 0 every signature PASSED; 1 any FAILED (or no signature, or an
-error); 2 none FAILED but at least one INDETERMINATE (and 2 for a usage error).
+Exit status (``common.Exit``, the same for every command): 0 every signature PASSED;
+1 any FAILED (or no signature at all); 3 none FAILED but at least one INDETERMINATE;
+2 a wrong command line; 4 nothing could be checked (server unreachable or refusing,
+a file that is not a signature).
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ from typing import Any, NoReturn
 
 import click
 
-from clients.cli.common import err, out, print_json
+from clients.cli.common import Exit, err, out, print_json
 from clients.client import KysoClient, KysoClientError, PlaintextTokenError, hash_file
 from clients.verify_report import indication, render, to_dict
 from signer.catalogue import CATALOGUE, Message, text
 from signer.catalogue import render as render_message
 
-EXIT = {"PASSED": 0, "FAILED": 1, "INDETERMINATE": 2}
+EXIT = {"PASSED": Exit.OK, "FAILED": Exit.FAILED, "INDETERMINATE": Exit.INDETERMINATE}
 _OIDS = {"sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
 LANG_ENV = "KYSO_LANG"
 # gRPC status -> what to tell the reader when the server named no catalogue code.
@@ -92,15 +94,16 @@ def lang_of(args: Sequence[str]) -> str:
     return "en" if os.environ.get(LANG_ENV) == "en" else "vi"
 
 
-def refuse(msg: Message, lang: str, *, status: str = "", exit_code: int = 1) -> NoReturn:
+def refuse(msg: Message, lang: str, *, status: str = "",
+           exit_code: Exit = Exit.ERROR) -> NoReturn:
     """Print one refusal in ``lang`` (its detail on a technical-details line) and exit."""
     head = text("label.error", lang, {"status": status}) if status else (
         text("label.problem", lang) if lang == "vi" else "error")
     lines = [f"{head}: {render_message(msg, lang)}"]
     if msg.detail:
         lines.append(f"  {text('label.details', lang)}: {msg.detail}")
-    err.print("\n".join(lines), highlight=False, markup=False)
-    sys.exit(exit_code)
+    err.print("\n".join(lines))
+    sys.exit(int(exit_code))
 
 
 def server_refusal(exc: Any) -> Message:
@@ -126,20 +129,21 @@ class _VerifyCommand(click.Command):
             if lang != "vi":
                 raise
             refuse(Message.of("cli.missing_file_argument", detail=exc.format_message()),
-                   lang, exit_code=2)
+                   lang, exit_code=Exit.USAGE)
         except click.UsageError as exc:
             if lang != "vi":
                 raise
-            refuse(Message.of("cli.usage", detail=exc.format_message()), lang, exit_code=2)
+            refuse(Message.of("cli.usage", detail=exc.format_message()), lang,
+                   exit_code=Exit.USAGE)
 
 
 def _need_file(path: Path | None, lang: str) -> None:
     if path is None:
         return
     if not path.exists():
-        refuse(Message.of("cli.file_missing", path=str(path)), lang, exit_code=2)
+        refuse(Message.of("cli.file_missing", path=str(path)), lang, exit_code=Exit.USAGE)
     if not path.is_file():
-        refuse(Message.of("cli.not_a_file", path=str(path)), lang, exit_code=2)
+        refuse(Message.of("cli.not_a_file", path=str(path)), lang, exit_code=Exit.USAGE)
 
 
 def _open_client_in(ctx: click.Context, lang: str) -> Any:
@@ -153,9 +157,9 @@ def _open_client_in(ctx: click.Context, lang: str) -> Any:
         )
     except PlaintextTokenError as exc:
         refuse(Message.of("cli.plaintext_token", endpoint=exc.endpoint,
-                          detail="; ".join(exc.offenders)), lang, exit_code=2)
+                          detail="; ".join(exc.offenders)), lang, exit_code=Exit.USAGE)
     except ValueError as exc:  # a malformed or unresolvable --server
-        refuse(Message.of("cli.bad_endpoint", detail=str(exc)), lang, exit_code=2)
+        refuse(Message.of("cli.bad_endpoint", detail=str(exc)), lang, exit_code=Exit.USAGE)
 
 
 @click.command("verify", cls=_VerifyCommand)
@@ -176,10 +180,12 @@ def verify(ctx: click.Context, file: Path, content_file: Path | None,
            sig_file: Path | None, kind: str, lang: str, as_json: bool) -> None:
     """Verify the signatures of FILE and report in Vietnamese (or English, JSON).
 
-    Exit status: 0 all PASSED, 1 any FAILED, 2 otherwise INDETERMINATE.
+    Exit status: 0 all PASSED, 1 any FAILED, 3 otherwise INDETERMINATE; 2 a wrong
+    command line, 4 nothing could be checked (server unreachable or refusing, a file
+    that is not a signature).
     """
     if content_file and sig_file:
-        refuse(Message.of("cli.content_and_sig"), lang, exit_code=2)
+        refuse(Message.of("cli.content_and_sig"), lang, exit_code=Exit.USAGE)
     for path in (file, content_file, sig_file):
         _need_file(path, lang)
     document, content = (sig_file, file) if sig_file else (file, content_file)
@@ -190,8 +196,7 @@ def verify(ctx: click.Context, file: Path, content_file: Path | None,
         if alg is not None:
             kwargs = {"content_digest": hash_file(content, alg), "content_hash": alg}
         else:
-            err.print(f"{text('label.caution', lang)}: {text('cli.sending_content', lang)}",
-                      highlight=False, markup=False)
+            err.print(f"{text('label.caution', lang)}: {text('cli.sending_content', lang)}")
             kwargs = {"content": content.read_bytes()}
     with _open_client_in(ctx, lang) as c:
         try:
@@ -201,5 +206,5 @@ def verify(ctx: click.Context, file: Path, content_file: Path | None,
     if as_json:
         print_json(to_dict(resp))
     else:
-        out.print(render(resp, lang), highlight=False, markup=False, end="")
-    sys.exit(EXIT.get(indication(resp.overall_indication), 1))
+        out.print(render(resp, lang), end="")
+    sys.exit(int(EXIT.get(indication(resp.overall_indication), Exit.ERROR)))

@@ -12,14 +12,12 @@ to kyso (see ``signer.formats.xmldsig``).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from clients.cli.common import call, err, open_client
-from clients.client import HASHES, write_atomically
+from clients.cli.common import Exit, call, complain, err, fail, open_client, save_output
+from clients.client import HASHES
 
 
 @click.command("xml")
@@ -59,14 +57,12 @@ def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path |
     try:  # lxml is the optional "xml" extra: the rest of the CLI works without it
         from signer.formats.xmldsig import XmlSignError, sign_with_kyso
     except ImportError as exc:
-        err.print(f"[red]error[/red]: XML signing needs lxml (pip install 'kyso[xml]'): {exc}",
-                  highlight=False)
-        sys.exit(2)
+        complain("error", f"XML signing needs lxml (pip install 'kyso[xml]'): {exc}")
+        fail(Exit.ERROR)
     output = output or file.with_name(file.stem + ".signed.xml")
     if form is not None and (xades or level is not None):
-        err.print("[red]error[/red]: give --form, or the older --xades/--level, not both",
-                  highlight=False)
-        sys.exit(2)
+        complain("error", "give --form, or the older --xades/--level, not both")
+        fail(Exit.USAGE)
     if form is None and (xades or level is not None):
         form = "xades-b-t" if level == "B-T" else "xades-b-b"
     data = file.read_bytes()
@@ -81,8 +77,8 @@ def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path |
                 include_chain=not no_chain, document_type=document_type,
                 document_number=document_number))
         except XmlSignError as exc:
-            err.print(f"[red]error[/red]: {file}: {escape(str(exc))}", highlight=False)
-            sys.exit(1)
-    write_atomically(output, signed)
+            complain("error", f"{file}: {exc}")
+            fail(Exit.ERROR)
+    save_output(output, signed)
     kind = f"XAdES-{level}" if xades else "XML-DSig"
-    err.print(f"signed {file} for {agency} ({kind}, {hash_alg}) → {output}", highlight=False)
+    err.print(f"signed {file} for {agency} ({kind}, {hash_alg}) → {output}")

@@ -31,7 +31,7 @@ deleted, or a forged tail appended while the node is down after a crash, undetec
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -347,13 +347,14 @@ class AuditRecord:
 
 
 def list_records(engine: Engine, *, node_id: str = "", after_id: int = 0, limit: int = 100,
-                 action: str = "") -> list[AuditRecord]:
-    """Records in id order after ``after_id``, optionally of one node and one action."""
+                 actions: Sequence[str] = ()) -> list[AuditRecord]:
+    """Records in id order after ``after_id``, optionally of one node and of one action
+    (``actions``: the names its records may carry)."""
     q = select(RECORDS).where(RECORDS.c.id > after_id)
     if node_id:
         q = q.where(RECORDS.c.node_id == node_id)
-    if action:
-        q = q.where(RECORDS.c.action == action)
+    if actions:
+        q = q.where(RECORDS.c.action.in_(list(actions)))
     q = q.order_by(RECORDS.c.id).limit(max(1, min(limit, 1000)))
     with engine.connect() as conn:
         return [AuditRecord(int(r.id), r.node_id, int(r.seq), format_time(r.time), r.actor,

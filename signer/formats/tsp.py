@@ -145,6 +145,10 @@ class TimestampError(Exception):
     ALTERED = "altered"  # the TSTInfo does not match its message-digest attribute
     SIGNATURE = "signature"  # the signature does not verify with the TSA certificate's key
     NO_CERTIFICATE = "no_certificate"  # the TSA certificate is neither in the token nor given
+    IMPRINT = "imprint"  # a sound token, of other data than the data given
+    UNTRUSTED = "untrusted"  # the TSA certificate does not chain to the roots given
+    UNREADABLE = "unreadable"  # the data or the roots given cannot be read
+    NOT_A_TOKEN = "not_a_token"  # not DER, or DER of something else than a token/response
 
     def __init__(self, text: str, failure: str | None = None, *, reason: str = INVALID) -> None:
         super().__init__(f"{failure}: {text}" if failure else text)
@@ -379,7 +383,8 @@ def verify_token(
     """
     info = _verify(token_or_response_der, trusted_roots_pem, tsa_certificate_der).info
     if digest is not None and digest != info.imprint:
-        raise TimestampError("the token does not stamp this digest (message imprint differs)")
+        raise TimestampError("the token does not stamp this digest (message imprint differs)",
+                             reason=TimestampError.IMPRINT)
     if data_path is not None:
         h = hashlib.new(info.hash_alg)
         try:
@@ -387,11 +392,12 @@ def verify_token(
                 while chunk := f.read(CHUNK):
                     h.update(chunk)
         except OSError as exc:
-            raise TimestampError(f"cannot read {os.fspath(data_path)!r}: {exc}") from exc
+            raise TimestampError(f"cannot read {os.fspath(data_path)!r}: {exc}",
+                                 reason=TimestampError.UNREADABLE) from exc
         if h.digest() != info.imprint:
             raise TimestampError(
                 f"the token does not stamp {os.fspath(data_path)!r}: its {info.hash_alg} "
-                "differs from the message imprint"
+                "differs from the message imprint", reason=TimestampError.IMPRINT
             )
     return info
 
@@ -414,7 +420,8 @@ def _is_response(der: bytes) -> bool:
         _, _, _, _, contents, _ = parser.parse(der, strict=True)
         _, _, tag, _, _, _ = parser.parse(contents)
     except Exception as exc:
-        raise TimestampError(f"not a DER time-stamp token or response: {exc}") from exc
+        raise TimestampError(f"not a DER time-stamp token or response: {exc}",
+                             reason=TimestampError.NOT_A_TOKEN) from exc
     return bool(tag == 16)
 
 
@@ -423,7 +430,8 @@ def _verify_token(
 ) -> _Verified:
     ci = cms.ContentInfo.load(token_der, strict=True)
     if ci["content_type"].dotted != _ID_SIGNED_DATA:
-        raise TimestampError("the token is not a CMS SignedData")
+        raise TimestampError("the token is not a CMS SignedData",
+                             reason=TimestampError.NOT_A_TOKEN)
     sd = ci["content"]
     encap = sd["encap_content_info"]
     if encap["content_type"].dotted != ID_CT_TST_INFO:
@@ -490,7 +498,10 @@ def _verify_token(
     if trusted_roots_pem is not None:
         roots = _load_roots(trusted_roots_pem)
         others = [_load_cert(d, "a certificate in the token") for d in pool if d != signer_der]
-        _check_chain(signer, others, roots, gen_time)
+        try:
+            _check_chain(signer, others, roots, gen_time)
+        except TimestampError as exc:
+            raise TimestampError(exc.text, reason=TimestampError.UNTRUSTED) from exc
 
     imprint = tst["message_imprint"]
     imprint_alg = imprint["hash_algorithm"]["algorithm"].dotted
@@ -530,7 +541,8 @@ def _load_roots(pem: bytes) -> list[x509.Certificate]:
     try:
         roots = x509.load_pem_x509_certificates(pem)
     except ValueError as exc:
-        raise TimestampError(f"the trusted roots are not PEM certificates: {exc}") from exc
+        raise TimestampError(f"the trusted roots are not PEM certificates: {exc}",
+                             reason=TimestampError.UNREADABLE) from exc
     return roots
 
 

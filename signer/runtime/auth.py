@@ -17,6 +17,7 @@ import contextvars
 import hashlib
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -98,6 +99,24 @@ def _close(request: Any) -> list[str]:
 
 def _one(request: Any) -> list[str]:
     return [request.code, *_reissued(request)]
+
+
+def audit_action(method: str) -> str:
+    """The audit log's name for an administrative RPC: the service's noun, a dot, the
+    method in snake case without a repeated noun — ``/kyso.registry.v1.KeyService/
+    RotateKey`` is ``key.rotate``, ``…/MarkCompromised`` is ``key.mark_compromised``: one
+    style with the actions named in code (``sign``, ``timestamp``, ``key.generate``)."""
+    service, _, name = method.rpartition("/")
+    noun = service.rsplit(".", 1)[-1].removesuffix("Service").lower()
+    words = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{noun}.{words.removesuffix('_' + noun).removesuffix('_' + plural)}"
+
+
+def legacy_audit_action(method: str) -> str:
+    """The name records of this RPC carried before ``audit_action`` (``key.RotateKey``)."""
+    service, _, name = method.rpartition("/")
+    return f"{service.rsplit('.', 1)[-1].removesuffix('Service').lower()}.{name}"
 
 
 PUBLIC = Rule((), "check health", public=True)
@@ -227,6 +246,25 @@ POLICY: dict[str, Rule] = {
         optional_scope=True,
     ),
 }
+
+
+# Actions recorded outside administrative RPCs (signer.core, tsa.core, registry.admin,
+# the host's refusals).
+_OTHER_ACTIONS = ("sign", "timestamp", "permission.denied", "agency.create", "key.generate",
+                  "certificate.issue")
+
+
+def audit_actions() -> dict[str, tuple[str, ...]]:
+    """Every action name the audit log uses, each with the names its records may carry
+    (the current one, and the one of older releases): what ``kyso admin audit list
+    --action`` accepts."""
+    names: dict[str, tuple[str, ...]] = {a: (a,) for a in _OTHER_ACTIONS}
+    for method, rule in POLICY.items():
+        if rule.audit:
+            current = audit_action(method)
+            names[current] = tuple(dict.fromkeys((*names.get(current, ()), current,
+                                                  legacy_audit_action(method))))
+    return dict(sorted(names.items()))
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 

@@ -5,8 +5,8 @@ services it added, for health and reflection) and takes from ``ctx`` what it nee
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from registry.admin import RegistryAdmin
 from registry.audit import AuditLog
@@ -40,6 +40,8 @@ class Context:
     pdf_timestamp: Callable[[bytes], bytes] | None
     #: The attachment/copy blocks' font file, checked at start (``host.check_pdf_font``).
     pdf_font: str
+    #: Every audit action name -> the names its records may carry (``auth.audit_actions``).
+    audit_actions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 __all__ = ["Context"]

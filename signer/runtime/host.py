@@ -48,7 +48,7 @@ from signer.errors import ConfigError, NotUsable
 from signer.idempotency import Replies
 from signer.keys.store import HsmConfig, Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm, KeyUse
-from signer.runtime.auth import AuthInterceptor
+from signer.runtime.auth import AuthInterceptor, audit_action, audit_actions
 from signer.runtime.context import Context
 from signer.runtime.demo import DEMO_TOKEN_FILE, bootstrap_demo
 from signer.runtime.interceptors import ErrorMappingInterceptor
@@ -214,7 +214,7 @@ class Node:
                 s.verify, devca.certificate() if devca is not None else None,
                 self.registry.engine),
             tsa=self.tsa, pdf_timestamp=self._pdf_timestamp(timestamper),
-            pdf_font=self.pdf_font,
+            pdf_font=self.pdf_font, audit_actions=audit_actions(),
         )
         self._replies = ctx.replies
         for register in SERVICES:
@@ -297,9 +297,7 @@ class Node:
         which is on the chain before the reply leaves."""
         if self.audit is None:
             return nullcontext()
-        service, _, name = method.rpartition("/")
-        action = f"{service.rsplit('.', 1)[-1].removesuffix('Service').lower()}.{name}"
-        return self.audit.action(principal.name, action, target, details)
+        return self.audit.action(principal.name, audit_action(method), target, details)
 
     def _start_tsa(self, devca: DevCa | None, journal: AuditLog | None) -> TsaCore:
         """Check the TSA key and certificate (RFC 3161 §2.3) and refuse to start on any fault."""

@@ -625,7 +625,7 @@ def test_issuing_needs_a_global_key_admin_and_is_audited(world: World) -> None:
                            capture_output=True, text=True, timeout=120, cwd=world.dir)
         assert r.returncode != 0 and "PERMISSION_DENIED" in flat(r.stderr), r.stderr
         assert not out.exists()
-    r = srv.cli("admin", "audit", "list", "--action", "key.IssuePersonCertificate", "--json")
+    r = srv.cli("admin", "audit", "list", "--action", "key.issue_person_certificate", "--json")
     assert r.returncode == 0, r.stderr
     records = json.loads(r.stdout)["records"]
     serial = format(x509.load_pem_x509_certificate(

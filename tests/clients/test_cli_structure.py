@@ -81,7 +81,7 @@ def test_the_package_import_graph_is_acyclic() -> None:
 def test_top_level_commands_unchanged() -> None:
     kyso = Path(sys.executable).parent / "kyso"
     r = subprocess.run([str(kyso), "--help"], capture_output=True, text=True, check=True)
-    listed = r.stdout.split("\nCommands:\n", 1)[1]
+    listed = r.stdout.split("\nCommands:\n", 1)[1].split("\n\n", 1)[0]  # not the epilog
     commands = [line.split()[0] for line in listed.splitlines()
                 if line.startswith("  ") and not line.startswith("   ")]
     assert commands == TOP_LEVEL_COMMANDS

@@ -45,7 +45,7 @@ def test_import_merge_history_export(srv: Server, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(BROKEN, encoding="utf-8")
     r = srv.cli("admin", "agency", "import", str(bad))
-    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.returncode == 4, r.stdout + r.stderr
     assert "2 error(s), nothing imported" in r.stdout and "parent_code" in r.stdout
     r = srv.cli("admin", "agency", "import", str(bad), "--json")
     errors = json.loads(r.stdout)["errors"]
@@ -79,7 +79,7 @@ def test_import_merge_history_export(srv: Server, tmp_path: Path) -> None:
     r = srv.cli("admin", "agency", "subtree", "000.00.00.H13", "--json", check=True)
     assert {a["code"] for a in json.loads(r.stdout)} == {"000.00.41.H13", "000.00.42.H13"}
     r = srv.cli("admin", "agency", "add", "000.00.00.H59", "--name", "Cơ quan khác")
-    assert r.returncode == 1 and "closed on 2025-07-01" in r.stderr
+    assert r.returncode == 4 and "closed on 2025-07-01" in r.stderr
 
     out = tmp_path / "export.json"
     srv.cli("admin", "agency", "export", "--format", "json", "-o", str(out), check=True)

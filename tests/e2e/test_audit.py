@@ -51,6 +51,12 @@ def test_audit_log_records_and_detects_an_edit(tmp_path: Path) -> None:
         assert signs[0]["details"]["digests"] == [f"sha256:{d.hex()}" for d in digests]
         assert all(r["target"] == DEMO and r["details"]["format"] == "raw" for r in signs)
         assert [r["seq"] for r in listed] == list(range(1, len(listed) + 1))
+        # An action the log does not know is refused, naming those it does, instead of
+        # silently matching nothing.
+        unknown = srv.cli("admin", "audit", "list", "--action", "key.MarkCompromised")
+        assert unknown.returncode == 4, unknown.stderr
+        assert "unknown audit action 'key.MarkCompromised'" in unknown.stderr
+        assert "key.mark_compromised" in unknown.stderr
     finally:
         assert stop_server(srv) == 0, srv.log()
 

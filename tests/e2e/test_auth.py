@@ -62,7 +62,7 @@ def test_no_or_bad_credentials(server: Server) -> None:
     r = subprocess.run([str(Path(os.sys.executable).parent / "kyso"), "--server",
                         server.endpoint, "admin", "agency", "list"], env=env_without,
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 1 and "UNAUTHENTICATED" in r.stderr
+    assert r.returncode == 4 and "UNAUTHENTICATED" in r.stderr
 
 
 def test_signer_boundaries(server: Server, world: dict[str, str]) -> None:
@@ -211,7 +211,7 @@ def test_denials_and_admin_actions_are_audited(server: Server, world: dict[str, 
     denied = json.loads(r.stdout)["records"]
     assert any(d["actor"] == "signer-h13" and d["target"] == H49
                and "SignDigests" in d["details"]["method"] for d in denied), denied
-    r = server.cli("admin", "audit", "list", "--action", "client.GrantRole", "--json")
+    r = server.cli("admin", "audit", "list", "--action", "client.grant_role", "--json")
     grants = json.loads(r.stdout)["records"]
     assert any(g["actor"] == "demo-admin" and g["details"]["name"] == "auditor-h13"
                for g in grants), grants

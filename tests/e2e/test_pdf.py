@@ -211,7 +211,7 @@ def test_seal_refused_without_personal_signature_unless_policy_off(
 ) -> None:
     dst = srv.workdir / "nopersonal.pdf"
     r = sign(srv, env["blank"], dst, "--profile", "seal", "--at", "1,100,100")
-    assert r.returncode == 1 and "no personal signature" in r.stderr, r.stderr
+    assert r.returncode == 4 and "no personal signature" in r.stderr, r.stderr
     assert srv.cli("admin", "seal", "policy", DEMO, "--skip-personal-check").returncode == 0
     try:
         r = sign(srv, env["blank"], dst, "--profile", "seal", "--at", "1,100,100")
@@ -230,7 +230,7 @@ def test_malformed_and_encrypted_pdfs(srv: Server, env: dict[str, Path]) -> None
     junk = srv.workdir / "junk.pdf"
     junk.write_bytes(b"%PDF-1.7\nthis is not really a PDF")
     r = sign(srv, junk, srv.workdir / "o.pdf", "--profile", "attachment", "--number", "1/TB")
-    assert r.returncode == 1 and "malformed" in r.stderr, r.stderr
+    assert r.returncode == 4 and "malformed" in r.stderr, r.stderr
     with env["blank"].open("rb") as f:
         w = copy_into_new_writer(PdfFileReader(f))
     w.encrypt = None
@@ -240,7 +240,7 @@ def test_malformed_and_encrypted_pdfs(srv: Server, env: dict[str, Path]) -> None
     with enc.open("wb") as f:
         w.write(f)
     r = sign(srv, enc, srv.workdir / "o.pdf", "--profile", "attachment", "--number", "1/TB")
-    assert r.returncode == 1 and "encrypted" in r.stderr, r.stderr
+    assert r.returncode == 4 and "encrypted" in r.stderr, r.stderr
 
 
 def _stream(srv: Server, data: bytes, **options: object) -> list[object]:

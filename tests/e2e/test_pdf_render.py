@@ -142,7 +142,7 @@ def test_no_room_is_refused_in_both_languages_and_at_overrides(
     dst = srv.workdir / "crowded-signed.pdf"
     r = srv.cli("sign", "pdf", str(pages["crowded"]), "-o", str(dst), "--agency", DEMO,
                 "--profile", "attachment", "--number", "11/QĐ-UBND")
-    assert r.returncode == 1, r.stderr
+    assert r.returncode == 4, r.stderr
     err = " ".join(r.stderr.split())
     assert "FAILED_PRECONDITION" in err and "the document leaves no room" in err, err
     assert "--at PAGE,X,Y" in err and "— Tiếng Việt: trang 1 có nội dung" in err, err

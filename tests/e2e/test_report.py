@@ -46,4 +46,4 @@ def test_monthly_report_table_csv_png(server: Server, tmp_path: Path) -> None:
     table = server.cli("admin", "report", "--month", month, "--agency", "000.00.50.H13")
     assert "000.00.50.H13" in table.stdout and "QĐ" not in table.stdout
     bad = server.cli("admin", "report", "--month", "2025-13")
-    assert bad.returncode == 1 and "YYYY-MM" in bad.stderr
+    assert bad.returncode == 4 and "YYYY-MM" in bad.stderr

@@ -65,7 +65,7 @@ def test_cli_signs_a_file_that_openssl_verifies(server: Server, ca_pem: Path) ->
 
 def test_admin_flow_then_sign_with_each_key_type(server: Server, ca_pem: Path) -> None:
     bad = server.cli("admin", "agency", "add", "000.00.0.H13", "--name", "x")
-    assert bad.returncode == 1
+    assert bad.returncode == 4
     assert "INVALID_ARGUMENT" in bad.stderr and "DDD.DD.DD.LNN" in bad.stderr
     for i, (alg, scheme) in enumerate([("ec-p256", None), ("rsa-3072", "pss"), ("ec-p384", None)]):
         code = f"000.00.{i + 20:02d}.H13"

@@ -83,7 +83,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory, pki: dict[str, Path]) -> Itera
 
 def verify(srv: Server, *args: str) -> tuple[int, dict]:
     r = srv.cli("verify", *args, "--json")
-    assert r.returncode in (0, 1, 2) and r.stdout, r.stderr + srv.log()[-3000:]
+    assert r.returncode in (0, 1, 3) and r.stdout, r.stderr + srv.log()[-3000:]
     return r.returncode, json.loads(r.stdout)
 
 
@@ -167,7 +167,7 @@ def test_untrusted_openssl_cms_is_indeterminate(srv: Server, pki: dict[str, Path
     p7s = openssl_cms(doc, pki["other_leaf"], pki["other_key"], srv.workdir / "other.p7s")
     code, rep = verify(srv, str(p7s), "--content", str(doc))
     s = rep["signatures"][0]
-    assert code == 2 and s["indication"] == "INDETERMINATE", s
+    assert code == 3 and s["indication"] == "INDETERMINATE", s
     assert s["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
     assert s["integrity"]["intact"] and s["agency"] is None
 
@@ -178,7 +178,7 @@ def test_sha1_cms_is_weak_never_passed(srv: Server, pki: dict[str, Path]) -> Non
     p7s = openssl_cms(doc, pki["rev_leaf"], pki["rev_key"], srv.workdir / "sha1.p7s", md="sha1")
     code, rep = verify(srv, str(p7s), "--content", str(doc))
     s = rep["signatures"][0]
-    assert code == 2 and s["indication"] == "INDETERMINATE", s
+    assert code == 3 and s["indication"] == "INDETERMINATE", s
     assert "SHA-1" in s["algorithms"]["weak"]
     assert s["integrity"]["intact"]
 
@@ -189,7 +189,7 @@ def test_unreachable_revocation_is_indeterminate(srv: Server, pki: dict[str, Pat
     p7s = openssl_cms(doc, pki["rev_leaf"], pki["rev_key"], srv.workdir / "rev.p7s")
     code, rep = verify(srv, str(p7s), "--content", str(doc))
     s = rep["signatures"][0]
-    assert code == 2 and s["indication"] == "INDETERMINATE", s
+    assert code == 3 and s["indication"] == "INDETERMINATE", s
     assert s["sub_indication"] == "TRY_LATER"
     assert s["revocation"]["status"] == "unavailable"
     assert s["integrity"]["intact"]
@@ -255,7 +255,7 @@ def test_pdf_signed_by_pyhanko_is_listed(srv: Server, pki: dict[str, Path]) -> N
     bad = srv.workdir / "bad.pdf"
     bad.write_bytes(b"%PDF-1.7\nnot really a pdf")
     r = srv.cli("verify", str(bad))
-    assert r.returncode == 1 and "INVALID_ARGUMENT" in r.stderr
+    assert r.returncode == 4 and "INVALID_ARGUMENT" in r.stderr
 
 
 def test_xml_dsig_tamper_and_trust(srv: Server, pki: dict[str, Path]) -> None:

@@ -146,7 +146,7 @@ EXPECTED = {
     "cms-intact": (0, "PASSED", None, ["Chữ ký số 1: HỢP LỆ", "Toàn vẹn: nội dung không bị "
                                         "thay đổi", "Thời điểm ký:", "Dấu thời gian:"]),
     "cms-tampered": (1, "FAILED", "HASH_FAILURE", ["KHÔNG HỢP LỆ", "đã bị thay đổi"]),
-    "cms-self-signed": (2, "INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND",
+    "cms-self-signed": (3, "INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND",
                         ["tự ký", "không xác định được tổ chức cấp", f"Người ký: {SELF_CN}"]),
     "pdf-intact": (0, "PASSED", None, [f"Người ký: {LEADER_CN}", "toàn bộ tệp"]),
     "pdf-modified": (1, "FAILED", "FORMAT_FAILURE",
@@ -225,7 +225,7 @@ def test_cli_refusals_in_vietnamese(srv: Server, tmp_path: Path) -> None:
     }
     for what, args in cases.items():
         r = srv.cli("verify", *args, "--lang", "vi")
-        assert r.returncode in (1, 2) and r.stderr.strip(), (what, r.stdout, r.stderr)
+        assert r.returncode in (2, 4) and r.stderr.strip(), (what, r.stdout, r.stderr)
         words = english_words("\n".join(_summary(r.stderr)), [*args, str(tmp_path)])
         assert not words, f"{what}: English in a Vietnamese refusal: {words}\n{r.stderr}"
         en = srv.cli("verify", *args, "--lang", "en")
@@ -233,7 +233,7 @@ def test_cli_refusals_in_vietnamese(srv: Server, tmp_path: Path) -> None:
         assert english_words(en.stderr), f"{what}: the English refusal is not English"
     away = srv.cli("--server", f"127.0.0.1:{_closed_port()}", "verify", str(content),
                    "--lang", "vi")
-    assert away.returncode == 1, away.stderr
+    assert away.returncode == 4, away.stderr
     words = english_words("\n".join(_summary(away.stderr)), [str(content)])
     assert not words, f"server away: English in a Vietnamese refusal: {words}\n{away.stderr}"
     assert "Traceback" not in away.stderr

@@ -152,7 +152,7 @@ def test_already_signed_package_is_refused(srv: Server, tmp_path: Path) -> None:
     out, r = sign(srv, tmp_path, EDXML, "--agency", DEMO)
     assert r.returncode == 0, r.stderr
     again = srv.cli("sign", "xml", str(out), "-o", str(tmp_path / "x.xml"), "--agency", DEMO)
-    assert again.returncode == 1
+    assert again.returncode == 4
     assert "already signed" in again.stderr and "Traceback" not in again.stderr
 
 
@@ -232,7 +232,7 @@ def test_ec_p256_agency_ecdsa_sha256(srv: Server, ca_pem: Path, tmp_path: Path,
 def test_broken_xml_is_a_clear_error(srv: Server, tmp_path: Path, text: str,
                                      where: str) -> None:
     out, r = sign(srv, tmp_path, text, "--agency", DEMO)
-    assert r.returncode == 1
+    assert r.returncode == 4
     assert "not well-formed XML" in r.stderr and where in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     assert not out.exists()
@@ -240,15 +240,15 @@ def test_broken_xml_is_a_clear_error(srv: Server, tmp_path: Path, text: str,
 
 def test_unknown_agency_and_bad_xpath(srv: Server, tmp_path: Path) -> None:
     _, r = sign(srv, tmp_path, GENERIC, "--agency", "000.00.00.H49")
-    assert r.returncode == 1 and "NOT_FOUND" in r.stderr, r.stderr
+    assert r.returncode == 4 and "NOT_FOUND" in r.stderr, r.stderr
     _, r = sign(srv, tmp_path, GENERIC, "--agency", DEMO, "--xpath", "//hs:Missing")
-    assert r.returncode == 1 and "selects 0 elements" in r.stderr, r.stderr
+    assert r.returncode == 4 and "selects 0 elements" in r.stderr, r.stderr
 
 
 def test_pss_key_is_refused_before_signing(srv: Server, tmp_path: Path) -> None:
     # xmlsec1 1.2 and signxml cannot verify sha256-rsa-MGF1 (RFC 9231): refuse, clearly.
     out, r = sign(srv, tmp_path, EDXML, "--agency", PSS_AGENCY)
-    assert r.returncode == 1 and "RSASSA-PSS" in r.stderr, r.stderr
+    assert r.returncode == 4 and "RSASSA-PSS" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
 
 
@@ -295,6 +295,6 @@ def test_a_piece_of_an_edxml_package_is_refused(srv: Server, tmp_path: Path) -> 
                                 f'<edXML:edXMLEnvelope xmlns:edXML="{NS["ed"]}"', 1)
              + "</edXML:edXMLEnvelope>\n")
     out, r = sign(srv, tmp_path, piece, "--agency", DEMO, name="envelope.xml")
-    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.returncode == 4, r.stdout + r.stderr
     assert "not an edXML package" in r.stderr and "gói tin" in r.stderr, r.stderr
     assert not out.exists()

@@ -213,12 +213,12 @@ def test_check_plaintext_endpoints(capsys: pytest.CaptureFixture[str]) -> None:
 # --- a refused call --------------------------------------------------------------------
 
 
-def test_refused_call_exits_1_with_the_code_and_message(kyso: Kyso, fake: FakeKyso) -> None:
+def test_refused_call_exits_4_with_the_code_and_message(kyso: Kyso, fake: FakeKyso) -> None:
     fake.on("list_agencies", KysoClientError("PERMISSION_DENIED",
                                              "client [ops] lacks role registry:read"))
     r = kyso(*LIST)
     clean(r)
-    assert r.exit_code == 1
+    assert r.exit_code == 4
     assert r.stdout == ""
     # escaped: the message's brackets are not taken for rich markup
     assert "error (PERMISSION_DENIED): client [ops] lacks role registry:read" in r.stderr

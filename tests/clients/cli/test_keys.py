@@ -88,11 +88,10 @@ def test_list_refused(kyso: Kyso, fake: FakeKyso) -> None:
     fake.on("list_keys", KysoClientError("NOT_FOUND", f"no agency {CODE}"))
     r = kyso("admin", "key", "list", CODE)
     clean(r)
-    assert r.exit_code == 1 and f"error (NOT_FOUND): no agency {CODE}" in r.stderr
+    assert r.exit_code == 4 and f"error (NOT_FOUND): no agency {CODE}" in r.stderr
     assert r.stdout == ""
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 9")
 def test_list_prints_a_subject_with_brackets_literally(kyso: Kyso, fake: FakeKyso) -> None:
     fake.on("list_keys", [entry(ACTIVE_ID, registry_pb2.KEY_STATE_ACTIVE,
                                 subject=ODD_SUBJECT)])

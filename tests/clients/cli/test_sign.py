@@ -86,11 +86,11 @@ def test_level_b_t_degraded_to_b_b_warns(kyso: Kyso, fake: FakeKyso, doc: Path) 
     assert doc.with_name(doc.name + ".p7s").read_bytes() == CMS
 
 
-def test_refusal_exits_1_and_leaves_no_file(kyso: Kyso, fake: FakeKyso, doc: Path) -> None:
+def test_refusal_exits_4_and_leaves_no_file(kyso: Kyso, fake: FakeKyso, doc: Path) -> None:
     fake.on("sign_digests", KysoClientError("NOT_FOUND", f"no active key for agency {AGENCY}"))
     r = kyso("sign", "cms", doc.name, "--agency", AGENCY)
     clean(r)
-    assert r.exit_code == 1
+    assert r.exit_code == 4
     assert f"error (NOT_FOUND): no active key for agency {AGENCY}" in r.stderr
     assert r.stdout == ""
     assert [p.name for p in doc.parent.iterdir()] == [doc.name]  # no .p7s, no .tmp
@@ -101,7 +101,7 @@ def test_refusal_keeps_an_existing_output(kyso: Kyso, fake: FakeKyso, doc: Path)
     old.write_bytes(b"previous signature")
     fake.on("sign_digests", KysoClientError("UNAVAILABLE", "HSM unavailable"))
     r = kyso("sign", "cms", doc.name, "--agency", AGENCY)
-    assert r.exit_code == 1
+    assert r.exit_code == 4
     assert old.read_bytes() == b"previous signature"
 
 
@@ -112,3 +112,22 @@ def test_missing_file_and_agency_are_usage_errors(kyso: Kyso, fake: FakeKyso,
     r = kyso("sign", "cms", doc.name)
     assert r.exit_code == 2 and "--agency" in r.stderr
     assert fake.opened == [] and fake.calls == []
+
+
+def test_an_output_that_cannot_be_written_is_a_sentence(kyso: Kyso, fake: FakeKyso,
+                                                        doc: Path) -> None:
+    """A missing directory: exit 4 and why, not a traceback (issue 15 items 8 and 9)."""
+    fake.on("sign_digests", signed())
+    r = kyso("sign", "cms", doc.name, "--agency", AGENCY, "-o", "no/such/dir/x.p7s")
+    assert r.exit_code == 4, r.stderr
+    assert "cannot write no/such/dir/x.p7s: No such file or directory" in r.stderr
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_dash_writes_the_signature_to_standard_output(kyso: Kyso, fake: FakeKyso,
+                                                      doc: Path) -> None:
+    fake.on("sign_digests", signed())
+    r = kyso("sign", "cms", doc.name, "--agency", AGENCY, "-o", "-")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout_bytes == CMS
+    assert sorted(p.name for p in doc.parent.iterdir()) == [doc.name]

@@ -90,16 +90,16 @@ def test_a_reply_to_another_request_is_refused(kyso: Kyso, fake: FakeKyso, doc: 
     fake.on("timestamp", SoftTsa(tamper=other))
     r = kyso("timestamp", doc.name)
     clean(r)
-    assert r.exit_code == 1
+    assert r.exit_code == 4
     assert "timestamp refused or invalid" in r.stderr and what in r.stderr
     assert [p.name for p in doc.parent.iterdir()] == [doc.name]
 
 
-def test_server_refusal_exits_1(kyso: Kyso, fake: FakeKyso, doc: Path) -> None:
+def test_server_refusal_exits_4(kyso: Kyso, fake: FakeKyso, doc: Path) -> None:
     fake.on("timestamp", KysoClientError("UNAVAILABLE", "the TSA clock is not synchronised"))
     r = kyso("timestamp", doc.name)
     clean(r)
-    assert r.exit_code == 1
+    assert r.exit_code == 4
     assert "error (UNAVAILABLE): the TSA clock is not synchronised" in r.stderr
     assert [p.name for p in doc.parent.iterdir()] == [doc.name]
 
@@ -159,18 +159,19 @@ def test_verify_a_mismatching_file_exits_1(kyso: Kyso, doc: Path, tsr: Path) -> 
     assert r.stdout == ""
 
 
-def test_verify_under_another_ca_exits_1(kyso: Kyso, doc: Path, tsr: Path) -> None:
+def test_verify_under_another_ca_exits_3(kyso: Kyso, doc: Path, tsr: Path) -> None:
     from signer.keys.types import KeyAlgorithm, Scheme
 
     _, other_ca = make_ca(KeyAlgorithm.EC_P256, Scheme.ECDSA, n=1)
     (doc.parent / "other-ca.pem").write_bytes(pem(other_ca))
     r = kyso("timestamp", "verify", doc.name, tsr.name, "--ca", "other-ca.pem")
     clean(r)
-    assert r.exit_code == 1 and "INVALID" in r.stderr
+    assert r.exit_code == 3 and "UNDETERMINED" in r.stderr
 
 
-def test_verify_garbage_exits_1(kyso: Kyso, doc: Path) -> None:
+def test_verify_garbage_exits_4(kyso: Kyso, doc: Path) -> None:
+    """Not a timestamp at all: nothing could be checked (4), not "invalid" (1)."""
     (doc.parent / "junk.tsr").write_bytes(b"not a token")
     r = kyso("timestamp", "verify", doc.name, "junk.tsr")
     clean(r)
-    assert r.exit_code == 1 and "INVALID" in r.stderr
+    assert r.exit_code == 4 and "not a DER time-stamp token" in r.stderr

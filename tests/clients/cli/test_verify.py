@@ -44,8 +44,10 @@ def sig(tmp_path: Path) -> Path:
     return p
 
 
+# Exit status: 0 valid, 1 invalid, 3 undetermined, 4 could not be checked (an answer
+# naming no indication is not a verdict); 2 stays click's for a wrong command line.
 EXITS = [(verify_pb2.INDICATION_PASSED, 0), (verify_pb2.INDICATION_FAILED, 1),
-         (verify_pb2.INDICATION_INDETERMINATE, 2), (verify_pb2.INDICATION_UNSPECIFIED, 1)]
+         (verify_pb2.INDICATION_INDETERMINATE, 3), (verify_pb2.INDICATION_UNSPECIFIED, 4)]
 
 
 @pytest.mark.parametrize(("overall", "status"), EXITS)
@@ -131,11 +133,11 @@ def test_content_sent_whole_when_the_hash_cannot_be_read(kyso: Kyso, fake: FakeK
 # --- refusals, in the report's language ----------------------------------------------------
 
 
-def test_server_refusal_exits_1_in_vietnamese(kyso: Kyso, fake: FakeKyso, sig: Path) -> None:
+def test_server_refusal_exits_4_in_vietnamese(kyso: Kyso, fake: FakeKyso, sig: Path) -> None:
     fake.on("verify", KysoClientError("RESOURCE_EXHAUSTED", "document larger than 64 MiB"))
     r = kyso("verify", sig.name)
     clean(r)
-    assert r.exit_code == 1 and r.stdout == ""
+    assert r.exit_code == 4 and r.stdout == ""
     assert r.stderr.startswith("Lỗi (RESOURCE_EXHAUSTED): ")
     assert text("cli.too_large", "vi") in r.stderr
     assert "document larger than 64 MiB" in r.stderr  # on the technical-details line
@@ -146,7 +148,7 @@ def test_server_refusal_in_english(kyso: Kyso, fake: FakeKyso, sig: Path) -> Non
                                       endpoint="127.0.0.1:50051"))
     r = kyso("verify", sig.name, "--lang", "en")
     clean(r)
-    assert r.exit_code == 1
+    assert r.exit_code == 4
     assert r.stderr.startswith("error (UNAVAILABLE): ") and "127.0.0.1:50051" in r.stderr
 
 
