@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
@@ -42,13 +42,16 @@ class MonthlyReport:
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """The first instant of the Vietnam month and of the next, in UTC: the zone times are
+    stored in. (SQLite compares stored times as text, so a bound at +07:00 would put the
+    first seven hours of a Vietnam month into the month before.)"""
     m = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise InvalidRequest(f"month {month!r} must be YYYY-MM, e.g. 2025-07")
     y, mo = int(m.group(1)), int(m.group(2))
     start = datetime(y, mo, 1, tzinfo=VN)
     end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=VN)
-    return start, end
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 REPORT_ROLES = (Role.AUDITOR, Role.REGISTRY_ADMIN, Role.KEY_ADMIN)
