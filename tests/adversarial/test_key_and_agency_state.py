@@ -18,7 +18,7 @@ import os
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -178,7 +178,6 @@ def test_a_compromised_audit_key_signs_no_more_checkpoints(node: Node) -> None:
 def test_closed_merged_and_moved_codes_sign_no_more(node: Node) -> None:
     assert node.server is not None
     srv = node.server
-    today = date.today().isoformat()
     for code, name in (("H55", "Tỉnh Sóc Trăng"), ("H56", "Tỉnh Hậu Giang"),
                        ("H57", "Thành phố Huế")):
         for args in (("agency", "add", code, "--name", name),
@@ -192,6 +191,9 @@ def test_closed_merged_and_moved_codes_sign_no_more(node: Node) -> None:
     narrow = json.loads(r.stdout)["token"]
     with srv.client() as c:
         c.sign_digests("H56", [hashlib.sha256(b"before").digest()])
+    # The server's day (UTC), read after the codes were issued: a midnight in between
+    # would otherwise date the merge before their creation.
+    today = datetime.now(UTC).date().isoformat()
     for args in (("merge", "H56", "--into", "H55", "--effective", today),
                  ("close", "H57", "--effective", today)):
         r = srv.cli("admin", "agency", *args)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -194,8 +196,20 @@ def test_bad_configuration_refuses_to_start(tmp_path: Path) -> None:
     assert r.returncode != 0 and "PIN" in r.stderr and "wrong-pin" not in r.stderr
 
 
+def _signatures_begun(srv: Server) -> float:
+    """How many signatures the node's HSM has begun (its /metrics)."""
+    url = re.search(r"serving Prometheus metrics on (\S+)", srv.log())
+    assert url is not None, srv.log()
+    with urllib.request.urlopen(url.group(1), timeout=10) as r:
+        text = r.read().decode()
+    return sum(float(m.group(1)) for m in re.finditer(
+        r'^kyso_hsm_operation_duration_seconds_count\{[^}]*operation="sign"[^}]*\} (\S+)$',
+        text, re.M))
+
+
 def test_graceful_shutdown_drains_and_restart_keeps_state(tmp_path: Path) -> None:
     env = server_env(tmp_path, "kyso-e2e-stop")
+    env["KYSO_SERVER_METRICS_LISTEN"] = "127.0.0.1:0"
     srv = start_server(tmp_path, env, "--demo")
     with srv.client() as c:
         first_key = c.signing_certificate(DEMO).key_id
@@ -212,10 +226,16 @@ def test_graceful_shutdown_drains_and_restart_keeps_state(tmp_path: Path) -> Non
             results.append(exc)
             connected.set()
 
+    before = _signatures_begun(srv)
     t = threading.Thread(target=long_call)
     t.start()
     assert connected.wait(30)
-    time.sleep(0.3)  # the batch of 1000 RSA-2048 signatures takes over a second here
+    # SIGTERM once the node is signing the batch (1000 RSA-2048 signatures: over a
+    # second here), not after a guessed delay.
+    deadline = time.monotonic() + 30
+    while _signatures_begun(srv) == before and t.is_alive():
+        assert time.monotonic() < deadline, "the batch never began"
+        time.sleep(0.02)
     srv.proc.send_signal(signal.SIGTERM)
     t.join(60)
     assert srv.proc.wait(30) == 0

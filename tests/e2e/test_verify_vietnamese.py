@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 
@@ -204,10 +205,13 @@ def test_names_not_distinguished_names(srv: Server, docs: dict[str, tuple[str, .
     assert "Technical details" in en.stdout and "Signer:" in en.stdout, en.stdout
 
 
-def _closed_port() -> int:
+@contextmanager
+def _closed_port() -> Iterator[int]:
+    """A port nothing listens on, held (bound, not listening) so that no other server
+    can take it meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 def test_cli_refusals_in_vietnamese(srv: Server, tmp_path: Path) -> None:
@@ -231,8 +235,8 @@ def test_cli_refusals_in_vietnamese(srv: Server, tmp_path: Path) -> None:
         en = srv.cli("verify", *args, "--lang", "en")
         assert en.returncode == r.returncode and en.stderr.strip(), (what, en.stderr)
         assert english_words(en.stderr), f"{what}: the English refusal is not English"
-    away = srv.cli("--server", f"127.0.0.1:{_closed_port()}", "verify", str(content),
-                   "--lang", "vi")
+    with _closed_port() as port:
+        away = srv.cli("--server", f"127.0.0.1:{port}", "verify", str(content), "--lang", "vi")
     assert away.returncode == 4, away.stderr
     words = english_words("\n".join(_summary(away.stderr)), [str(content)])
     assert not words, f"server away: English in a Vietnamese refusal: {words}\n{away.stderr}"
