@@ -1,7 +1,9 @@
 """Real ``kyso serve`` processes for tests: each on port 0 with its own SoftHSM token (a
 separate token directory, so it never competes with the test process's own login), its
 own database (a copy of one demo deployment bootstrapped once per test process) and the
-CLI. Fixtures built on it are in tests/e2e/conftest.py and tests/adversarial/conftest.py."""
+CLI. Servers and CLI calls are forked from a pre-imported interpreter (tests/zygote.py)
+unless a test needs a fresh ``.venv/bin/kyso`` process. Fixtures built on it are in
+tests/e2e/conftest.py and tests/adversarial/conftest.py."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clients import KysoClient
+from tests import zygote
 from tests.helpers import copy_database, fresh_database_url, provision
 
 KYSO = str(Path(sys.executable).parent / "kyso")
@@ -28,7 +31,7 @@ HTTP = re.compile(r"kyso: serving RFC 3161 on (\S+)")
 
 @dataclass
 class Server:
-    proc: subprocess.Popen[str]
+    proc: subprocess.Popen[str] | zygote.Forked
     endpoint: str
     env: dict[str, str]
     workdir: Path
@@ -42,9 +45,15 @@ class Server:
         env = dict(self.env)
         if self.token and "KYSO_TOKEN" not in env:
             env["KYSO_TOKEN"] = self.token
+        argv = ["--server", self.endpoint, *args]
+        if zygote.ENABLED:
+            r = zygote.run(argv, env, self.workdir, timeout=timeout)
+            if check and r.returncode:
+                raise subprocess.CalledProcessError(r.returncode, [KYSO, *argv], r.stdout,
+                                                    r.stderr)
+            return r
         return subprocess.run(
-            [KYSO, "--server", self.endpoint, *args],
-            capture_output=True, text=True, env=env, cwd=self.workdir,
+            [KYSO, *argv], capture_output=True, text=True, env=env, cwd=self.workdir,
             timeout=timeout, check=check,
         )
 
@@ -135,11 +144,19 @@ def _template() -> _Template:
 
 
 def start_server(workdir: Path, env: dict[str, str], *args: str,
-                 timeout: float = 90) -> Server:
-    proc = subprocess.Popen(
-        [KYSO, "serve", *args], env=env, cwd=workdir, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+                 timeout: float = 90, fork: bool = True) -> Server:
+    """``kyso serve ARGS``, ready (listening) when this returns. Forked from the test
+    zygote unless ``fork=False``, forking is off, or the server runs several workers
+    (its supervisor spawns them: a fresh process is what is tested)."""
+    workers = env.get("KYSO_SERVER_WORKERS", "1")
+    proc: subprocess.Popen[str] | zygote.Forked
+    if fork and zygote.ENABLED and workers == "1" and "--workers" not in args:
+        proc = zygote.popen(["serve", *args], env, workdir)
+    else:
+        proc = subprocess.Popen(
+            [KYSO, "serve", *args], env=env, cwd=workdir, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
     output: list[str] = []
     ready = threading.Event()
     found: list[str] = []
