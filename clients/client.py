@@ -472,6 +472,22 @@ class KysoClient:
         )
         return bytes(resp.time_stamp_resp)
 
+    def timestamp_file(self, path: str | os.PathLike[str], *, hash_alg: str = "sha256",
+                       url: str | None = None, policy: str | None = None) -> bytes:
+        """An RFC 3161 timestamp of a file hashed here: the DER TimeStampResp, asked of
+        kyso over gRPC (or of the TSA at ``url`` over HTTP) with a fresh nonce, and
+        checked before it is returned (status granted, nonce and imprint echoed, token
+        signature sound) — ``signer.formats.tsp.TimestampError`` otherwise."""
+        from signer.formats.tsp import check_response, make_request, verify_token
+
+        digest = hash_file(path, hash_alg)
+        request, _nonce = make_request(digest, hash_alg, policy=policy)
+        reply = (post_timestamp_query(url, request, self.timeout) if url
+                 else self.timestamp(request))
+        check_response(reply, request_der=request)
+        verify_token(reply, digest=digest)
+        return reply
+
     # -- statistics ---------------------------------------------------------
 
     def monthly_report(self, month: str, agency: str = "") -> reports_pb2.MonthlyReportResponse:

@@ -13,7 +13,7 @@ for i in $(seq 120); do grep -q "serving gRPC" serve.log && break; sleep 1; done
 export KYSO_TOKEN=$(cat var/demo-admin.token)
 K=$repo/.venv/bin/kyso
 for run in 1 2; do
-  echo "== $name cms b64 run $run"; $K bench sign --agency 000.00.00.H13 --duration 6 --concurrency 4 --batch 64 --output cms --raw --raw-duration 3 2>&1 | tail -6
+  echo "== $name cms b64 run $run"; $K bench sign --agency 000.00.00.H13 --duration 6 --concurrency 4 --batch 64 --form cms --raw --raw-duration 3 2>&1 | tail -6
 done
 echo "== $name raw unary"; $K bench sign --agency 000.00.00.H13 --duration 6 --concurrency 8 --raw --raw-duration 3 2>&1 | tail -6
 kill $pid; wait $pid || true

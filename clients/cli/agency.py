@@ -8,7 +8,6 @@ Dates are YYYY-MM-DD. ``--json`` prints machine-readable output everywhere.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from clients.cli.common import (
     out,
     print_json,
     save_output,
+    vn_time,
 )
 
 
@@ -56,7 +56,7 @@ def _event(e: Any) -> dict[str, Any]:
         "new_parent": e.new_parent or None,
         "related": list(e.related_codes),
         "note": e.note or None,
-        "recorded": datetime.fromtimestamp(e.recorded_unix, UTC).isoformat(),
+        "recorded": vn_time(e.recorded_unix),
     }
 
 

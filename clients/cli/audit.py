@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import click
 from rich.table import Table
 
-from clients.cli.common import Exit, call, complain, err, open_client, out
+from clients.cli.common import Exit, call, complain, err, open_client, out, vn_time
 
 
 def _problem(p: Any) -> dict[str, Any]:
@@ -89,7 +90,8 @@ def list_records(ctx: click.Context, node_id: str, action: str, after_id: int, l
         return
     table = Table("id", "node", "seq", "time", "actor", "action", "target", "details")
     for r in records:
-        table.add_row(str(r["id"]), r["node_id"], str(r["seq"]), r["time"][:23], r["actor"],
+        table.add_row(str(r["id"]), r["node_id"], str(r["seq"]),
+                      vn_time(datetime.fromisoformat(r["time"])), r["actor"],
                       r["action"], r["target"],
                       json.dumps(r["details"], ensure_ascii=False, separators=(",", ":")))
     out.print(table)

@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from clients.bench import BenchConfig, plot, raw_rate, run
-from clients.cli.common import call, check_plaintext_endpoints, err, open_client, out
+from clients.cli.common import call, check_plaintext_endpoints, err, open_client, out, warn
 from clients.client import KEY_ALGORITHMS
 
 _ALG_NAMES = {v: k for k, v in KEY_ALGORITHMS.items()}
@@ -114,17 +114,29 @@ def _token(ctx: click.Context) -> str | None:
 @bench.command("sign")
 @click.option("--agency", required=True)
 @click.option("--batch", default=1, show_default=True, help="Digests per call.")
-@click.option("--output", type=click.Choice(["raw", "cms"]), default="raw", show_default=True)
+@click.option("--form", type=click.Choice(["raw", "cms"]), default=None,
+              help="What each call asks for: raw signatures or CMS (CAdES-B-B) "
+              "[default: raw].")
+# `--output` named the form before (unlike every other command's --output, a file): still
+# understood, with a warning, so that the commands in docs/benchmarks.md still run.
+@click.option("--output", "old_output", type=click.Choice(["raw", "cms"]), hidden=True)
 @click.option("--algorithm", type=click.Choice(sorted(KEY_ALGORITHMS)),
               help="The key type to measure: refuse to run unless the agency's active key "
               "is of this type [default: whatever the agency's key is].")
 @_common
 @click.pass_context
-def bench_sign(ctx: click.Context, agency: str, batch: int, output: str,
-               algorithm: str | None, concurrency: int, duration: float, count: int,
-               processes: int, rate: float, endpoints: tuple[str, ...], raw: bool,
-               raw_duration: float, json_file: Path | None, plot_file: Path | None) -> None:
+def bench_sign(ctx: click.Context, agency: str, batch: int, form: str | None,
+               old_output: str | None, algorithm: str | None, concurrency: int,
+               duration: float, count: int, processes: int, rate: float,
+               endpoints: tuple[str, ...], raw: bool, raw_duration: float,
+               json_file: Path | None, plot_file: Path | None) -> None:
     """Drive SignDigests (raw or CMS, unary or batched)."""
+    if old_output is not None:
+        if form is not None and form != old_output:
+            raise click.UsageError("give --form only (--output is its old name)")
+        warn("warning", "`kyso bench sign --output` is now --form (--output names a file "
+             "in every other command)")
+    output = form or old_output or "raw"
     actual = None
     if raw or algorithm:  # the key type the run measures
         with open_client(ctx) as c:

@@ -3,14 +3,13 @@ roles."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
-from clients.cli.common import call, err, open_client, out, print_json
+from clients.cli.common import call, err, json_option, open_client, out, print_json, vn_time
 
 
 def _dict(c: Any) -> dict[str, Any]:
@@ -19,9 +18,8 @@ def _dict(c: Any) -> dict[str, Any]:
         "kind": c.kind,
         "token": f"{c.token_hint}…" if c.token_hint else None,
         "certificate_sha256": c.cert_sha256 or None,
-        "created": datetime.fromtimestamp(c.created_unix, UTC).isoformat(),
-        "revoked": datetime.fromtimestamp(c.revoked_unix, UTC).isoformat()
-        if c.revoked_unix else None,
+        "created": vn_time(c.created_unix),
+        "revoked": vn_time(c.revoked_unix),
         "grants": [{"role": g.role, "scope": g.scope or "*", "subtree": g.subtree}
                    for g in c.grants],
     }
@@ -95,53 +93,73 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 
 @client.command("revoke")
 @click.argument("name")
+@json_option
 @click.pass_context
-def revoke(ctx: click.Context, name: str) -> None:
+def revoke(ctx: click.Context, name: str, as_json: bool) -> None:
     """Revoke a client: its token and certificate stop working (within 2 s on every node)."""
     with open_client(ctx) as c:
-        call(lambda: c.revoke_client(name))
+        r = call(lambda: c.revoke_client(name))
+    if as_json:
+        print_json(_dict(r))
+        return
     err.print(f"revoked client {name}")
 
 
 @client.command("token")
 @click.argument("name")
+@json_option
 @click.pass_context
-def token(ctx: click.Context, name: str) -> None:
+def token(ctx: click.Context, name: str, as_json: bool) -> None:
     """Issue a new token for NAME (the old one stops working)."""
     with open_client(ctx) as c:
         r = call(lambda: c.replace_token(name))
+    if as_json:
+        print_json(_dict(r.client) | {"token": r.token})
+        return
     out.print(f"new token for {name} (shown once): {r.token}")
 
 
 @client.command("grant")
 @click.argument("name")
 @click.argument("grant", metavar="ROLE[@CODE[/**]]")
+@json_option
 @click.pass_context
-def grant(ctx: click.Context, name: str, grant: str) -> None:
+def grant(ctx: click.Context, name: str, grant: str, as_json: bool) -> None:
     """Grant a role, e.g. `signer@000.00.00.H13/**`."""
     role, scope, subtree = _parse_grant(grant)
     with open_client(ctx) as c:
-        call(lambda: c.grant_role(name, role, scope, subtree))
+        r = call(lambda: c.grant_role(name, role, scope, subtree))
+    if as_json:
+        print_json(_dict(r))
+        return
     err.print(f"granted {grant} to {name}")
 
 
 @client.command("ungrant")
 @click.argument("name")
 @click.argument("grant", metavar="ROLE[@CODE]")
+@json_option
 @click.pass_context
-def ungrant(ctx: click.Context, name: str, grant: str) -> None:
+def ungrant(ctx: click.Context, name: str, grant: str, as_json: bool) -> None:
     """Remove a role."""
     role, scope, _ = _parse_grant(grant)
     with open_client(ctx) as c:
-        call(lambda: c.grant_role(name, role, scope, revoke=True))
+        r = call(lambda: c.grant_role(name, role, scope, revoke=True))
+    if as_json:
+        print_json(_dict(r))
+        return
     err.print(f"removed {grant} from {name}")
 
 
 @click.command("whoami")
+@json_option
 @click.pass_context
-def whoami(ctx: click.Context) -> None:
+def whoami(ctx: click.Context, as_json: bool) -> None:
     """Who the current credentials belong to, and their roles."""
     with open_client(ctx) as c:
         d = _dict(call(c.whoami))
+    if as_json:
+        print_json(d)
+        return
     out.print(f"{d['name']} ({d['kind']}): "
               f"{', '.join(_grant_text(g) for g in d['grants']) or 'no roles'}")

@@ -27,6 +27,7 @@ from clients.client import (
     plaintext_check,
     write_output,
 )
+from clients.verify_report import VIETNAM
 
 
 class Exit(enum.IntEnum):
@@ -44,6 +45,15 @@ EXIT_HELP = ("Exit status: 0 done (and everything checked is valid); 1 a signatu
              "or the audit log found invalid; 2 a wrong command line or configuration; 3 "
              "validity could not be established (indeterminate); 4 could not be done or "
              "checked (server unreachable or refusing, a bad token, unusable input).")
+
+
+def vn_time(when: int | datetime | None) -> str | None:
+    """A moment as a person in Vietnam reads it, in every output (tables, messages,
+    JSON): ISO 8601 at +07:00. ``when``: Unix seconds (0: none) or an aware datetime."""
+    if when is None or when == 0:
+        return None
+    t = datetime.fromtimestamp(when, UTC) if isinstance(when, int) else when
+    return t.astimezone(VIETNAM).isoformat()
 
 
 def fail(code: Exit) -> NoReturn:
@@ -154,6 +164,24 @@ def save_output(path: Path, data: bytes) -> None:
         fail(Exit.ERROR)
 
 
+def seal_dict(a: Any) -> dict[str, Any]:
+    """An agency's seal assets (``SealAssets``) as the commands print them in JSON."""
+    return {
+        "agency": a.agency_code,
+        "has_seal": a.has_seal,
+        "seal_px": [a.seal_width_px, a.seal_height_px] if a.has_seal else None,
+        "seal_mm": [a.seal_width_mm, a.seal_height_mm] if a.has_seal else None,
+        "default_profile": PROFILE_NAMES.get(a.default_profile, "seal"),
+        "xml_form": a.xml_form or "xml-dsig",
+        "skip_personal_check": a.skip_personal_signature_check,
+        "updated_at": vn_time(a.updated_unix),
+    }
+
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print the result as JSON (on standard output).")
+
+
 def print_json(data: Any) -> None:
     out.print_json(json.dumps(data, ensure_ascii=False))
 
@@ -172,6 +200,6 @@ def key_dict(k: Any) -> dict[str, Any]:
             "subject": k.certificate.subject,
             "issuer": k.certificate.issuer,
             "serial": k.certificate.serial_hex,
-            "not_after": datetime.fromtimestamp(k.certificate.not_after_unix, UTC).isoformat(),
+            "not_after": vn_time(k.certificate.not_after_unix),
         }
     return d

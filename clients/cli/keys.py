@@ -12,7 +12,6 @@ seal image and signature defaults::
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,17 @@ from rich.table import Column, Table
 
 from clients.cli.common import (
     ALG_NAMES,
-    PROFILE_NAMES,
     STATE_NAMES,
     call,
     err,
+    json_option,
     key_dict,
     open_client,
     out,
     print_json,
     save_output,
+    seal_dict,
+    vn_time,
 )
 from clients.client import KEY_ALGORITHMS, SCHEMES
 
@@ -60,7 +61,7 @@ def seal() -> None:
 
 
 def _when(unix: int) -> str | None:
-    return datetime.fromtimestamp(unix, UTC).isoformat() if unix else None
+    return vn_time(unix)
 
 
 def _entry_dict(e: Any) -> dict[str, Any]:
@@ -139,11 +140,16 @@ def _rotation_csr(r: Any, output: Path | None, prefix: str, as_json: bool) -> Pa
               show_default=True)
 @click.option("--scheme", type=click.Choice(sorted(SCHEMES)),
               help="Signature scheme [default: pkcs1v15 for RSA, ecdsa for EC].")
+@json_option
 @click.pass_context
-def key_generate(ctx: click.Context, code: str, algorithm: str, scheme: str | None) -> None:
+def key_generate(ctx: click.Context, code: str, algorithm: str, scheme: str | None,
+                 as_json: bool) -> None:
     """Generate a key pair inside the HSM for agency CODE (pending until certified)."""
     with open_client(ctx) as c:
         k = call(lambda: c.generate_key(code, algorithm, scheme))
+    if as_json:
+        print_json(key_dict(k))
+        return
     out.print(f"generated {algorithm} key {k.key_id} for {code} (pending: issue a certificate "
               f"with `kyso admin cert issue {code}`)")
 
@@ -244,7 +250,7 @@ def key_list(ctx: click.Context, code: str, as_json: bool) -> None:
     for d in rows:
         crt = d.get("certificate") or {}
         table.add_row(d["key_id"], d["algorithm"], d["state"],
-                      (d["state_changed_at"] or "—")[:19], crt.get("subject", "—"),
+                      d["state_changed_at"] or "—", crt.get("subject", "—"),
                       crt.get("not_after", "—")[:10], d["state_reason"] or "")
     out.print(table)
 
@@ -253,11 +259,15 @@ def key_list(ctx: click.Context, code: str, as_json: bool) -> None:
 @click.argument("code")
 @click.option("--key-id", default="", help="Hex key id [default: the agency's newest key].")
 @click.option("--days", default=365, show_default=True, help="Validity in days.")
+@json_option
 @click.pass_context
-def cert_issue(ctx: click.Context, code: str, key_id: str, days: int) -> None:
+def cert_issue(ctx: click.Context, code: str, key_id: str, days: int, as_json: bool) -> None:
     """Issue a development-CA certificate for an agency's key and activate the key."""
     with open_client(ctx) as c:
         k = call(lambda: c.issue_dev_certificate(code, key_id, days))
+    if as_json:
+        print_json(key_dict(k))
+        return
     out.print(f"issued certificate {k.certificate.serial_hex} for {code}: {k.certificate.subject}"
               f"; key {k.key_id} is active")
 
@@ -271,9 +281,10 @@ def cert_issue(ctx: click.Context, code: str, key_id: str, days: int) -> None:
               help='Subject overrides, e.g. "L=Cần Thơ,UID=MST:0101234567" '
               "(an empty value removes an attribute; \\, escapes a comma).")
 @click.option("--der", is_flag=True, help="Write DER instead of PEM.")
+@json_option
 @click.pass_context
 def cert_csr(ctx: click.Context, code: str, key_id: str, output: Path | None,
-             subject: str, der: bool) -> None:
+             subject: str, der: bool, as_json: bool) -> None:
     """Write a PKCS#10 certificate request for an agency's key, signed inside the HSM.
     The subject comes from the agency record: CN = name, O = parent body, C = VN."""
     overrides = parse_subject(subject)
@@ -282,6 +293,10 @@ def cert_csr(ctx: click.Context, code: str, key_id: str, output: Path | None,
     output = output or Path(f"{code}.csr")
     data = bytes(r.csr_der) if der else _pem(bytes(r.csr_der), "CERTIFICATE REQUEST")
     save_output(output, data)
+    if as_json:
+        print_json({"agency": code, "key_id": r.key_id, "subject": r.subject,
+                    "csr_file": str(output), "format": "der" if der else "pem"})
+        return
     err.print(f"wrote the CSR for key {r.key_id} ({r.subject}) to {output}")
 
 
@@ -318,9 +333,10 @@ def cert_import(ctx: click.Context, code: str, certificate: Path, chain: tuple[P
               help="Validity in days (never past the CA's own).")
 @click.option("--with-chain", is_flag=True,
               help="Append the development CA's certificate after the person's.")
+@json_option
 @click.pass_context
 def cert_issue_person(ctx: click.Context, csr: Path, output: Path | None, days: int,
-                      with_chain: bool) -> None:
+                      with_chain: bool, as_json: bool) -> None:
     """Certify a person's own key with the development CA, from their PKCS#10 request
     CSR (e.g. `openssl req -new -newkey rsa:3072 -keyout leader.key -out leader.csr
     -subj "/C=VN/CN=Nguyễn Văn An"`). The certificate is a leaf for signing
@@ -335,6 +351,10 @@ def cert_issue_person(ctx: click.Context, csr: Path, output: Path | None, days: 
         data += b"".join(_pem(bytes(d), "CERTIFICATE") for d in r.chain_der)
     save_output(output, data)
     until = _when(r.not_after_unix) or "?"
+    if as_json:
+        print_json({"serial": r.serial_hex, "subject": r.subject, "not_after": until,
+                    "certificate_file": str(output), "with_chain": with_chain})
+        return
     err.print(f"issued person certificate {r.serial_hex} ({r.subject}), valid until "
               f"{until[:10]} → {output}")
 
@@ -409,12 +429,16 @@ def tsa_import(ctx: click.Context, certificate: Path, chain: tuple[Path, ...],
 @click.option("--width-mm", type=float, default=0.0,
               help="Printed width in mm [default: from the height or the PNG's pHYs].")
 @click.option("--height-mm", type=float, default=0.0, help="Printed height in mm.")
+@json_option
 @click.pass_context
 def seal_set(ctx: click.Context, code: str, png: Path, width_mm: float,
-             height_mm: float) -> None:
+             height_mm: float, as_json: bool) -> None:
     """Store agency CODE's seal: a PNG with a transparent background, at real size."""
     with open_client(ctx) as c:
         a = call(lambda: c.set_seal_image(code, png.read_bytes(), width_mm, height_mm))
+    if as_json:
+        print_json(seal_dict(a))
+        return
     out.print(f"stored the seal of {a.agency_code}: {a.seal_width_px}x{a.seal_height_px} px "
               f"at {a.seal_width_mm:g}x{a.seal_height_mm:g} mm")
 
@@ -431,15 +455,7 @@ def seal_show(ctx: click.Context, code: str, output: Path | None, as_json: bool)
         a = call(lambda: c.get_seal_image(code))
     if output is not None and a.has_seal:
         save_output(output, bytes(a.seal_png))
-    d = {
-        "agency": a.agency_code,
-        "has_seal": a.has_seal,
-        "seal_px": [a.seal_width_px, a.seal_height_px] if a.has_seal else None,
-        "seal_mm": [a.seal_width_mm, a.seal_height_mm] if a.has_seal else None,
-        "default_profile": PROFILE_NAMES.get(a.default_profile, "seal"),
-        "xml_form": a.xml_form or "xml-dsig",
-        "updated_at": _when(a.updated_unix),
-    }
+    d = seal_dict(a)
     if as_json:
         print_json(d)
         return
@@ -449,7 +465,7 @@ def seal_show(ctx: click.Context, code: str, output: Path | None, as_json: bool)
         a.agency_code,
         f"{a.seal_width_px}x{a.seal_height_px}" if a.has_seal else "—",
         f"{a.seal_width_mm:g}x{a.seal_height_mm:g}" if a.has_seal else "—",
-        d["default_profile"], d["xml_form"], (d["updated_at"] or "—")[:19],
+        d["default_profile"], d["xml_form"], d["updated_at"] or "—",
     )
     out.print(table)
 
@@ -457,23 +473,31 @@ def seal_show(ctx: click.Context, code: str, output: Path | None, as_json: bool)
 @seal.command("profile")
 @click.argument("code")
 @click.argument("profile", type=click.Choice(["seal", "attachment", "copy"]))
+@json_option
 @click.pass_context
-def seal_profile(ctx: click.Context, code: str, profile: str) -> None:
+def seal_profile(ctx: click.Context, code: str, profile: str, as_json: bool) -> None:
     """Set agency CODE's default PDF signature profile (Decree 30/2020, Appendix I)."""
     with open_client(ctx) as c:
         a = call(lambda: c.set_default_profile(code, profile))
+    if as_json:
+        print_json(seal_dict(a))
+        return
     out.print(f"{a.agency_code} signs with the {profile} profile by default")
 
 
 @seal.command("xml-form")
 @click.argument("code")
 @click.argument("form", type=click.Choice(["xml-dsig", "xades-b-b", "xades-b-t"]))
+@json_option
 @click.pass_context
-def seal_xml_form(ctx: click.Context, code: str, form: str) -> None:
+def seal_xml_form(ctx: click.Context, code: str, form: str, as_json: bool) -> None:
     """Set the XML signature agency CODE makes by default with `kyso sign xml`:
     xml-dsig (QCVN 102:2016's exact enveloped XML-DSig, for receivers that need it;
     no signing time), xades-b-b (XAdES with a signed signing time, which Circular
     15/2025 asks reports to show) or xades-b-t (and a signature timestamp)."""
     with open_client(ctx) as c:
         a = call(lambda: c.set_xml_form(code, form))
+    if as_json:
+        print_json(seal_dict(a))
+        return
     out.print(f"{a.agency_code} signs XML as {a.xml_form} by default")

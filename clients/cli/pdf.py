@@ -26,9 +26,12 @@ from clients.cli.common import (
     complain,
     err,
     fail,
+    json_option,
     open_client,
     out,
+    print_json,
     save_output,
+    seal_dict,
     warn,
 )
 from clients.cli.verify import server_refusal
@@ -140,10 +143,12 @@ def sign_file(c: KysoClient, data: bytes, *, agency: str, profile: str | None, n
               "signed field (seal) or the top margin of page 1 at the right "
               "(attachment, copy).")
 @click.option("--tsa-url", help="RFC 3161 HTTP URL for B-T/B-LT [default: kyso's gRPC].")
+@json_option
 @click.pass_context
 def sign_pdf_cmd(ctx: click.Context, file: Path, output: Path | None, agency: str,
                  profile: str | None, number: str, doc_type: str, level: str,
-                 copy_form: str, at_text: str | None, tsa_url: str | None) -> None:
+                 copy_form: str, at_text: str | None, tsa_url: str | None,
+                 as_json: bool) -> None:
     """Add a PAdES organization signature to FILE (hashed here; only the digest is
     sent). The seal profile needs the leader's trusted, unmodified personal signature
     already in FILE (checked through the server's Verify; the PDF is not sent)."""
@@ -180,6 +185,11 @@ def sign_pdf_cmd(ctx: click.Context, file: Path, output: Path | None, agency: st
         complain(f"error ({exc.status})", exc.message)
         fail(Exit.ERROR)
     save_output(output, signed.data)
+    if as_json:
+        print_json({"file": str(file), "output": str(output), "agency": agency,
+                    "level": f"PAdES-{signed.level}", "signing_time": str(signed.signing_time),
+                    "field": signed.field_name, "notes": list(signed.notes)})
+        return
     err.print(f"signed {file} for {agency} as PAdES-{signed.level} at "
               f"{signed.signing_time} (field {signed.field_name}) → {output}")
     for note in signed.notes:
@@ -191,11 +201,15 @@ def sign_pdf_cmd(ctx: click.Context, file: Path, output: Path | None, agency: st
 @click.option("--skip-personal-check/--require-personal-check", "skip", required=True,
               default=None, help="Whether the seal profile may sign a PDF without a "
               "valid personal signature.")
+@json_option
 @click.pass_context
-def seal_policy(ctx: click.Context, code: str, skip: bool) -> None:
+def seal_policy(ctx: click.Context, code: str, skip: bool, as_json: bool) -> None:
     """Set agency CODE's PDF policy: require (default) or skip the check that the
     leader's personal signature is present and valid before the seal."""
     with open_client(ctx) as c:
         a = call(lambda: c.set_pdf_policy(code, skip_personal_signature_check=skip))
+    if as_json:
+        print_json(seal_dict(a))
+        return
     what = "without checking for" if a.skip_personal_signature_check else "only over"
     out.print(f"{a.agency_code} seals PDFs {what} a valid personal signature")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from clients.cli.common import call, err, open_client, save_output, warn
+from clients.cli.common import call, err, json_option, open_client, print_json, save_output, warn
 from clients.client import HASHES, hash_file
 
 
@@ -25,9 +25,10 @@ def sign() -> None:
               show_default=True)
 @click.option("--level", type=click.Choice(["B-B", "B-T"]), default="B-B", show_default=True,
               help="CAdES level: B-T adds a signature timestamp.")
+@json_option
 @click.pass_context
 def sign_cms(ctx: click.Context, file: Path, agency: str, output: Path | None,
-             hash_alg: str, level: str) -> None:
+             hash_alg: str, level: str, as_json: bool) -> None:
     """Write a detached CMS (CAdES-B-B) signature of FILE, in DER.
 
     Check it with: openssl cms -verify -binary -inform DER -in FILE.p7s
@@ -41,9 +42,14 @@ def sign_cms(ctx: click.Context, file: Path, agency: str, output: Path | None,
     signed = resp.signatures[0]
     save_output(output, bytes(signed.signature))
     reached = {1: "B-B", 2: "B-T"}.get(signed.level, "B-B")
+    if as_json:
+        print_json({"file": str(file), "output": str(output), "agency": agency,
+                    "key_id": resp.key_id, "hash": hash_alg, "digest": digest.hex(),
+                    "level": f"CAdES-{reached}", "level_asked": f"CAdES-{level}"})
+        return
     err.print(
         f"signed {file} ({hash_alg} {digest.hex()[:16]}…) for {agency} with key "
-        f"{resp.key_id[:16]}… as CAdES-{reached} → {output}",
+        f"{resp.key_id} as CAdES-{reached} → {output}",
     )
     if reached != level:
         warn("warning", "the timestamp authority failed; the signature "

@@ -13,10 +13,12 @@ from clients.cli.common import (
     complain,
     err,
     fail,
+    json_option,
     open_client,
     out,
     print_json,
     save_output,
+    vn_time,
 )
 from clients.client import HASHES, hash_file
 from signer.formats.tsp import TimestampError
@@ -32,6 +34,21 @@ class _DefaultGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             args = [self.default, *args]
         return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path,
+                              "[OPTIONS] FILE  |  verify [OPTIONS] FILE FILE.tsr")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The options of the main use (`kyso timestamp FILE`) first, not hidden behind
+        its subcommand's name; then the group's own, and the other commands."""
+        default = self.commands[self.default]
+        records = [r for p in default.get_params(ctx)
+                   if isinstance(p, click.Option) and not p.hidden and "--help" not in p.opts
+                   and (r := p.get_help_record(ctx))]
+        with formatter.section(f"Options of `{ctx.command_path} FILE`"):
+            formatter.write_dl(records)
+        super().format_options(ctx, formatter)
 
 
 # What a refused token means for `kyso timestamp verify`'s exit status (``Exit``).
@@ -50,7 +67,9 @@ _VERIFY_EXIT = {
 
 @click.group(cls=_DefaultGroup)
 def timestamp() -> None:
-    """RFC 3161 timestamps: `kyso timestamp FILE` or `kyso timestamp verify FILE FILE.tsr`."""
+    """RFC 3161 timestamps. `kyso timestamp FILE` hashes FILE here, asks kyso (or the TSA
+    at --url) for a token with a fresh nonce, checks the reply and writes FILE.tsr;
+    `kyso timestamp verify FILE FILE.tsr` checks one."""
 
 
 @timestamp.command("create", hidden=True)
@@ -62,9 +81,10 @@ def timestamp() -> None:
 @click.option("--url", help="An RFC 3161 HTTP URL, e.g. http://127.0.0.1:8080/tsa "
               "[default: kyso's gRPC endpoint].")
 @click.option("--policy", help="Ask for this TSA policy OID.")
+@json_option
 @click.pass_context
 def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_alg: str,
-                     url: str | None, policy: str | None) -> None:
+                     url: str | None, policy: str | None, as_json: bool) -> None:
     """Timestamp FILE: hash it locally, send a nonce, check the reply, write FILE.tsr."""
     from clients.client import post_timestamp_query
     from signer.formats.tsp import check_response, make_request, verify_token
@@ -84,7 +104,12 @@ def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_a
         complain("timestamp refused or invalid", str(exc))
         fail(Exit.ERROR)
     save_output(output, reply)
-    err.print(f"timestamped {file} at {info.gen_time.isoformat()} (serial {info.serial:x}, "
+    if as_json:
+        print_json({"file": str(file), "output": str(output), "hash": hash_alg,
+                    "gen_time": vn_time(info.gen_time), "serial": format(info.serial, "x"),
+                    "policy": info.policy, "tsa": info.tsa_subject})
+        return
+    err.print(f"timestamped {file} at {vn_time(info.gen_time)} (serial {info.serial:x}, "
               f"policy {info.policy}) → {output}")
 
 
@@ -117,7 +142,7 @@ def timestamp_verify(file: Path, tsr: Path, ca_file: Path | None, as_json: bool)
         "valid": True,
         "chain_checked": ca_file is not None,
         "serial": format(info.serial, "x"),
-        "gen_time": info.gen_time.isoformat(),
+        "gen_time": vn_time(info.gen_time),
         "policy": info.policy,
         "hash": info.hash_alg,
         "tsa": info.tsa_subject,
@@ -126,7 +151,7 @@ def timestamp_verify(file: Path, tsr: Path, ca_file: Path | None, as_json: bool)
     if as_json:
         print_json(result)
         return
-    out.print(f"OK: {file} existed at {info.gen_time.isoformat()} (±{info.accuracy or '?'})")
+    out.print(f"OK: {file} existed at {vn_time(info.gen_time)} (±{info.accuracy or '?'})")
     out.print(f"  TSA {info.tsa_subject}, serial {info.serial:x}, policy {info.policy}")
     if ca_file is None:
         out.print("  the TSA's certificate chain was not checked: give --ca CA.pem")

@@ -16,7 +16,17 @@ from pathlib import Path
 
 import click
 
-from clients.cli.common import Exit, call, complain, err, fail, open_client, save_output
+from clients.cli.common import (
+    Exit,
+    call,
+    complain,
+    err,
+    fail,
+    json_option,
+    open_client,
+    print_json,
+    save_output,
+)
 from clients.client import HASHES
 
 
@@ -44,11 +54,12 @@ from clients.client import HASHES
               help="Document type for statistics, e.g. CV, QĐ.")
 @click.option("--number", "document_number", default="",
               help="Document number and symbol, e.g. \"12/UBND-VP\".")
+@json_option
 @click.pass_context
 def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path | None,
                      hash_alg: str, form: str | None, xades: bool, level: str | None,
                      xpath: str | None, no_chain: bool, document_type: str,
-                     document_number: str) -> None:
+                     document_number: str, as_json: bool) -> None:
     """Sign an XML file with an enveloped signature (edXML: in edXMLHeader).
 
     Check it with: xmlsec1 --verify --trusted-pem CA.pem
@@ -81,4 +92,8 @@ def sign_xml_command(ctx: click.Context, file: Path, agency: str, output: Path |
             fail(Exit.ERROR)
     save_output(output, signed)
     kind = f"XAdES-{level}" if xades else "XML-DSig"
+    if as_json:
+        print_json({"file": str(file), "output": str(output), "agency": agency,
+                    "form": form, "level": kind, "hash": hash_alg})
+        return
     err.print(f"signed {file} for {agency} ({kind}, {hash_alg}) → {output}")

@@ -349,6 +349,31 @@ def request_summary(request: Any) -> dict[str, Any]:
     return out
 
 
+def _bearer(headers: list[Any]) -> str | None:
+    """The token of the one ``authorization: Bearer <token>`` header, None without one; a
+    header that is there but not that (another scheme, no token, several headers) is
+    refused as such, not taken for "no credentials". Its value is never echoed."""
+    if not headers:
+        return None
+    if len(headers) > 1:
+        raise NotAuthenticated(f"{len(headers)} authorization headers: send exactly one, "
+                               "`authorization: Bearer <token>`")
+    value = headers[0]
+    if not isinstance(value, str):
+        raise NotAuthenticated("the authorization header is not text: send "
+                               "`authorization: Bearer <token>`")
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        what = (f"uses the {scheme} scheme" if rest and scheme.isalpha() and len(scheme) <= 20
+                else "is not of the form `Bearer <token>`")
+        raise NotAuthenticated(f"the authorization header {what}: kyso takes "
+                               "`authorization: Bearer <token>` (or a client certificate)")
+    if not rest.strip() or len(rest.split()) != 1:
+        raise NotAuthenticated("the authorization header names no bearer token: send "
+                               "`authorization: Bearer <token>`, the token in one piece")
+    return rest.strip()
+
+
 class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     def __init__(
         self,
@@ -424,6 +449,7 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
     def _authorise(self, principal: Principal, rule: Rule, request: Any, method: str) -> None:
         """``authorise``; a refusal is logged and reported (the audit log records it)."""
         try:
@@ -436,12 +462,8 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             raise
 
     def _authenticate(self, context: grpc.ServicerContext) -> Principal:
-        token = None
-        for key, value in context.invocation_metadata() or ():
-            if key == "authorization" and isinstance(value, str):
-                scheme, _, rest = value.partition(" ")
-                if scheme.lower() == "bearer" and rest.strip():
-                    token = rest.strip()
+        headers = [v for k, v in context.invocation_metadata() or () if k == "authorization"]
+        token = _bearer(headers)
         if token is not None:
             principal = self._cached(
                 "t:" + hashlib.sha256(token.encode()).hexdigest(),

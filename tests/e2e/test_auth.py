@@ -50,7 +50,7 @@ def _denied(call: Callable[[], Any], *fragments: str) -> None:
 
 
 def test_no_or_bad_credentials(server: Server) -> None:
-    with KysoClient(server.endpoint) as c, pytest.raises(KysoClientError) as exc:
+    with KysoClient(server.endpoint, token="") as c, pytest.raises(KysoClientError) as exc:
         c.sign_digests(H13, [b"\0" * 32])
     assert exc.value.code == "UNAUTHENTICATED" and "bearer token" in exc.value.message
     with _as(server, "kyso_forged") as c, pytest.raises(KysoClientError) as exc:
@@ -63,6 +63,32 @@ def test_no_or_bad_credentials(server: Server) -> None:
                         server.endpoint, "admin", "agency", "list"], env=env_without,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 4 and "UNAUTHENTICATED" in r.stderr
+
+
+@pytest.mark.parametrize(("metadata", "says"), [
+    ((("authorization", "Basic ZGVtbzpkZW1v"),), "uses the Basic scheme"),
+    ((("authorization", "Bearer"),), "names no bearer token"),
+    ((("authorization", "Bearer two words"),), "names no bearer token"),
+    ((("authorization", "kyso_no_scheme"),), "is not of the form `Bearer <token>`"),
+    ((("authorization", "Bearer a"), ("authorization", "Bearer b")),
+     "2 authorization headers"),
+    ((), "no credentials"),
+])
+def test_a_malformed_authorization_header_is_named(server: Server, metadata: tuple[Any, ...],
+                                                   says: str) -> None:
+    """It used to be answered "no credentials", as if nothing had been sent."""
+    import grpc
+
+    from kyso.registry.v1 import registry_pb2, registry_pb2_grpc
+
+    with grpc.insecure_channel(server.endpoint) as ch:
+        stub = registry_pb2_grpc.RegistryServiceStub(ch)
+        with pytest.raises(grpc.RpcError) as exc:
+            stub.ListAgencies(registry_pb2.ListAgenciesRequest(), metadata=metadata, timeout=10)
+    assert exc.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert says in exc.value.details(), exc.value.details()
+    assert "ZGVtbzpkZW1v" not in exc.value.details() and "kyso_no_scheme" not in (
+        exc.value.details())
 
 
 def test_signer_boundaries(server: Server, world: dict[str, str]) -> None:

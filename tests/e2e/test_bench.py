@@ -27,7 +27,7 @@ def _bench(server: Server, tmp_path: Path, *args: str) -> dict[str, object]:
 def test_bench_sign_counts_batches_and_compares_with_raw(server: Server, tmp_path: Path) -> None:
     plot = tmp_path / "bench.png"
     r = _bench(server, tmp_path, "sign", "--agency", H13, "--count", "40", "--batch", "4",
-               "--concurrency", "4", "--processes", "2", "--output", "cms", "--raw",
+               "--concurrency", "4", "--processes", "2", "--form", "cms", "--raw",
                "--raw-duration", "1", "--plot", str(plot))
     assert r["requests"] == 40 and r["signatures"] == 160 and r["errors"] == {}
     raw = r["raw"]

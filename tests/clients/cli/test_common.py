@@ -258,3 +258,22 @@ def test_help_exits_0(kyso: Kyso, fake: FakeKyso, path: tuple[str, ...]) -> None
     assert r.exit_code == 0, r.stderr
     assert "Usage:" in r.stdout
     assert fake.opened == [] and fake.calls == []
+
+
+# Commands whose output is a file (or a process), not a result to print.
+NO_JSON = {("serve",), ("admin", "agency", "export"), ("admin", "ca", "export")}
+
+
+def test_every_command_that_acts_can_answer_in_json() -> None:
+    """--json was missing on sign, timestamp, key, cert and client commands (issue 15
+    item 9): a script had to parse English sentences."""
+    missing = []
+    for path in COMMANDS:
+        cmd = main
+        for name in path:
+            cmd = cmd.get_command(click.Context(cmd), name)  # type: ignore[attr-defined, assignment]
+        if isinstance(cmd, click.Group) or path in NO_JSON:
+            continue
+        if not any("--json" in p.opts for p in cmd.params if isinstance(p, click.Option)):
+            missing.append(" ".join(path))
+    assert missing == [], f"no --json: {missing}"

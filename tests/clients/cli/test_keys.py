@@ -48,9 +48,10 @@ def test_list_table(kyso: Kyso, fake: FakeKyso) -> None:
     assert fake.only("list_keys").args == (CODE,)
     active = next(line for line in r.stdout.splitlines() if ACTIVE_ID in line)
     retired = next(line for line in r.stdout.splitlines() if RETIRED_ID in line)
-    for cell in ("rsa-3072", "active", "2025-01-01T00:00:00", SUBJECT, "2026-01-01"):
+    # times as a person in Vietnam reads them (+07:00), like every other output
+    for cell in ("rsa-3072", "active", "2025-01-01T07:00:00+07:00", SUBJECT, "2026-01-01"):
         assert cell in active, (cell, active)
-    for cell in ("retired", "2025-01-01T01:00:00", "rotated"):
+    for cell in ("retired", "2025-01-01T08:00:00+07:00", "rotated"):
         assert cell in retired, (cell, retired)
 
 
@@ -63,9 +64,9 @@ def test_list_json(kyso: Kyso, fake: FakeKyso) -> None:
         "key_id": ACTIVE_ID, "label": "seal", "algorithm": "rsa-3072", "state": "active",
         "agency": CODE,
         "certificate": {"subject": SUBJECT, "issuer": "CN=kyso dev CA", "serial": "7b",
-                        "not_after": "2026-01-01T00:00:00+00:00"},
-        "activated_at": "2025-01-01T00:00:00+00:00",
-        "state_changed_at": "2025-01-01T00:00:00+00:00",
+                        "not_after": "2026-01-01T07:00:00+07:00"},
+        "activated_at": "2025-01-01T07:00:00+07:00",
+        "state_changed_at": "2025-01-01T07:00:00+07:00",
         "state_reason": None, "compromised_at": None,
     }
     assert (b["state"], b["state_reason"]) == ("retired", "rotated")

@@ -43,7 +43,8 @@ def test_hashes_locally_and_writes_file_p7s(kyso: Kyso, fake: FakeKyso, doc: Pat
     out = doc.with_name(doc.name + ".p7s")
     assert out.read_bytes() == CMS
     assert sorted(p.name for p in doc.parent.iterdir()) == [doc.name, out.name]
-    assert f"for {AGENCY} with key {KEY_ID[:16]}… as CAdES-B-B → {out.name}" in r.stderr
+    # the whole key id, as `kyso admin key list` shows and `key retire` accepts it
+    assert f"for {AGENCY} with key {KEY_ID} as CAdES-B-B → {out.name}" in r.stderr
     assert hashlib.sha256(DATA).hexdigest()[:16] in r.stderr
     assert r.stdout == ""
 
@@ -131,3 +132,15 @@ def test_dash_writes_the_signature_to_standard_output(kyso: Kyso, fake: FakeKyso
     assert r.exit_code == 0, r.stderr
     assert r.stdout_bytes == CMS
     assert sorted(p.name for p in doc.parent.iterdir()) == [doc.name]
+
+
+def test_json_names_the_output_key_and_level(kyso: Kyso, fake: FakeKyso, doc: Path) -> None:
+    import json
+
+    fake.on("sign_digests", signed())
+    r = kyso("sign", "cms", doc.name, "--agency", AGENCY, "--json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert (d["key_id"], d["level"], d["agency"]) == (KEY_ID, "CAdES-B-B", AGENCY)
+    assert d["digest"] == hashlib.sha256(DATA).hexdigest()
+    assert Path(d["output"]).name == doc.name + ".p7s"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from clients.client import KysoClientError
 from signer.formats.tsp import ParsedRequest
 from tests.clients.cli.fake import GEN_TIME, SERIAL, FakeKyso, Kyso, SoftTsa, clean, token_for
 from tests.tsa.pki import DEFAULT_POLICY, OTHER_POLICY, make_ca, pem, pki
+
+VN_GEN_TIME = GEN_TIME.astimezone(timezone(timedelta(hours=7))).isoformat()  # as shown
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 
@@ -54,7 +57,7 @@ def test_request_has_the_hash_and_a_nonce_and_tsr_is_written(
     assert req.cert_req and req.policy == DEFAULT_POLICY
     tsr = doc.with_name(doc.name + ".tsr").read_bytes()
     assert nonce_of(tsr) == req.nonce
-    assert f"timestamped {doc.name} at {GEN_TIME.isoformat()} (serial {SERIAL:x}" in r.stderr
+    assert f"timestamped {doc.name} at {VN_GEN_TIME} (serial {SERIAL:x}" in r.stderr
 
 
 def test_each_request_has_its_own_nonce(kyso: Kyso, fake: FakeKyso, doc: Path) -> None:
@@ -134,7 +137,7 @@ def tsr(doc: Path) -> Path:
 def test_verify_ok(kyso: Kyso, doc: Path, tsr: Path) -> None:
     r = kyso("timestamp", "verify", doc.name, tsr.name)
     assert r.exit_code == 0, r.stderr
-    assert f"OK: {doc.name} existed at {GEN_TIME.isoformat()} (±1.5s)" in r.stdout
+    assert f"OK: {doc.name} existed at {VN_GEN_TIME} (±1.5s)" in r.stdout
     assert f"serial {SERIAL:x}, policy {DEFAULT_POLICY}" in r.stdout
     assert "chain was not checked" in r.stdout
 
@@ -146,7 +149,7 @@ def test_verify_json_with_ca(kyso: Kyso, doc: Path, tsr: Path) -> None:
     d = json.loads(r.stdout)
     assert d["valid"] is True and d["chain_checked"] is True
     assert d["serial"] == f"{SERIAL:x}" and d["hash"] == "sha256"
-    assert d["gen_time"] == GEN_TIME.isoformat() and d["policy"] == DEFAULT_POLICY
+    assert d["gen_time"] == VN_GEN_TIME and d["policy"] == DEFAULT_POLICY
     assert "thử nghiệm" in d["tsa"]  # the TSA's Vietnamese CN, not \\u escapes
 
 
@@ -175,3 +178,13 @@ def test_verify_garbage_exits_4(kyso: Kyso, doc: Path) -> None:
     r = kyso("timestamp", "verify", doc.name, "junk.tsr")
     clean(r)
     assert r.exit_code == 4 and "not a DER time-stamp token" in r.stderr
+
+
+def test_help_shows_the_options_of_the_main_use(kyso: Kyso) -> None:
+    """`kyso timestamp FILE` is the command people type; its options used to hide behind
+    a hidden `create` subcommand's help (issue 15 item 9)."""
+    r = kyso("timestamp", "--help")
+    assert r.exit_code == 0, r.stderr
+    for option in ("--output", "--hash", "--url", "--policy"):
+        assert option in r.stdout, r.stdout
+    assert "verify" in r.stdout and "create" not in r.stdout
