@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import hashlib
 import ipaddress
@@ -58,8 +59,33 @@ SCHEMES = {
 }
 
 
+class Status(enum.StrEnum):
+    """A gRPC status name. A ``str``: ``exc.code == "NOT_FOUND"`` holds as before."""
+
+    OK = "OK"
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    ABORTED = "ABORTED"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    UNIMPLEMENTED = "UNIMPLEMENTED"
+    INTERNAL = "INTERNAL"
+    UNAVAILABLE = "UNAVAILABLE"
+    DATA_LOSS = "DATA_LOSS"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+
+
 class KysoClientError(RemoteError):
-    """A call failed; ``code`` is the gRPC status name, ``message`` the server's words.
+    """A call failed; ``code`` is the gRPC status (a ``Status``), ``message`` the server's
+    words. Raised as the subclass of its status (``NotFound``, ``PermissionDenied`` …),
+    so that a caller catches the kinds it handles; ``diagnostics()`` says it all, with
+    what to do, for a log or a person.
 
     ``message_code`` and ``message_params``, when the server sent them, name the refusal in
     ``signer.catalogue`` (so that it can be said in the reader's language), and
@@ -67,17 +93,100 @@ class KysoClientError(RemoteError):
     answered at all (``endpoint``). A ``signer.errors.RemoteError``: shared code (the PAdES
     signer) recognises it by class."""
 
+    #: What to do about an error of this kind (``diagnostics``).
+    hint = "see the message"
+
     def __init__(self, code: str, message: str, *, message_code: str = "",
                  message_params: dict[str, str] | None = None, message_detail: str = "",
                  unreachable: bool = False, endpoint: str = "") -> None:
         super().__init__(f"{code}: {message}")
-        self.code = code
+        self.code: Status | str = Status(code) if code in Status.__members__ else code
         self.message = message
         self.message_code = message_code
         self.message_params = dict(message_params or {})
         self.message_detail = message_detail
         self.unreachable = unreachable
         self.endpoint = endpoint
+
+    @classmethod
+    def of(cls, code: str, message: str, **kw: Any) -> KysoClientError:
+        """The error of status ``code``, as the subclass of that status."""
+        kind = _ERRORS.get(code, cls) if cls is KysoClientError else cls
+        return kind(code, message, **kw)
+
+    def diagnostics(self) -> str:
+        """Everything known about the failure, in lines a person can act on."""
+        where = f" from kyso at {self.endpoint}" if self.endpoint else ""
+        lines = [f"{self.code}{where}: {self.message}"]
+        if self.message_code:
+            params = ", ".join(f"{k}={v}" for k, v in sorted(self.message_params.items()))
+            lines.append(f"  catalogue code: {self.message_code}"
+                         + (f" ({params})" if params else ""))
+        if self.message_detail:
+            lines.append(f"  detail: {self.message_detail}")
+        hint = ("start the server, or point KYSO_ENDPOINT (--server) at it"
+                if self.unreachable else self.hint)
+        lines.append(f"  what to do: {hint}")
+        return "\n".join(lines)
+
+
+class InvalidArgument(KysoClientError):
+    hint = "the request is wrong: correct what the message names and send it again"
+
+
+class NotFound(KysoClientError):
+    hint = "check the agency code or key id (`kyso admin agency list`, `kyso admin key list`)"
+
+
+class AlreadyExists(KysoClientError):
+    hint = "it exists already: use it, or pick another code or name"
+
+
+class Unauthenticated(KysoClientError):
+    hint = ("check the token (KYSO_TOKEN, --token) or client certificate: it may be "
+            "revoked; a key-admin issues a new one with `kyso admin client token NAME`")
+
+
+class PermissionDenied(KysoClientError):
+    hint = ("these credentials lack the role for this agency: a key-admin grants it with "
+            "`kyso admin client grant NAME ROLE@CODE`")
+
+
+class FailedPrecondition(KysoClientError):
+    hint = "the agency, key or certificate is not usable now: the message says why"
+
+
+class ResourceExhausted(KysoClientError):
+    hint = "send less per call (smaller batches or files), or slower"
+
+
+class DeadlineExceeded(KysoClientError):
+    hint = "the call took longer than its deadline: raise the timeout, or retry"
+
+
+class Unavailable(KysoClientError):
+    hint = "the server or its HSM or database is away: retry in a moment"
+
+
+class Internal(KysoClientError):
+    hint = "a fault in kyso: give the operators the incident id in the message"
+
+
+_ERRORS: dict[str, type[KysoClientError]] = {
+    "INVALID_ARGUMENT": InvalidArgument,
+    "OUT_OF_RANGE": InvalidArgument,
+    "NOT_FOUND": NotFound,
+    "ALREADY_EXISTS": AlreadyExists,
+    "UNAUTHENTICATED": Unauthenticated,
+    "PERMISSION_DENIED": PermissionDenied,
+    "FAILED_PRECONDITION": FailedPrecondition,
+    "RESOURCE_EXHAUSTED": ResourceExhausted,
+    "DEADLINE_EXCEEDED": DeadlineExceeded,
+    "UNAVAILABLE": Unavailable,
+    "INTERNAL": Internal,
+    "UNKNOWN": Internal,
+    "DATA_LOSS": Internal,
+}
 
 
 MESSAGE_KEY = "kyso-message-bin"  # signer.runtime.interceptors: a refusal's catalogue code
@@ -399,9 +508,9 @@ class KysoClient:
                 details = (f"cannot reach kyso at {self.endpoint}: is the server running? "
                            f"({details.strip() or 'no answer'})")
             msg_code, params, detail = _catalogue_code(exc)
-            raise KysoClientError(code.name, details, message_code=msg_code,
-                                  message_params=params, message_detail=detail,
-                                  unreachable=unreachable, endpoint=self.endpoint) from None
+            raise KysoClientError.of(code.name, details, message_code=msg_code,
+                                     message_params=params, message_detail=detail,
+                                     unreachable=unreachable, endpoint=self.endpoint) from None
 
     # -- signing ------------------------------------------------------------
 
@@ -428,7 +537,14 @@ class KysoClient:
         """
         if hash_alg not in HASHES:
             raise ValueError(f"unsupported hash {hash_alg!r}: use one of {', '.join(HASHES)}")
+        if isinstance(digests, (bytes, bytearray)):
+            raise TypeError("digests is a list of digests: pass [digest], not the digest itself")
         refs = references or [""] * len(digests)
+        if len(refs) != len(digests):
+            raise ValueError(f"{len(digests)} digests but {len(refs)} references: give one "
+                             "reference per digest, or none")
+        if scheme is not None and scheme not in SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r}: use one of {', '.join(SCHEMES)}")
         req = signer_pb2.SignDigestsRequest(
             agency_code=agency,
             digests=[
@@ -862,7 +978,7 @@ def post_timestamp_query(url: str, request_der: bytes, timeout: float = 60.0) ->
         return post_query(url, request_der, timeout)
     except TsaTransportError as exc:
         code = f"HTTP {exc.status}" if exc.status is not None else "UNAVAILABLE"
-        raise KysoClientError(code, exc.detail) from None
+        raise KysoClientError.of(code, exc.detail) from None
 
 
 def write_output(path: Path, data: bytes) -> None:

@@ -42,8 +42,10 @@ def test_public_api_is_pinned() -> None:
     import clients
 
     assert sorted(clients.__all__) == [
-        "DEFAULT_ENDPOINT", "HASHES", "KysoClient", "KysoClientError", "SignedDigest",
-        "hash_file",
+        "AlreadyExists", "DEFAULT_ENDPOINT", "DeadlineExceeded", "FailedPrecondition",
+        "HASHES", "Internal", "InvalidArgument", "KysoClient", "KysoClientError", "NotFound",
+        "PermissionDenied", "ResourceExhausted", "SignedDigest", "Status", "Unauthenticated",
+        "Unavailable", "hash_file", "write_output",
     ]
 
 

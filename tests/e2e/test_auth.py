@@ -243,3 +243,36 @@ def test_denials_and_admin_actions_are_audited(server: Server, world: dict[str, 
                for g in grants), grants
     v = server.cli("admin", "audit", "verify")
     assert v.returncode == 0, v.stdout + v.stderr
+
+
+def test_refusals_are_typed_and_say_what_to_do(server: Server) -> None:
+    """A subclass per status (``.code`` a ``Status``) and a ``diagnostics()`` text a
+    person can act on (issue 14/15: the library raised one class, code a bare string)."""
+    import socket
+
+    from clients import NotFound, Status, Unauthenticated, Unavailable
+
+    with _as(server, server.token or "") as c, pytest.raises(NotFound) as nf:
+        c.sign_digests("000.00.00.H99", [b"\0" * 32])
+    assert nf.value.code is Status.NOT_FOUND and nf.value.code == "NOT_FOUND"
+    text = nf.value.diagnostics()
+    assert f"NOT_FOUND from kyso at {server.endpoint}: " in text and "what to do:" in text
+    with KysoClient(server.endpoint, token="") as c, pytest.raises(Unauthenticated) as un:
+        c.list_agencies()
+    assert "kyso admin client token" in un.value.diagnostics()
+    with socket.socket() as held:  # a port nothing listens on, held meanwhile
+        held.bind(("127.0.0.1", 0))
+        away = f"127.0.0.1:{held.getsockname()[1]}"
+        with KysoClient(away, token="", timeout=5) as c, pytest.raises(Unavailable) as ua:
+            c.list_agencies()
+    assert ua.value.unreachable and "start the server" in ua.value.diagnostics()
+
+
+def test_argument_errors_are_raised_as_such(server: Server) -> None:
+    with KysoClient(server.endpoint, token="") as c:
+        with pytest.raises(TypeError, match=r"pass \[digest\], not the digest itself"):
+            c.sign_digests(H13, b"\0" * 32)
+        with pytest.raises(ValueError, match="2 digests but 1 references"):
+            c.sign_digests(H13, [b"\0" * 32] * 2, references=["a"])
+        with pytest.raises(ValueError, match="unknown scheme 'rsa'"):
+            c.sign_digests(H13, [b"\0" * 32], scheme="rsa")
