@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from registry.audit.actions import note
 from registry.db.store import Agency, KeyPurpose, KeyRecord, KeyState, RegistryStore
+from registry.subjects import seal_subject
 from signer.digest import HashAlg
 from signer.errors import InvalidRequest, NotUsable
 from signer.formats.x509 import issue_certificate
@@ -31,7 +32,7 @@ from signer.keys.types import KeyAlgorithm, KeyUse, Scheme
 
 log = logging.getLogger(__name__)
 
-CA_ALGORITHM = KeyAlgorithm.RSA3072  # like the Government CA's G2 keys (DOMAIN.md)
+CA_ALGORITHM = KeyAlgorithm.RSA3072  # like the Government CA's G2 keys (docs/domain.md)
 CA_SCHEME = Scheme.PKCS1V15
 CA_HASH = HashAlg.SHA256
 MAX_CSR_BYTES = 64 * 1024
@@ -140,8 +141,9 @@ class DevCa:
             raise NotUsable(
                 f"key {key.key_id.hex()} is {key.state.value}: generate a new key instead"
             )
-        subject = {"common_name": agency.name, "organization_name": agency.name,
-                   "organizational_unit_name": agency.code, "country_name": "VN"}
+        # The subject a Government CA certificate would carry (as `kyso admin cert csr`
+        # asks for it): the registry, not the certificate, maps it to the agency code.
+        subject = seal_subject(self._registry, agency.code)
         der, ca_der = self._issue(subject, key.public_key_der, validity_days, "seal")
         issued = x509.load_der_x509_certificate(der)
         note(serial=format(issued.serial_number, "x"),

@@ -28,7 +28,6 @@ from __future__ import annotations
 import enum
 import logging
 import struct
-import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,8 +44,9 @@ from registry.agencies.codes import parse_code
 from registry.audit.actions import note
 from registry.db.models import AgencyAssetRow
 from registry.db.store import KeyPurpose, KeyRecord, KeyState, RegistryStore, split_der_sequence
+from registry.subjects import seal_subject
 from signer.digest import HashAlg
-from signer.errors import InvalidRequest, NotFound, NotUsable
+from signer.errors import InvalidRequest, NotUsable
 from signer.formats import _der
 from signer.formats.x509 import build_csr, build_name
 from signer.keys.store import Pkcs11KeyStore
@@ -110,7 +110,7 @@ class KeyPolicy:
                         and order.index(a) > order.index(algorithm)]
             if stronger:
                 return stronger[0]
-        if KeyAlgorithm.RSA2048 in allowed:  # government CA practice (DOMAIN.md)
+        if KeyAlgorithm.RSA2048 in allowed:  # government CA practice (docs/domain.md)
             return KeyAlgorithm.RSA2048
         if not allowed:
             raise InvalidRequest("this server's key policy allows no key algorithm")
@@ -424,26 +424,9 @@ class KeyLifecycle:
     def csr_subject(
         self, agency_code: str, overrides: Mapping[str, str] | None = None
     ) -> dict[str, str]:
-        """CN = agency name, O = parent body's name (when registered), C = VN, then
-        ``overrides`` (short names such as ``L``, ``ST``, ``UID`` = ``MST:<tax code>``;
-        an empty value removes the attribute)."""
-        agency = self.registry.get_agency(agency_code)
-        subject: dict[str, str] = {"CN": agency.name, "C": "VN"}
-        if agency.parent_code:
-            try:
-                subject["O"] = self.registry.get_agency(agency.parent_code).name
-            except NotFound:
-                pass
-        for key, value in (overrides or {}).items():
-            k = key.strip().upper()
-            if not k:
-                raise InvalidRequest("a subject attribute has an empty name")
-            if value.strip():
-                subject[k] = unicodedata.normalize("NFC", value.strip())
-            else:
-                subject.pop(k, None)
-        build_name(subject)  # validates names and values, with a message naming the bad one
-        return subject
+        """The seal certificate's subject (``registry.subjects.seal_subject``: CN = agency
+        name, O = parent body's name when registered, C = VN, then ``overrides``)."""
+        return seal_subject(self.registry, agency_code, overrides)
 
     def make_csr(
         self,

@@ -1,5 +1,5 @@
 """Document types of Decree 30/2020/NĐ-CP, Appendix III, as carried in signing
-requests for the monthly statistics (DOMAIN.md)."""
+requests for the monthly statistics (docs/domain.md)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ with the TSTInfo of ``signer.formats.tsp.encode_tst_info``; ``build`` wraps it i
 granted TimeStampResp. Everything fixed for a builder (certificate set, sid,
 ESSCertIDv2, accuracy, tsa name, algorithm identifiers) is DER bytes made in
 ``__init__``; a build hand-assembles the variable TLVs, hashes twice and has the key
-sign once. LIMITS.md measured this template approach at ~27x asn1crypto with the
+sign once. docs/limits.md measured this template approach at ~27x asn1crypto with the
 fixed parts pre-encoded.
 """
 

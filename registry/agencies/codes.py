@@ -1,4 +1,4 @@
-"""Agency identifier codes ("mã định danh"), in both formats in use (DOMAIN.md).
+"""Agency identifier codes ("mã định danh"), in both formats in use (docs/domain.md).
 
 * QCVN 102:2016/BTTTT: ``DDD.DD.DD.LNN``, read right to left: level 1 is ``LNN``
   (a letter and two digits), then level 2 ``DD``, level 3 ``DD``, level 4 ``DDD``.

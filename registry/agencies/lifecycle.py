@@ -6,7 +6,7 @@ Data model
 format, level, parent, ``status`` (``active`` | ``closed``), ``valid_from``,
 ``valid_to`` (exclusive: the day the code stopped denoting its body) and
 ``successor_code``. A closed code keeps its row forever, so the unique ``code``
-column is also the guarantee that a closed code is never reused (DOMAIN.md:
+column is also the guarantee that a closed code is never reused (docs/domain.md:
 "a closed code is never reused for a different body").
 
 ``agency_events`` is the append-only history from which "what did code X

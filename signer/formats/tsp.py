@@ -1103,7 +1103,7 @@ def encode_tst_info(
     """DER TSTInfo { version 1, policy, messageImprint, serialNumber, genTime, accuracy?,
     nonce?, tsa [0] } granting ``req``.
 
-    The per-request path of the TSA, hand-encoded (asn1crypto is ~27x slower, LIMITS.md):
+    The per-request path of the TSA, hand-encoded (asn1crypto is ~27x slower, docs/limits.md):
     ``policy_der`` (an encoded OID), ``accuracy_der`` (``encode_accuracy``, empty for none)
     and ``tsa_name_der`` (``encode_tsa_name``) are encoded once per TSA key. ``serial``
     must be positive and at most 160 bits (RFC 3161 §2.4.2); ``gen_time`` timezone-aware,

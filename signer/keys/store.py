@@ -3,7 +3,7 @@
 This is the only module of kyso that imports ``pkcs11``, and :func:`map_pkcs11_error`
 is the one place where a ``pkcs11`` exception becomes a kyso error.
 
-Process model (LIMITS.md, traps 1 and 2)
+Process model (docs/limits.md, traps 1 and 2)
     * The PKCS#11 module is loaded through p11-kit's proxy by default: SoftHSM2 loaded
       directly turns its locks off under python-pkcs11 and crashes under threads.
     * One library initialisation and one login per process: only one store may be open per
@@ -173,7 +173,7 @@ def _sign_args(algorithm: KeyAlgorithm, digest: Digest, scheme: Scheme) -> dict[
             "mechanism": Mechanism.RSA_PKCS_PSS,
             "mechanism_param": (hash_mech, mgf, digest.alg.digest_size),
         }
-    # SoftHSM2 has no CKM_ECDSA_SHA256 (LIMITS.md trap 3): sign the digest with CKM_ECDSA.
+    # SoftHSM2 has no CKM_ECDSA_SHA256 (docs/limits.md trap 3): sign the digest with CKM_ECDSA.
     return {"data": digest.value, "mechanism": Mechanism.ECDSA}
 
 
@@ -483,7 +483,7 @@ class Pkcs11KeyStore:
         """Load the module, find the token by label, log in once and fill the session pool.
 
         Retries a missing token with backoff for up to ``recovery_timeout_s`` (another
-        process's login can briefly hide a SoftHSM2 token, LIMITS.md trap 2).
+        process's login can briefly hide a SoftHSM2 token, docs/limits.md trap 2).
         """
         cfg = self._config
         with _OPEN_MODULES_LOCK:

@@ -33,7 +33,7 @@ class KeyAlgorithm(enum.Enum):
 
     @property
     def default_scheme(self) -> Scheme:
-        # Government CA practice is RSA PKCS#1 v1.5 (DOMAIN.md); PSS is configurable per key.
+        # Government CA practice is RSA PKCS#1 v1.5 (docs/domain.md); PSS is configurable per key.
         if self is KeyAlgorithm.ED25519:
             return Scheme.EDDSA
         return Scheme.PKCS1V15 if self.is_rsa else Scheme.ECDSA

@@ -202,7 +202,7 @@ class Node:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
-                # LIMITS.md trap 5: never silently share a port with a stale server.
+                # docs/limits.md trap 5: never silently share a port with a stale server.
                 ("grpc.so_reuseport", 1 if self.reuse_port else 0),
             ],
         )

@@ -1,6 +1,6 @@
 """``kyso serve --workers N``: N server processes sharing the listening ports.
 
-The GIL, not the HSM, limits one Python process (LIMITS.md: two processes
+The GIL, not the HSM, limits one Python process (docs/limits.md: two processes
 sharing the port beat more threads). The supervisor
 1. sets everything up once in its own process (schema, development CA, TSA and
    audit keys, demo data) so workers never race to create them;

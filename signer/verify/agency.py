@@ -1,6 +1,6 @@
 """Which registry agency a signer certificate belongs to, and its name on the signing date.
 
-Government CA certificates carry no agency code (DOMAIN.md), so the registry's
+Government CA certificates carry no agency code (docs/domain.md), so the registry's
 keys and certificates tables are the mapping: the exact certificate first, then
 the key (DER SubjectPublicKeyInfo) — a re-issued certificate for the same key
 still resolves. Names come from the agency history: the name the code carried

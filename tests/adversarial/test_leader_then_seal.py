@@ -266,7 +266,7 @@ class World:
     srv: Server
     dir: Path
     ca: Path  # the development CA, PEM
-    nss: Path  # an NSS database trusting it (LIMITS.md trap 6)
+    nss: Path  # an NSS database trusting it (docs/limits.md trap 6)
     pdfs: dict[str, Path]
 
 

@@ -38,7 +38,7 @@ def run(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def env(srv: Server) -> dict[str, Path]:
-    """Dev CA PEM, an NSS db trusting it (LIMITS.md trap 6), the seal, a blank and a
+    """Dev CA PEM, an NSS db trusting it (docs/limits.md trap 6), the seal, a blank and a
     personally signed PDF."""
     from PIL import Image, ImageDraw
     from pyhanko.pdf_utils import generic

@@ -449,3 +449,21 @@ def test_seal_image_and_default_profile(world) -> None:
     with pytest.raises(InvalidRequest, match=r"use one of seal, attachment, copy"):
         lifecycle.set_default_profile(code, "stamp")
     assert lifecycle.seal_image(code).seal_width_mm == 40  # the profile kept the seal
+
+
+def test_cert_csr_and_cert_issue_name_the_agency_alike(world, keystore) -> None:
+    """The development CA's certificate and the CSR for the Government CA carry the same
+    subject (CN = agency, O = parent body, C = VN): the dev CA used to write O = the
+    agency itself and OU = its code (issue 15, docs)."""
+    _, admin, registry, devca = world
+    code = "000.00.23.H49"
+    admin.create_agency(code, "Sở Khoa học và Công nghệ tỉnh Quảng Ninh")
+    lifecycle = KeyLifecycle(keystore, registry, devca=devca)
+    issued = lifecycle.rotate(code, KeyAlgorithm.EC_P256).key
+    assert issued.certificate is not None
+    cert = x509.load_der_x509_certificate(issued.certificate.der)
+    pending = lifecycle.generate_key(code, KeyAlgorithm.EC_P256)
+    csr = x509.load_der_x509_csr(lifecycle.make_csr(code, pending.key_id).der)
+    assert cert.subject == csr.subject
+    assert cert.subject.rfc4514_string() == (
+        f"CN=Sở Khoa học và Công nghệ tỉnh Quảng Ninh,O={PROVINCE_NAME},C=VN")

@@ -10,7 +10,7 @@ refused by ``check_font``, naming the letters it lacks.
 PDF glyph space has 1000 units per em: a CIDFont's ``/W`` widths, and ``TJ``
 adjustments, are in thousandths of the font size (ISO 32000-1 §9.2.4, §9.7.4.3).
 pyHanko 0.38's ``GlyphAccumulator`` writes both in the font's own units (2048 per em
-for Liberation), so viewers set each glyph about twice as wide as it is (LIMITS.md,
+for Liberation), so viewers set each glyph about twice as wide as it is (docs/limits.md,
 trap 8); its ``/FontBBox``, ``/Ascent`` and ``/Descent`` are in font units too. kyso
 therefore hands pyHanko a copy of the font rescaled to 1000 units per em (fontTools'
 ``scale_upem``: outlines, advances, kerning and every metric table), so every number

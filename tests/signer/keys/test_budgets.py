@@ -4,7 +4,7 @@ and the rest of the pool stays free for other keys (issue 12.6: timestamping can
 starve agencies' signing).
 
 The store runs in a child process with a token of its own (one login per process,
-LIMITS.md trap 2: the suite's shared store is already logged in here).
+docs/limits.md trap 2: the suite's shared store is already logged in here).
 """
 
 from __future__ import annotations
