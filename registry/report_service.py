@@ -25,6 +25,7 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):  # type: ignore[mi
             month=r.month,
             signatures=r.signatures,
             timestamps=r.timestamps,
+            load_test_signatures=r.load_test_signatures,
             rows=[reports_pb2.ReportRow(agency_code=x.agency_code, agency_name=x.agency_name,
                                         document_type=x.document_type, signatures=x.signatures,
                                         timestamped=x.timestamped) for x in r.rows],

@@ -33,6 +33,12 @@ for _abbr in DOCUMENT_TYPES:
 _BY_FOLDED["DA"] = "DA"
 
 
+# What the records of a load test (``kyso bench sign``) carry instead of a document type:
+# no request can name it (parse_document_type accepts only Appendix III abbreviations),
+# and the monthly report counts these records apart.
+LOAD_TEST = "*bench"
+
+
 def parse_document_type(raw: str) -> str:
     """The canonical abbreviation for ``raw`` ('' stays ''), accepting ASCII spellings."""
     if not raw:

@@ -9,7 +9,7 @@ from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from registry.db.store import KeyRecord
 from signer.core import SignerCore, SignResult
 from signer.digest import Digest
-from signer.doctypes import parse_document_type
+from signer.doctypes import LOAD_TEST, parse_document_type
 from signer.errors import InvalidRequest
 from signer.idempotency import Recorder, Replies, Row
 from signer.runtime.context import Context
@@ -64,7 +64,8 @@ class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[mis
         if level is None:
             raise InvalidRequest(f"unknown CAdES level {request.level}: use B_B or B_T")
         documents = [
-            (parse_document_type(d.document_type), d.document_number.strip()[:64])
+            (LOAD_TEST if request.load_test else parse_document_type(d.document_type),
+             d.document_number.strip()[:64])
             for d in request.digests
         ]
         built: list[signer_pb2.SignDigestsResponse] = []  # made once, recorded and returned

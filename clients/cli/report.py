@@ -91,7 +91,8 @@ def report(ctx: click.Context, month: str, agency: str, csv_file: Path | None,
         err.print(f"wrote {png_file}")
     if as_json:
         print_json({"month": resp.month, "signatures": resp.signatures,
-                    "timestamps": resp.timestamps, "rows": rows})
+                    "timestamps": resp.timestamps, "rows": rows,
+                    "load_test_signatures": resp.load_test_signatures})
         return
     table = Table("agency", "name", "type", "signatures", "of which B-T",
                   title=f"kyso — {resp.month}")
@@ -100,3 +101,6 @@ def report(ctx: click.Context, month: str, agency: str, csv_file: Path | None,
                       str(r["signatures"]), str(r["timestamped"]))
     out.print(table)
     out.print(f"total: {resp.signatures} signatures; {resp.timestamps} timestamps issued")
+    if resp.load_test_signatures:
+        out.print(f"not counted: {resp.load_test_signatures} signatures of load tests "
+                  "(kyso bench sign)")

@@ -4,6 +4,7 @@ speed is measured by the benchmark itself, see docs/benchmarks.md)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,15 @@ def _bench(server: Server, tmp_path: Path, *args: str) -> dict[str, object]:
     return result
 
 
+def _report(server: Server) -> dict[str, object]:
+    month = datetime.now(timezone(timedelta(hours=7))).strftime("%Y-%m")
+    rep = json.loads(server.cli("admin", "report", "--month", month, "--json",
+                                check=True).stdout)
+    return {k: rep[k] for k in ("month", "signatures", "load_test_signatures")}
+
+
 def test_bench_sign_counts_batches_and_compares_with_raw(server: Server, tmp_path: Path) -> None:
+    before = _report(server)
     plot = tmp_path / "bench.png"
     r = _bench(server, tmp_path, "sign", "--agency", H13, "--count", "40", "--batch", "4",
                "--concurrency", "4", "--processes", "2", "--form", "cms", "--raw",
@@ -38,6 +47,12 @@ def test_bench_sign_counts_batches_and_compares_with_raw(server: Server, tmp_pat
     assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] <= r["max_ms"]  # type: ignore[operator]
     assert sum(r["per_second"]) == 160  # type: ignore[arg-type]
     assert plot.read_bytes()[:4] == b"\x89PNG"
+    # Load tests are no documents: the month's statistics count them apart. (Across a
+    # turn of the month the two reports are of different months: nothing to compare.)
+    after = _report(server)
+    if after["month"] == before["month"]:
+        assert after["signatures"] == before["signatures"], (before, after)
+        assert after["load_test_signatures"] == before["load_test_signatures"] + 160  # type: ignore[operator]
 
 
 def test_bench_paced_over_several_endpoints(server: Server, tmp_path: Path) -> None:

@@ -46,3 +46,21 @@ def test_tokens_count_in_their_vietnam_month(store: RegistryStore) -> None:
             key_id="cd" * 16))
     assert monthly_report(store.engine, "2026-11").timestamps == 0
     assert monthly_report(store.engine, "2026-12").timestamps == 1
+
+
+def test_load_tests_are_counted_apart(store: RegistryStore) -> None:
+    """`kyso bench sign` signatures (recorded as any, marked as load tests) are in no row
+    and not in the total: they are not documents (issue 15)."""
+    from signer.doctypes import LOAD_TEST
+
+    when = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
+    _sign_at(store, when)
+    with store.engine.begin() as conn:
+        for _ in range(3):
+            conn.execute(insert(SignatureRecordRow).values(
+                time=when, node_id="n1", client="bench", agency_code="000.00.00.H13",
+                key_id="ab" * 16, hash_alg="sha256", digest=b"\1" * 32, output="raw",
+                level=None, document_type=LOAD_TEST, document_number=""))
+    r = monthly_report(store.engine, "2026-11")
+    assert (r.signatures, r.load_test_signatures) == (1, 3)
+    assert [(x.document_type, x.signatures) for x in r.rows] == [("CV", 1)]

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ekyso/registry/v1/reports.proto\x12\x10kyso.registry.v1\":\n\x14MonthlyReportRequest\x12\r\n\x05month\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_code\x18\x02 \x01(\t\"u\n\tReportRow\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12\x15\n\rdocument_type\x18\x03 \x01(\t\x12\x12\n\nsignatures\x18\x04 \x01(\x03\x12\x13\n\x0btimestamped\x18\x05 \x01(\x03\"y\n\x15MonthlyReportResponse\x12\r\n\x05month\x18\x01 \x01(\t\x12)\n\x04rows\x18\x02 \x03(\x0b\x32\x1b.kyso.registry.v1.ReportRow\x12\x12\n\nsignatures\x18\x03 \x01(\x03\x12\x12\n\ntimestamps\x18\x04 \x01(\x03\x32q\n\rReportService\x12`\n\rMonthlyReport\x12&.kyso.registry.v1.MonthlyReportRequest\x1a\'.kyso.registry.v1.MonthlyReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ekyso/registry/v1/reports.proto\x12\x10kyso.registry.v1\":\n\x14MonthlyReportRequest\x12\r\n\x05month\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_code\x18\x02 \x01(\t\"u\n\tReportRow\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12\x15\n\rdocument_type\x18\x03 \x01(\t\x12\x12\n\nsignatures\x18\x04 \x01(\x03\x12\x13\n\x0btimestamped\x18\x05 \x01(\x03\"\x97\x01\n\x15MonthlyReportResponse\x12\r\n\x05month\x18\x01 \x01(\t\x12)\n\x04rows\x18\x02 \x03(\x0b\x32\x1b.kyso.registry.v1.ReportRow\x12\x12\n\nsignatures\x18\x03 \x01(\x03\x12\x12\n\ntimestamps\x18\x04 \x01(\x03\x12\x1c\n\x14load_test_signatures\x18\x05 \x01(\x03\x32q\n\rReportService\x12`\n\rMonthlyReport\x12&.kyso.registry.v1.MonthlyReportRequest\x1a\'.kyso.registry.v1.MonthlyReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MONTHLYREPORTREQUEST']._serialized_end=110
   _globals['_REPORTROW']._serialized_start=112
   _globals['_REPORTROW']._serialized_end=229
-  _globals['_MONTHLYREPORTRESPONSE']._serialized_start=231
-  _globals['_MONTHLYREPORTRESPONSE']._serialized_end=352
-  _globals['_REPORTSERVICE']._serialized_start=354
-  _globals['_REPORTSERVICE']._serialized_end=467
+  _globals['_MONTHLYREPORTRESPONSE']._serialized_start=232
+  _globals['_MONTHLYREPORTRESPONSE']._serialized_end=383
+  _globals['_REPORTSERVICE']._serialized_start=385
+  _globals['_REPORTSERVICE']._serialized_end=498
 # @@protoc_insertion_point(module_scope)

@@ -29,13 +29,15 @@ class ReportRow(_message.Message):
     def __init__(self, agency_code: _Optional[str] = ..., agency_name: _Optional[str] = ..., document_type: _Optional[str] = ..., signatures: _Optional[int] = ..., timestamped: _Optional[int] = ...) -> None: ...
 
 class MonthlyReportResponse(_message.Message):
-    __slots__ = ("month", "rows", "signatures", "timestamps")
+    __slots__ = ("month", "rows", "signatures", "timestamps", "load_test_signatures")
     MONTH_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     SIGNATURES_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_TEST_SIGNATURES_FIELD_NUMBER: _ClassVar[int]
     month: str
     rows: _containers.RepeatedCompositeFieldContainer[ReportRow]
     signatures: int
     timestamps: int
-    def __init__(self, month: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[ReportRow, _Mapping]]] = ..., signatures: _Optional[int] = ..., timestamps: _Optional[int] = ...) -> None: ...
+    load_test_signatures: int
+    def __init__(self, month: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[ReportRow, _Mapping]]] = ..., signatures: _Optional[int] = ..., timestamps: _Optional[int] = ..., load_test_signatures: _Optional[int] = ...) -> None: ...

@@ -41,20 +41,22 @@ class DigestToSign(_message.Message):
     def __init__(self, digest: _Optional[bytes] = ..., hash_algorithm: _Optional[_Union[_common_pb2.HashAlgorithm, str]] = ..., reference: _Optional[str] = ..., document_type: _Optional[str] = ..., document_number: _Optional[str] = ...) -> None: ...
 
 class SignDigestsRequest(_message.Message):
-    __slots__ = ("agency_code", "digests", "format", "scheme", "level", "idempotency_key")
+    __slots__ = ("agency_code", "digests", "format", "scheme", "level", "idempotency_key", "load_test")
     AGENCY_CODE_FIELD_NUMBER: _ClassVar[int]
     DIGESTS_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     SCHEME_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    LOAD_TEST_FIELD_NUMBER: _ClassVar[int]
     agency_code: str
     digests: _containers.RepeatedCompositeFieldContainer[DigestToSign]
     format: OutputFormat
     scheme: _common_pb2.SignatureScheme
     level: CadesLevel
     idempotency_key: str
-    def __init__(self, agency_code: _Optional[str] = ..., digests: _Optional[_Iterable[_Union[DigestToSign, _Mapping]]] = ..., format: _Optional[_Union[OutputFormat, str]] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ..., level: _Optional[_Union[CadesLevel, str]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    load_test: bool
+    def __init__(self, agency_code: _Optional[str] = ..., digests: _Optional[_Iterable[_Union[DigestToSign, _Mapping]]] = ..., format: _Optional[_Union[OutputFormat, str]] = ..., scheme: _Optional[_Union[_common_pb2.SignatureScheme, str]] = ..., level: _Optional[_Union[CadesLevel, str]] = ..., idempotency_key: _Optional[str] = ..., load_test: _Optional[bool] = ...) -> None: ...
 
 class SignedDigest(_message.Message):
     __slots__ = ("reference", "signature", "level")
