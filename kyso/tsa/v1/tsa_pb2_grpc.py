@@ -45,8 +45,13 @@ class TimestampServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Timestamp(self, request, context):
-        """Takes a DER TimeStampReq and returns a DER TimeStampResp; refusals are
-        TimeStampResp rejections (RFC 3161 PKIFailureInfo), not gRPC errors.
+        """Takes a DER TimeStampReq and returns a DER TimeStampResp; refusals of the request
+        itself (bad algorithm, unaccepted policy, malformed request) are TimeStampResp
+        rejections (RFC 3161 PKIFailureInfo), not gRPC errors.
+        UNAUTHENTICATED / PERMISSION_DENIED  no credentials, or no signer role
+        UNAVAILABLE          the HSM or the database is away, or the clock is
+        unsynchronised ([tsa] clock_check): retry; nothing was issued
+        RESOURCE_EXHAUSTED   the request is over the message size limit
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
