@@ -11,6 +11,7 @@ from __future__ import annotations
 from clients.client import (
     DEFAULT_ENDPOINT,
     HASHES,
+    Aborted,
     AlreadyExists,
     DeadlineExceeded,
     FailedPrecondition,
@@ -18,6 +19,7 @@ from clients.client import (
     InvalidArgument,
     KysoClient,
     KysoClientError,
+    Limits,
     NotFound,
     PermissionDenied,
     ResourceExhausted,
@@ -32,6 +34,7 @@ from clients.client import (
 __all__ = [
     "DEFAULT_ENDPOINT",
     "HASHES",
+    "Aborted",
     "AlreadyExists",
     "DeadlineExceeded",
     "FailedPrecondition",
@@ -39,6 +42,7 @@ __all__ = [
     "InvalidArgument",
     "KysoClient",
     "KysoClientError",
+    "Limits",
     "NotFound",
     "PermissionDenied",
     "ResourceExhausted",

@@ -168,6 +168,10 @@ class Unavailable(KysoClientError):
     hint = "the server or its HSM or database is away: retry in a moment"
 
 
+class Aborted(KysoClientError):
+    hint = "something changed while the request ran (e.g. a key rotation): send it again"
+
+
 class Internal(KysoClientError):
     hint = "a fault in kyso: give the operators the incident id in the message"
 
@@ -183,6 +187,7 @@ _ERRORS: dict[str, type[KysoClientError]] = {
     "RESOURCE_EXHAUSTED": ResourceExhausted,
     "DEADLINE_EXCEEDED": DeadlineExceeded,
     "UNAVAILABLE": Unavailable,
+    "ABORTED": Aborted,
     "INTERNAL": Internal,
     "UNKNOWN": Internal,
     "DATA_LOSS": Internal,
@@ -203,6 +208,14 @@ def _catalogue_code(exc: grpc.RpcError) -> tuple[str, dict[str, str], str]:
     except (AttributeError, TypeError, ValueError):  # no metadata, or not ours
         pass
     return "", {}, ""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A node's limits (``KysoClient.limits``)."""
+
+    max_batch: int  # digests per SignDigests call
+    max_message_bytes: int  # per gRPC message, each way
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,6 +493,7 @@ class KysoClient:
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
         self._tsa = tsa_pb2_grpc.TimestampServiceStub(self._channel)
         self._clients = clients_pb2_grpc.ClientServiceStub(self._channel)
+        self._limits: Limits | None = None
         self._reports = reports_pb2_grpc.ReportServiceStub(self._channel)
 
     def close(self) -> None:
@@ -528,12 +542,16 @@ class KysoClient:
         timestamp: bool = False,
         idempotency_key: str | None = None,
     ) -> signer_pb2.SignDigestsResponse:
-        """Sign digests in one call; the response carries the signer certificate and chain.
+        """Sign digests; the response carries the signer certificate and chain, and one
+        signature per digest, in order.
 
-        With ``cms`` and ``timestamp`` the signatures are CAdES-B-T; each
-        ``SignedDigest.level`` says which level was reached. The request carries an
-        idempotency key (a fresh one unless given): retries of this call, automatic
-        or yours with the same key, return the first reply and sign nothing twice.
+        More digests than the node takes in one call (``limits().max_batch``) are sent
+        in several calls, transparently; the parts must all be signed by the same key
+        (a key rotated in between raises ``Aborted``: sign again). With ``cms`` and
+        ``timestamp`` the signatures are CAdES-B-T; each ``SignedDigest.level`` says
+        which level was reached. Each call carries an idempotency key (derived from
+        ``idempotency_key`` when given, else fresh): retries of it, automatic or yours
+        with the same key, return the first reply and sign nothing twice.
         """
         if hash_alg not in HASHES:
             raise ValueError(f"unsupported hash {hash_alg!r}: use one of {', '.join(HASHES)}")
@@ -545,6 +563,24 @@ class KysoClient:
                              "reference per digest, or none")
         if scheme is not None and scheme not in SCHEMES:
             raise ValueError(f"unknown scheme {scheme!r}: use one of {', '.join(SCHEMES)}")
+        key = idempotency_key or uuid.uuid4().hex
+        size = self.limits().max_batch if len(digests) > 1 else 1
+        if len(digests) > size:
+            parts = [self.sign_digests(
+                agency, digests[i:i + size], document_type=document_type,
+                document_number=document_number, hash_alg=hash_alg, cms=cms, scheme=scheme,
+                references=refs[i:i + size], timestamp=timestamp,
+                idempotency_key=f"{key[:100]}.{i // size}")
+                for i in range(0, len(digests), size)]
+            if len({p.key_id for p in parts}) != 1:
+                raise Aborted(
+                    "ABORTED", f"agency {agency}'s key changed while the batch was signed in "
+                    f"{len(parts)} parts: sign it again (every part is signed and recorded)")
+            merged = signer_pb2.SignDigestsResponse()
+            merged.CopyFrom(parts[0])
+            for p in parts[1:]:
+                merged.signatures.extend(p.signatures)
+            return merged
         req = signer_pb2.SignDigestsRequest(
             agency_code=agency,
             digests=[
@@ -557,10 +593,23 @@ class KysoClient:
             format=signer_pb2.OUTPUT_FORMAT_CMS if cms else signer_pb2.OUTPUT_FORMAT_RAW,
             scheme=SCHEMES[scheme] if scheme else common_pb2.SIGNATURE_SCHEME_UNSPECIFIED,
             level=signer_pb2.CADES_LEVEL_B_T if timestamp else signer_pb2.CADES_LEVEL_UNSPECIFIED,
-            idempotency_key=idempotency_key or uuid.uuid4().hex,
+            idempotency_key=key,
         )
         resp: signer_pb2.SignDigestsResponse = self._call(self._signer.SignDigests, req)
         return resp
+
+    def limits(self) -> Limits:
+        """The node's limits, asked once per client (a server older than GetLimits:
+        no known batch limit)."""
+        if self._limits is None:
+            try:
+                r = self._call(self._signer.GetLimits, signer_pb2.GetLimitsRequest())
+                self._limits = Limits(r.max_batch or 1_000_000, r.max_message_bytes)
+            except KysoClientError as exc:
+                if exc.code != "UNIMPLEMENTED":
+                    raise
+                self._limits = Limits(1_000_000, 0)
+        return self._limits
 
     def sign_cms_file(
         self, path: str | os.PathLike[str], *, agency: str, hash_alg: str = "sha256"

@@ -134,6 +134,7 @@ class SignerCore:
         self._keystore = keystore
         self._registry = registry
         self._max_batch = max_batch
+        self.max_batch = max_batch  # digests per call (GetLimits)
         self._ttl = cache_ttl_s
         self._clock = clock
         self._cache: dict[str, _Material] = {}

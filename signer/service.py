@@ -42,9 +42,11 @@ def _digests(request: signer_pb2.SignDigestsRequest) -> list[Digest]:
 
 
 class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[misc]
-    def __init__(self, core: SignerCore, replies: Replies | None = None) -> None:
+    def __init__(self, core: SignerCore, replies: Replies | None = None,
+                 max_message_bytes: int = 4 * 1024 * 1024) -> None:
         self._core = core
         self._replies = replies
+        self._max_message_bytes = max_message_bytes
 
     def SignDigests(
         self, request: signer_pb2.SignDigestsRequest, context: grpc.ServicerContext
@@ -80,6 +82,12 @@ class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[mis
             documents, recorded if record is not None else None,
         )
         return built[0] if built else _response(request, result)
+
+    def GetLimits(
+        self, request: signer_pb2.GetLimitsRequest, context: grpc.ServicerContext
+    ) -> signer_pb2.Limits:
+        return signer_pb2.Limits(max_batch=self._core.max_batch,
+                                 max_message_bytes=self._max_message_bytes)
 
     def GetSigningCertificate(
         self, request: signer_pb2.GetSigningCertificateRequest, context: grpc.ServicerContext
@@ -132,6 +140,6 @@ SERVICE = str(signer_pb2.DESCRIPTOR.services_by_name["SignerService"].full_name)
 
 def register(server: grpc.Server, ctx: Context) -> tuple[str, ...]:
     """Serve SignerService on ``server``; returns its full name (health, reflection)."""
-    signer_pb2_grpc.add_SignerServiceServicer_to_server(SignerServicer(ctx.core, ctx.replies),
-                                                        server)
+    signer_pb2_grpc.add_SignerServiceServicer_to_server(
+        SignerServicer(ctx.core, ctx.replies, ctx.settings.server.max_message_bytes), server)
     return (SERVICE,)

@@ -124,6 +124,8 @@ READ = Rule(ALL_ROLES, "read the registry", any_scope=True)
 
 POLICY: dict[str, Rule] = {
     "/kyso.signer.v1.SignerService/SignDigests": Rule((Role.SIGNER,), "sign", _agency),
+    "/kyso.signer.v1.SignerService/GetLimits": Rule(ALL_ROLES, "read the node's limits",
+                                                    any_scope=True),
     "/kyso.signer.v1.SignerService/GetSigningCertificate": Rule(
         (Role.SIGNER, Role.KEY_ADMIN, Role.AUDITOR), "read the signing certificate", _agency
     ),

@@ -42,8 +42,9 @@ def test_public_api_is_pinned() -> None:
     import clients
 
     assert sorted(clients.__all__) == [
-        "AlreadyExists", "DEFAULT_ENDPOINT", "DeadlineExceeded", "FailedPrecondition",
-        "HASHES", "Internal", "InvalidArgument", "KysoClient", "KysoClientError", "NotFound",
+        "Aborted", "AlreadyExists", "DEFAULT_ENDPOINT", "DeadlineExceeded",
+        "FailedPrecondition", "HASHES", "Internal", "InvalidArgument", "KysoClient",
+        "KysoClientError", "Limits", "NotFound",
         "PermissionDenied", "ResourceExhausted", "SignedDigest", "Status", "Unauthenticated",
         "Unavailable", "hash_file", "write_output",
     ]

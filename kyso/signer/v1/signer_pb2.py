@@ -25,29 +25,33 @@ _sym_db = _symbol_database.Default()
 from kyso.common.v1 import common_pb2 as kyso_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkyso/signer/v1/signer.proto\x12\x0ekyso.signer.v1\x1a\x1bkyso/common/v1/common.proto\"\x98\x01\n\x0c\x44igestToSign\x12\x0e\n\x06\x64igest\x18\x01 \x01(\x0c\x12\x35\n\x0ehash_algorithm\x18\x02 \x01(\x0e\x32\x1d.kyso.common.v1.HashAlgorithm\x12\x11\n\treference\x18\x03 \x01(\t\x12\x15\n\rdocument_type\x18\x04 \x01(\t\x12\x17\n\x0f\x64ocument_number\x18\x05 \x01(\t\"\x8e\x02\n\x12SignDigestsRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12-\n\x07\x64igests\x18\x02 \x03(\x0b\x32\x1c.kyso.signer.v1.DigestToSign\x12,\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x1c.kyso.signer.v1.OutputFormat\x12/\n\x06scheme\x18\x04 \x01(\x0e\x32\x1f.kyso.common.v1.SignatureScheme\x12)\n\x05level\x18\x05 \x01(\x0e\x32\x1a.kyso.signer.v1.CadesLevel\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x11\n\tload_test\x18\x07 \x01(\x08\"_\n\x0cSignedDigest\x12\x11\n\treference\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12)\n\x05level\x18\x03 \x01(\x0e\x32\x1a.kyso.signer.v1.CadesLevel\"\xe6\x01\n\x13SignDigestsResponse\x12\x30\n\nsignatures\x18\x01 \x03(\x0b\x32\x1c.kyso.signer.v1.SignedDigest\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12/\n\x06scheme\x18\x03 \x01(\x0e\x32\x1f.kyso.common.v1.SignatureScheme\x12\x30\n\x0b\x63\x65rtificate\x18\x04 \x01(\x0b\x32\x1b.kyso.common.v1.Certificate\x12*\n\x05\x63hain\x18\x05 \x03(\x0b\x32\x1b.kyso.common.v1.Certificate\"3\n\x1cGetSigningCertificateRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\"\xef\x01\n\x1dGetSigningCertificateResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12/\n\talgorithm\x18\x02 \x01(\x0e\x32\x1c.kyso.common.v1.KeyAlgorithm\x12/\n\x06scheme\x18\x03 \x01(\x0e\x32\x1f.kyso.common.v1.SignatureScheme\x12\x30\n\x0b\x63\x65rtificate\x18\x04 \x01(\x0b\x32\x1b.kyso.common.v1.Certificate\x12*\n\x05\x63hain\x18\x05 \x03(\x0b\x32\x1b.kyso.common.v1.Certificate*[\n\x0cOutputFormat\x12\x1d\n\x19OUTPUT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_FORMAT_RAW\x10\x01\x12\x15\n\x11OUTPUT_FORMAT_CMS\x10\x02*S\n\nCadesLevel\x12\x1b\n\x17\x43\x41\x44\x45S_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43\x41\x44\x45S_LEVEL_B_B\x10\x01\x12\x13\n\x0f\x43\x41\x44\x45S_LEVEL_B_T\x10\x02\x32\xdd\x01\n\rSignerService\x12V\n\x0bSignDigests\x12\".kyso.signer.v1.SignDigestsRequest\x1a#.kyso.signer.v1.SignDigestsResponse\x12t\n\x15GetSigningCertificate\x12,.kyso.signer.v1.GetSigningCertificateRequest\x1a-.kyso.signer.v1.GetSigningCertificateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkyso/signer/v1/signer.proto\x12\x0ekyso.signer.v1\x1a\x1bkyso/common/v1/common.proto\"\x12\n\x10GetLimitsRequest\"6\n\x06Limits\x12\x11\n\tmax_batch\x18\x01 \x01(\x05\x12\x19\n\x11max_message_bytes\x18\x02 \x01(\x03\"\x98\x01\n\x0c\x44igestToSign\x12\x0e\n\x06\x64igest\x18\x01 \x01(\x0c\x12\x35\n\x0ehash_algorithm\x18\x02 \x01(\x0e\x32\x1d.kyso.common.v1.HashAlgorithm\x12\x11\n\treference\x18\x03 \x01(\t\x12\x15\n\rdocument_type\x18\x04 \x01(\t\x12\x17\n\x0f\x64ocument_number\x18\x05 \x01(\t\"\x8e\x02\n\x12SignDigestsRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\x12-\n\x07\x64igests\x18\x02 \x03(\x0b\x32\x1c.kyso.signer.v1.DigestToSign\x12,\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x1c.kyso.signer.v1.OutputFormat\x12/\n\x06scheme\x18\x04 \x01(\x0e\x32\x1f.kyso.common.v1.SignatureScheme\x12)\n\x05level\x18\x05 \x01(\x0e\x32\x1a.kyso.signer.v1.CadesLevel\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x11\n\tload_test\x18\x07 \x01(\x08\"_\n\x0cSignedDigest\x12\x11\n\treference\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12)\n\x05level\x18\x03 \x01(\x0e\x32\x1a.kyso.signer.v1.CadesLevel\"\xe6\x01\n\x13SignDigestsResponse\x12\x30\n\nsignatures\x18\x01 \x03(\x0b\x32\x1c.kyso.signer.v1.SignedDigest\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12/\n\x06scheme\x18\x03 \x01(\x0e\x32\x1f.kyso.common.v1.SignatureScheme\x12\x30\n\x0b\x63\x65rtificate\x18\x04 \x01(\x0b\x32\x1b.kyso.common.v1.Certificate\x12*\n\x05\x63hain\x18\x05 \x03(\x0b\x32\x1b.kyso.common.v1.Certificate\"3\n\x1cGetSigningCertificateRequest\x12\x13\n\x0b\x61gency_code\x18\x01 \x01(\t\"\xef\x01\n\x1dGetSigningCertificateResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12/\n\talgorithm\x18\x02 \x01(\x0e\x32\x1c.kyso.common.v1.KeyAlgorithm\x12/\n\x06scheme\x18\x03 \x01(\x0e\x32\x1f.kyso.common.v1.SignatureScheme\x12\x30\n\x0b\x63\x65rtificate\x18\x04 \x01(\x0b\x32\x1b.kyso.common.v1.Certificate\x12*\n\x05\x63hain\x18\x05 \x03(\x0b\x32\x1b.kyso.common.v1.Certificate*[\n\x0cOutputFormat\x12\x1d\n\x19OUTPUT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_FORMAT_RAW\x10\x01\x12\x15\n\x11OUTPUT_FORMAT_CMS\x10\x02*S\n\nCadesLevel\x12\x1b\n\x17\x43\x41\x44\x45S_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43\x41\x44\x45S_LEVEL_B_B\x10\x01\x12\x13\n\x0f\x43\x41\x44\x45S_LEVEL_B_T\x10\x02\x32\xa4\x02\n\rSignerService\x12V\n\x0bSignDigests\x12\".kyso.signer.v1.SignDigestsRequest\x1a#.kyso.signer.v1.SignDigestsResponse\x12t\n\x15GetSigningCertificate\x12,.kyso.signer.v1.GetSigningCertificateRequest\x1a-.kyso.signer.v1.GetSigningCertificateResponse\x12\x45\n\tGetLimits\x12 .kyso.signer.v1.GetLimitsRequest\x1a\x16.kyso.signer.v1.Limitsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kyso.signer.v1.signer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OUTPUTFORMAT']._serialized_start=1129
-  _globals['_OUTPUTFORMAT']._serialized_end=1220
-  _globals['_CADESLEVEL']._serialized_start=1222
-  _globals['_CADESLEVEL']._serialized_end=1305
-  _globals['_DIGESTTOSIGN']._serialized_start=77
-  _globals['_DIGESTTOSIGN']._serialized_end=229
-  _globals['_SIGNDIGESTSREQUEST']._serialized_start=232
-  _globals['_SIGNDIGESTSREQUEST']._serialized_end=502
-  _globals['_SIGNEDDIGEST']._serialized_start=504
-  _globals['_SIGNEDDIGEST']._serialized_end=599
-  _globals['_SIGNDIGESTSRESPONSE']._serialized_start=602
-  _globals['_SIGNDIGESTSRESPONSE']._serialized_end=832
-  _globals['_GETSIGNINGCERTIFICATEREQUEST']._serialized_start=834
-  _globals['_GETSIGNINGCERTIFICATEREQUEST']._serialized_end=885
-  _globals['_GETSIGNINGCERTIFICATERESPONSE']._serialized_start=888
-  _globals['_GETSIGNINGCERTIFICATERESPONSE']._serialized_end=1127
-  _globals['_SIGNERSERVICE']._serialized_start=1308
-  _globals['_SIGNERSERVICE']._serialized_end=1529
+  _globals['_OUTPUTFORMAT']._serialized_start=1205
+  _globals['_OUTPUTFORMAT']._serialized_end=1296
+  _globals['_CADESLEVEL']._serialized_start=1298
+  _globals['_CADESLEVEL']._serialized_end=1381
+  _globals['_GETLIMITSREQUEST']._serialized_start=76
+  _globals['_GETLIMITSREQUEST']._serialized_end=94
+  _globals['_LIMITS']._serialized_start=96
+  _globals['_LIMITS']._serialized_end=150
+  _globals['_DIGESTTOSIGN']._serialized_start=153
+  _globals['_DIGESTTOSIGN']._serialized_end=305
+  _globals['_SIGNDIGESTSREQUEST']._serialized_start=308
+  _globals['_SIGNDIGESTSREQUEST']._serialized_end=578
+  _globals['_SIGNEDDIGEST']._serialized_start=580
+  _globals['_SIGNEDDIGEST']._serialized_end=675
+  _globals['_SIGNDIGESTSRESPONSE']._serialized_start=678
+  _globals['_SIGNDIGESTSRESPONSE']._serialized_end=908
+  _globals['_GETSIGNINGCERTIFICATEREQUEST']._serialized_start=910
+  _globals['_GETSIGNINGCERTIFICATEREQUEST']._serialized_end=961
+  _globals['_GETSIGNINGCERTIFICATERESPONSE']._serialized_start=964
+  _globals['_GETSIGNINGCERTIFICATERESPONSE']._serialized_end=1203
+  _globals['_SIGNERSERVICE']._serialized_start=1384
+  _globals['_SIGNERSERVICE']._serialized_end=1676
 # @@protoc_insertion_point(module_scope)

@@ -26,6 +26,18 @@ CADES_LEVEL_UNSPECIFIED: CadesLevel
 CADES_LEVEL_B_B: CadesLevel
 CADES_LEVEL_B_T: CadesLevel
 
+class GetLimitsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Limits(_message.Message):
+    __slots__ = ("max_batch", "max_message_bytes")
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    max_batch: int
+    max_message_bytes: int
+    def __init__(self, max_batch: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
+
 class DigestToSign(_message.Message):
     __slots__ = ("digest", "hash_algorithm", "reference", "document_type", "document_number")
     DIGEST_FIELD_NUMBER: _ClassVar[int]

@@ -44,6 +44,11 @@ class SignerServiceStub:
                 request_serializer=kyso_dot_signer_dot_v1_dot_signer__pb2.GetSigningCertificateRequest.SerializeToString,
                 response_deserializer=kyso_dot_signer_dot_v1_dot_signer__pb2.GetSigningCertificateResponse.FromString,
                 _registered_method=True)
+        self.GetLimits = channel.unary_unary(
+                '/kyso.signer.v1.SignerService/GetLimits',
+                request_serializer=kyso_dot_signer_dot_v1_dot_signer__pb2.GetLimitsRequest.SerializeToString,
+                response_deserializer=kyso_dot_signer_dot_v1_dot_signer__pb2.Limits.FromString,
+                _registered_method=True)
 
 
 class SignerServiceServicer:
@@ -69,6 +74,14 @@ class SignerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLimits(self, request, context):
+        """This node's limits, so that a client splits a large batch itself (the client
+        library does). Any authenticated caller may ask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SignerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -81,6 +94,11 @@ def add_SignerServiceServicer_to_server(servicer, server):
                     servicer.GetSigningCertificate,
                     request_deserializer=kyso_dot_signer_dot_v1_dot_signer__pb2.GetSigningCertificateRequest.FromString,
                     response_serializer=kyso_dot_signer_dot_v1_dot_signer__pb2.GetSigningCertificateResponse.SerializeToString,
+            ),
+            'GetLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLimits,
+                    request_deserializer=kyso_dot_signer_dot_v1_dot_signer__pb2.GetLimitsRequest.FromString,
+                    response_serializer=kyso_dot_signer_dot_v1_dot_signer__pb2.Limits.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -137,6 +155,33 @@ class SignerService:
             '/kyso.signer.v1.SignerService/GetSigningCertificate',
             kyso_dot_signer_dot_v1_dot_signer__pb2.GetSigningCertificateRequest.SerializeToString,
             kyso_dot_signer_dot_v1_dot_signer__pb2.GetSigningCertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kyso.signer.v1.SignerService/GetLimits',
+            kyso_dot_signer_dot_v1_dot_signer__pb2.GetLimitsRequest.SerializeToString,
+            kyso_dot_signer_dot_v1_dot_signer__pb2.Limits.FromString,
             options,
             channel_credentials,
             insecure,
