@@ -20,12 +20,18 @@ pytestmark = pytest.mark.database_free  # the PostgreSQL pass skips it
 DATA = b"\x30\x82 a signature"
 
 
-def test_a_character_device_is_written_through_not_replaced(tmp_path: Path) -> None:
+def _null_device(tmp_path: Path) -> Path:
+    """A second /dev/null (character device 1:3) in ``tmp_path``, made with mknod."""
     null = tmp_path / "null"
     try:
         os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
     except PermissionError:
         pytest.skip("mknod needs root (CAP_MKNOD)")
+    return null
+
+
+def test_a_character_device_is_written_through_not_replaced(tmp_path: Path) -> None:
+    null = _null_device(tmp_path)
     write_output(null, DATA)
     assert stat.S_ISCHR(null.stat().st_mode)
     assert null.stat().st_rdev == os.makedev(1, 3)
@@ -60,11 +66,7 @@ def test_a_symbolic_link_is_followed_and_stays_a_link(tmp_path: Path) -> None:
 
 
 def test_a_link_to_a_device_writes_through_the_device(tmp_path: Path) -> None:
-    null = tmp_path / "null"
-    try:
-        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
-    except PermissionError:
-        pytest.skip("mknod needs root (CAP_MKNOD)")
+    null = _null_device(tmp_path)
     link = tmp_path / "out"
     link.symlink_to(null)
     write_output(link, DATA)
