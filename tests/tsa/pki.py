@@ -8,6 +8,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from asn1crypto import tsp as a_tsp
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -115,3 +116,20 @@ def openssl(*args: str | Path, cwd: Path, check: bool = True) -> subprocess.Comp
         errors="replace",
         check=check,
     )
+
+
+DATA = "Công văn số 123/UBND-VP về việc triển khai dấu thời gian\n".encode()
+GEN_TIME = NOW.replace(microsecond=123000)
+
+
+def query(work: Path, *options: str) -> bytes:
+    """A TimeStampReq from `openssl ts -query` over ``work``/data.txt."""
+    out = work / "req.tsq"
+    openssl("ts", "-query", "-data", "data.txt", *options, "-out", out, cwd=work)
+    return out.read_bytes()
+
+
+def tst_info(resp_der: bytes) -> a_tsp.TSTInfo:
+    """The TSTInfo inside a DER TimeStampResp."""
+    resp = a_tsp.TimeStampResp.load(resp_der)
+    return resp["time_stamp_token"]["content"]["encap_content_info"]["content"].parsed
