@@ -166,7 +166,8 @@ def test_report_csv_neutralises_formulas(monkeypatch: pytest.MonkeyPatch,
 
     rows = [SimpleNamespace(agency_code="000.00.00.H13", agency_name=n, document_type="CV",
                             signatures=1, timestamped=0) for n in FORMULAS]
-    resp = SimpleNamespace(month="2026-11", rows=rows, signatures=len(rows), timestamps=0)
+    resp = SimpleNamespace(month="2026-11", rows=rows, signatures=len(rows), timestamps=0,
+                           load_test_signatures=0)
     monkeypatch.setattr(KysoClient, "monthly_report", lambda self, *a, **k: resp)
     out = tmp_path / "r.csv"
     r = CliRunner().invoke(main, ["admin", "report", "--month", "2026-11", "--csv", str(out)])
