@@ -90,7 +90,13 @@ class AgencyServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def RenameAgency(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Renames an agency from the effective date; the code and the body stay the same.
+        INVALID_ARGUMENT     code missing or malformed; name empty, unchanged or with control
+        characters; effective date missing, not YYYY-MM-DD, in the
+        future or before the code's last recorded change
+        NOT_FOUND            the code is not registered
+        FAILED_PRECONDITION  the code is closed; this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -98,57 +104,109 @@ class AgencyServiceServicer:
     def MoveAgency(self, request, context):
         """A code's parent is implied by the code itself, so a move re-issues the
         unit under a new code; the old code is closed with the new one as successor.
+        INVALID_ARGUMENT     a code missing or malformed; new_code in the other code format
+        or equal to code; bad name; effective date missing, not
+        YYYY-MM-DD, in the future or before the code's last change
+        NOT_FOUND            the code, or the parent new_code implies, is not registered
+        ALREADY_EXISTS       new_code is already issued (a closed code is never reused)
+        FAILED_PRECONDITION  the code, or new_code's parent, is closed; this node's audit
+        log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def MergeAgencies(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Closes `codes` into `into` (existing, or created now with `name`); every active
+        sub-unit of a closed code must be re-issued in `reissue`.
+        INVALID_ARGUMENT     a code missing or malformed; no codes, a code twice or `into`
+        among them; a code of another format or level than `into`; a
+        new `into` without name; bad name; effective date missing, not
+        YYYY-MM-DD, in the future or before a code's last change;
+        `reissue` names a code that is not an active sub-unit
+        NOT_FOUND            a code is not registered, or a new code's parent is not
+        ALREADY_EXISTS       a re-issued new code is already issued
+        FAILED_PRECONDITION  a code or `into` is closed; an active sub-unit is missing from
+        `reissue`; this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SplitAgency(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Closes a code and creates two or more new codes (`parts`) from it; every active
+        sub-unit must be re-issued in `reissue`. Returns the new codes.
+        INVALID_ARGUMENT     a code missing or malformed; fewer than two parts, or a part
+        twice; bad name; effective date missing, not YYYY-MM-DD, in the
+        future or before the code's last change; `reissue` names a
+        code that is not an active sub-unit
+        NOT_FOUND            the code, or a new code's parent, is not registered
+        ALREADY_EXISTS       a part's (or a re-issued) code is already issued
+        FAILED_PRECONDITION  the code, or a new code's parent, is closed; an active sub-unit
+        is missing from `reissue`; this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CloseAgency(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Closes a code from the effective date, optionally into a successor; every active
+        sub-unit must be re-issued in `reissue`.
+        INVALID_ARGUMENT     a code missing or malformed; successor_code equals code;
+        effective date missing, not YYYY-MM-DD, in the future or before
+        the code's last change; `reissue` names a code that is not an
+        active sub-unit
+        NOT_FOUND            the code or the successor is not registered
+        ALREADY_EXISTS       a re-issued new code is already issued
+        FAILED_PRECONDITION  the code or the successor is closed; an active sub-unit is
+        missing from `reissue`; this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetAgencyHistory(self, request, context):
         """What the code denoted on a date, its successors today and its events.
+        INVALID_ARGUMENT     code missing or malformed; `on` not YYYY-MM-DD
+        NOT_FOUND            the code is not registered
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListChildren(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The direct sub-units of a code (active ones unless include_closed).
+        INVALID_ARGUMENT     code missing or malformed
+        NOT_FOUND            the code is not registered
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSubtree(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every code below a code, by its format's own rule (active ones unless include_closed).
+        INVALID_ARGUMENT     code missing or malformed
+        NOT_FOUND            the code is not registered
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ImportAgencies(self, request, context):
-        """Validates the whole file first; with any problem nothing is written.
+        """Validates the whole file first; with any problem nothing is written. Problems in
+        the file come back in `problems` (applied = false), not as a status.
+        INVALID_ARGUMENT     format is not csv or json; on applying, a rename's valid_from
+        is before the code's last recorded change (nothing written)
+        FAILED_PRECONDITION  this node's audit log is damaged (dry runs too)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ExportAgencies(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The registry as a file ImportAgencies takes back (closed codes if include_closed).
+        INVALID_ARGUMENT     format is not csv or json
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -51,8 +51,10 @@ class AuditServiceServicer:
 
     def VerifyAuditLog(self, request, context):
         """Signs this node's head, then checks every node's chain, checkpoints and witness;
-        reports the first problem of each damaged node. UNAVAILABLE: the HSM or database
-        is away.
+        reports the first problem of each damaged node. Damage is reported in the
+        response (ok = false, node_damage), not as a status.
+        UNAVAILABLE          the HSM is away (the checkpoint is signed there, and the
+        witnesses and trusted keys are read from it), or the database
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -60,6 +62,8 @@ class AuditServiceServicer:
 
     def ListAuditRecords(self, request, context):
         """Records in id order, a page at a time.
+        INVALID_ARGUMENT     limit or after_id negative; action is not an audit action name
+        (the message lists them)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

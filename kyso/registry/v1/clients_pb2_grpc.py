@@ -76,44 +76,69 @@ class ClientServiceServicer:
 
     def CreateClient(self, request, context):
         """Creates a client; the bearer token is in the response once and never again.
+        INVALID_ARGUMENT     name empty or over 128 characters; kind not system or person;
+        no_token without a certificate; certificate neither PEM nor
+        DER X.509; a grant with an unknown role or a malformed scope
+        code (checked before the client exists: nothing is created)
+        ALREADY_EXISTS       a client of that name exists, or the certificate is registered
+        to another client
+        FAILED_PRECONDITION  this node's audit log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListClients(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every client, revoked ones included, by name.
+        No statuses beyond the common ones (common.proto).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeClient(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Revokes a client: its token and certificate stop working within 2 s on every node.
+        Revoking a revoked client changes nothing.
+        NOT_FOUND            no client of that name
+        FAILED_PRECONDITION  this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReplaceToken(self, request, context):
-        """Issues a new token; the old one stops working.
+        """Issues a new token; the old one stops working. A revoked client stays revoked.
+        NOT_FOUND            no client of that name
+        FAILED_PRECONDITION  this node's audit log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GrantRole(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Grants a role on an agency (scope; empty: every agency), optionally with its
+        subtree. A grant the client holds already changes nothing.
+        INVALID_ARGUMENT     unknown role; scope is not a well-formed agency code
+        NOT_FOUND            no client of that name
+        FAILED_PRECONDITION  this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeRole(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Removes the client's grants of a role on a scope (with or without subtree).
+        INVALID_ARGUMENT     unknown role; scope is not a well-formed agency code
+        NOT_FOUND            no client of that name
+        FAILED_PRECONDITION  this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WhoAmI(self, request, context):
         """The caller's own identity and grants.
+        No statuses beyond the common ones (common.proto).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

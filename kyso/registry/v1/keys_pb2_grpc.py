@@ -107,6 +107,11 @@ class KeyServiceServicer:
     def CreateCsr(self, request, context):
         """A PKCS#10 request signed inside the HSM for an agency's key; subject
         from the agency record (CN = name, O = parent body, C = VN), editable.
+        INVALID_ARGUMENT     agency_code missing or malformed; key_id not hex or not a key
+        of the agency; a subject attribute name or value refused
+        NOT_FOUND            the agency is not registered; the key is missing from the HSM
+        FAILED_PRECONDITION  the agency has no pending or active key; the key is retired
+        or compromised; this node's audit log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -115,13 +120,31 @@ class KeyServiceServicer:
     def ImportCertificate(self, request, context):
         """Checks a CA-issued certificate and its chain, records it for the HSM key
         with the same public key and (unless no_activate) activates that key.
+        INVALID_ARGUMENT     agency_code missing (or set with tsa) or malformed; certificate
+        or a chain entry empty or not PEM/DER X.509; its public key is
+        none of the agency's keys (tsa: not the TSA's pending key); a
+        CA certificate; keyUsage without digitalSignature and
+        nonRepudiation (tsa: extendedKeyUsage not critical
+        timeStamping only); not yet valid or expired; broken chain (an
+        issuer neither given nor a trust anchor, a bad signature, an
+        issuer that is no CA or lacks keyCertSign, an expired CA, a loop)
+        NOT_FOUND            the agency is not registered; the key is missing from the HSM
+        FAILED_PRECONDITION  the key is retired or compromised; the HSM's key differs from
+        the registry's; this node's audit log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ActivateKey(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Makes a key with a currently valid certificate the active key of its agency; the
+        previous active key retires in the same transaction.
+        INVALID_ARGUMENT     key_id missing or not hex; agency_code malformed, or the key
+        is not that agency's
+        NOT_FOUND            the key is not registered
+        FAILED_PRECONDITION  the key has no certificate, or it is not valid now; the key is
+        retired or compromised; this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -129,50 +152,89 @@ class KeyServiceServicer:
     def RotateKey(self, request, context):
         """New key; with the development CA certified and activated at once (the old
         key retires in the same transaction), else the CSR to send to the CA.
+        INVALID_ARGUMENT     agency_code missing (or set with tsa) or malformed; unknown
+        algorithm or scheme; scheme does not fit the algorithm;
+        algorithm or scheme not allowed by the server's key policy
+        ([keys] allowed_algorithms, allowed_schemes); tsa with ED25519
+        NOT_FOUND            the agency is not registered
+        FAILED_PRECONDITION  the agency's code is closed; this node's audit log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RetireKey(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Retires a key: kept to verify old signatures, it never signs again. Retiring a
+        retired key changes nothing.
+        INVALID_ARGUMENT     key_id missing or not hex; agency_code malformed, or the key
+        is not that agency's
+        NOT_FOUND            the key is not registered
+        FAILED_PRECONDITION  the key is its agency's active key and force is false (rotate
+        first); the key is compromised; this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def MarkCompromised(self, request, context):
-        """Signing with the key stops on the next request of every node.
+        """Marks a key compromised, whatever its state; this is final.
+        Signing with the key stops on the next request of every node.
+        INVALID_ARGUMENT     key_id missing or not hex; agency_code malformed, or the key
+        is not that agency's; reason empty
+        NOT_FOUND            the key is not registered
+        FAILED_PRECONDITION  the key is compromised already; this node's audit log is
+        damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListKeys(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every key of an agency in any state, oldest first.
+        INVALID_ARGUMENT     agency_code missing or malformed
+        NOT_FOUND            the agency is not registered
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SetSealImage(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Stores the agency's seal image (PNG with transparency) at its printed size.
+        INVALID_ARGUMENT     agency_code missing or malformed; png over 2 MiB, not a whole
+        PNG or without transparency; no size given and no pHYs in the
+        PNG; a size outside 0 < mm <= 200
+        NOT_FOUND            the agency is not registered
+        FAILED_PRECONDITION  this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetSealImage(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The agency's seal image (has_seal false when it has none), default profile and
+        signing policies.
+        INVALID_ARGUMENT     agency_code missing or malformed
+        NOT_FOUND            the agency is not registered
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SetDefaultProfile(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The signature profile the agency's PDF signatures take unless told otherwise.
+        INVALID_ARGUMENT     agency_code missing or malformed; profile unspecified
+        NOT_FOUND            the agency is not registered
+        FAILED_PRECONDITION  this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SetPdfPolicy(self, request, context):
         """pdf: whether the seal profile requires a valid personal signature first.
+        INVALID_ARGUMENT     agency_code missing or malformed
+        NOT_FOUND            the agency is not registered
+        FAILED_PRECONDITION  this node's audit log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -180,6 +242,10 @@ class KeyServiceServicer:
 
     def SetXmlForm(self, request, context):
         """The XML signature form the agency uses by default (AgencyAssets.xml_form).
+        INVALID_ARGUMENT     agency_code missing or malformed; form is not xml-dsig,
+        xades-b-b or xades-b-t
+        NOT_FOUND            the agency is not registered
+        FAILED_PRECONDITION  this node's audit log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -189,6 +255,13 @@ class KeyServiceServicer:
         """The development CA certifies a person's own key from a PKCS#10 request: the
         leader of Decree 30/2020's leader-then-seal flow, in the demo. A leaf with
         keyUsage digitalSignature + nonRepudiation; never a CA. Not stored; audited.
+        INVALID_ARGUMENT     validity_days outside 1..1095; CSR empty, over 64 KiB or not
+        PKCS#10 (PEM or DER); its signature does not verify; it asks
+        for a CA (CA:TRUE, keyCertSign, cRLSign); its subject has no
+        CN or holds control characters; its key is one of kyso's own
+        or outside Circular 15/2025 (RSA >= 2048; EC P-256, P-384, P-521)
+        FAILED_PRECONDITION  the development CA is disabled on this server; this node's
+        audit log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

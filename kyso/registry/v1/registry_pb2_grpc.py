@@ -71,19 +71,29 @@ class RegistryServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def CreateAgency(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Registers a new agency code, in force from today, under its registered parent.
+        INVALID_ARGUMENT     code missing or malformed; name empty or with control characters
+        NOT_FOUND            the parent the code implies is not registered
+        ALREADY_EXISTS       the code is registered already (a closed code is never reused)
+        FAILED_PRECONDITION  the parent is closed; this node's audit log is damaged
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetAgency(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """An agency, closed or not, with its keys.
+        INVALID_ARGUMENT     code missing or malformed
+        NOT_FOUND            the code is not registered
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAgencies(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every registered agency, closed ones included, with its keys.
+        No statuses beyond the common ones (common.proto).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -91,6 +101,12 @@ class RegistryServiceServicer:
     def GenerateKey(self, request, context):
         """Generates a key pair inside the HSM for an agency. The key is PENDING
         until it has a certificate.
+        INVALID_ARGUMENT     agency_code missing or malformed; unknown algorithm or scheme;
+        scheme does not fit the algorithm; algorithm or scheme not
+        allowed by the server's key policy ([keys] allowed_algorithms,
+        allowed_schemes)
+        NOT_FOUND            the agency is not registered
+        FAILED_PRECONDITION  the agency's code is closed; this node's audit log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -99,13 +115,21 @@ class RegistryServiceServicer:
     def IssueDevCertificate(self, request, context):
         """Issues a certificate for the agency's newest key from the development CA
         (whose key is in the HSM) and activates the key.
+        INVALID_ARGUMENT     agency_code missing or malformed; key_id not hex or not the
+        agency's; validity_days negative
+        NOT_FOUND            the agency or key_id is not registered
+        FAILED_PRECONDITION  the development CA is disabled on this server; the agency's
+        code is closed or it has no key; the key is retired or
+        compromised; this node's audit log is damaged
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetCaCertificate(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The development CA's certificate, to trust the certificates it issues.
+        FAILED_PRECONDITION  the development CA is disabled on this server, or not set up yet
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

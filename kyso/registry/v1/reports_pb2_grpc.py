@@ -45,7 +45,10 @@ class ReportServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def MonthlyReport(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Signatures and timestamps of a month per agency and document type, counting only
+        agencies the caller's grants cover. An unregistered agency_code gives no rows.
+        INVALID_ARGUMENT     month is not YYYY-MM; agency_code malformed
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -69,6 +69,11 @@ class SignerServiceServicer:
 
     def GetSigningCertificate(self, request, context):
         """The certificate (and chain) an agency currently signs with.
+        INVALID_ARGUMENT     agency_code missing or malformed
+        NOT_FOUND            unknown agency
+        FAILED_PRECONDITION  the agency's code is closed (the message names its successor);
+        the agency has no active key with a certificate (none yet,
+        still pending, retired or compromised)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -77,6 +82,7 @@ class SignerServiceServicer:
     def GetLimits(self, request, context):
         """This node's limits, so that a client splits a large batch itself (the client
         library does). Any authenticated caller may ask.
+        No statuses beyond the common ones (common.proto).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
