@@ -7,6 +7,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from kyso.registry.v1 import clients_pb2, clients_pb2_grpc
+from registry.agencies.codes import parse_code
 from registry.auth import AuthStore, ClientInfo, Role
 from signer.errors import InvalidRequest, NotAuthenticated
 from signer.runtime.auth import current_principal
@@ -44,7 +45,10 @@ class ClientServicer(clients_pb2_grpc.ClientServiceServicer):  # type: ignore[mi
     def CreateClient(
         self, request: clients_pb2.CreateClientRequest, context: grpc.ServicerContext
     ) -> clients_pb2.CreateClientResponse:
-        grants = [(Role.parse(g.role), g.scope, g.subtree) for g in request.grants]
+        # Every grant is checked before the client exists: a bad one must not leave a
+        # client whose one-time token the caller never saw.
+        grants = [(Role.parse(g.role), parse_code(g.scope).code if g.scope else "", g.subtree)
+                  for g in request.grants]
         info, token = self._store.create_client(
             request.name, kind=request.kind or "system", with_token=not request.no_token,
             cert_der=_certificate_der(request.certificate),

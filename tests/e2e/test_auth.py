@@ -276,3 +276,14 @@ def test_argument_errors_are_raised_as_such(server: Server) -> None:
             c.sign_digests(H13, [b"\0" * 32] * 2, references=["a"])
         with pytest.raises(ValueError, match="unknown scheme 'rsa'"):
             c.sign_digests(H13, [b"\0" * 32], scheme="rsa")
+
+
+def test_a_bad_grant_creates_no_client(server: Server) -> None:
+    """The client used to be committed before its grants were checked: a malformed scope
+    answered INVALID_ARGUMENT and left a client whose one-time token nobody saw."""
+    from clients import InvalidArgument
+
+    with server.client() as c:
+        with pytest.raises(InvalidArgument):
+            c.create_client("dms-bad-scope", grants=[("signer", "000.0X.00.H13", False)])
+        assert "dms-bad-scope" not in {x.name for x in c.list_clients()}
