@@ -19,6 +19,7 @@ from registry.audit import (
     trusted_keys,
     verify,
 )
+from registry.db.store import translate_sql_errors
 from signer.errors import InvalidRequest
 from signer.keys.store import Pkcs11KeyStore
 from signer.runtime.context import Context
@@ -56,7 +57,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):  # type: ignore[misc, 
             self._audit.checkpoint()  # this node's records so far are signed and witnessed
         witnesses = read_witnesses(self._keystore)  # before the walk: see verify()
         trusted = trusted_keys(self._keystore, self._pinned)
-        report = verify(self._engine, trusted=trusted, witnesses=witnesses)
+        with translate_sql_errors("verifying the audit log"):
+            report = verify(self._engine, trusted=trusted, witnesses=witnesses)
         keys = {i.key_id: i for i in self._keystore.find_keys(label=AUDIT_KEY_LABEL)
                 if i.key_id in trusted.keys}
         return audit_pb2.VerifyAuditLogResponse(
@@ -85,8 +87,10 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):  # type: ignore[misc, 
         if request.limit < 0 or request.after_id < 0:
             raise InvalidRequest("limit and after_id must not be negative")
         limit = min(request.limit or 100, 1000)
-        records = list_records(self._engine, node_id=request.node_id, after_id=request.after_id,
-                               limit=limit, actions=self._names_of(request.action))
+        with translate_sql_errors("listing audit records"):
+            records = list_records(self._engine, node_id=request.node_id,
+                                   after_id=request.after_id, limit=limit,
+                                   actions=self._names_of(request.action))
         return audit_pb2.ListAuditRecordsResponse(
             records=[record_pb(r) for r in records],
             next_after_id=records[-1].id if len(records) == limit else 0,

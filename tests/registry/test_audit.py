@@ -438,3 +438,18 @@ def test_the_writer_survives_a_failing_recheck_and_closes_promptly(
         assert log._thread.is_alive(), "the writer thread died"
     log.close(timeout=20)
     assert not log._thread.is_alive(), "the writer thread did not stop"
+
+
+def test_the_audit_service_says_unavailable_when_the_database_is_away(tmp_path) -> None:
+    """A database outage while reading the log is UNAVAILABLE (retry), as every other
+    read says it, not INTERNAL (found while documenting the RPCs' statuses)."""
+    from sqlalchemy import create_engine
+
+    from kyso.registry.v1 import audit_pb2
+    from registry.audit_service import AuditServicer
+    from signer.errors import StoreUnavailable
+
+    away = create_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'kyso.db'}")
+    servicer = AuditServicer(away, None, None)  # type: ignore[arg-type]
+    with pytest.raises(StoreUnavailable):
+        servicer.ListAuditRecords(audit_pb2.ListAuditRecordsRequest(), None)  # type: ignore[arg-type]
