@@ -12,7 +12,7 @@ from registry.agencies.lifecycle import AgencyRegistry
 from registry.audit import AuditLog, current_actor
 from registry.db.store import Agency, KeyRecord, RegistryStore
 from registry.devca import DevCa
-from registry.keys import KeyLifecycle, KeyPolicy
+from registry.keys import KeyLifecycle, KeyPolicy, refuse_closed
 from signer.errors import InvalidRequest, NotFound, NotUsable
 from signer.keys.store import Pkcs11KeyStore
 from signer.keys.types import KeyAlgorithm, Scheme
@@ -79,6 +79,7 @@ class RegistryAdmin:
                 "issued by your CA instead"
             )
         agency = self.registry.get_agency(agency_code)
+        refuse_closed(self.registry, agency.code)
         key = self.registry.get_key(key_id) if key_id else self.registry.newest_key(agency.code)
         if key.agency_code != agency.code:
             raise InvalidRequest(f"key {key.key_id.hex()} does not belong to agency {agency.code}")

@@ -41,8 +41,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from sqlalchemy import select
 
 from registry.agencies.codes import parse_code
+from registry.agencies.lifecycle import AgencyRegistry
 from registry.audit.actions import note
-from registry.db.models import AgencyAssetRow
+from registry.db.models import ACTIVE, AgencyAssetRow
 from registry.db.store import KeyPurpose, KeyRecord, KeyState, RegistryStore, split_der_sequence
 from registry.subjects import seal_subject
 from signer.digest import HashAlg
@@ -69,6 +70,16 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def refuse_closed(registry: RegistryStore, code: str) -> None:
+    """NotUsable when ``code`` is closed: it signs no more, so no key or certificate is
+    made for it."""
+    state = AgencyRegistry(registry.engine).get(code)
+    if state.status != ACTIVE:
+        successor = f"; its successor is {state.successor_code}" if state.successor_code else ""
+        raise NotUsable(f"agency {code} was closed on {state.valid_to}{successor}: it signs no "
+                        "more; give keys to the agency that continues its work")
 
 
 # --- policy ------------------------------------------------------------------------------------
@@ -403,8 +414,10 @@ class KeyLifecycle:
         algorithm: KeyAlgorithm = KeyAlgorithm.RSA2048,
         scheme: Scheme | None = None,
     ) -> KeyRecord:
-        """A new PENDING key in the HSM for the agency, within the key policy."""
+        """A new PENDING key in the HSM for the agency, within the key policy; never for a
+        closed code (it signs no more: a key for it would be a key nobody may use)."""
         agency = self.registry.get_agency(agency_code)
+        refuse_closed(self.registry, agency.code)
         chosen = scheme or algorithm.default_scheme
         if not chosen.fits(algorithm):
             raise InvalidRequest(

@@ -10,7 +10,7 @@ from kyso.registry.v1 import registry_pb2, registry_pb2_grpc
 from registry.admin import RegistryAdmin
 from registry.agencies.codes import CodeFormat
 from registry.db.store import Agency, KeyRecord, KeyState
-from signer.errors import InvalidRequest
+from signer.errors import InvalidRequest, NotUsable
 from signer.keys.types import KeyAlgorithm
 from signer.runtime.context import Context
 from signer.wire import KEYALG_FROM_PB, KEYALG_TO_PB, SCHEME_TO_PB, cert_pb, scheme_from_pb
@@ -105,8 +105,10 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):  # type: igno
     def GetCaCertificate(
         self, request: registry_pb2.GetCaCertificateRequest, context: grpc.ServicerContext
     ) -> common_pb2.Certificate:
-        if self._admin.devca is None:
-            raise InvalidRequest("the development CA is disabled on this server")
+        if self._admin.devca is None:  # a state of the server, as for issuing: not the request
+            raise NotUsable("the development CA is disabled on this server: trust the CA that "
+                            "issued the agencies' certificates instead ([verify] "
+                            "trust_anchor_files)")
         return cert_pb(self._admin.devca.certificate())
 
 

@@ -467,3 +467,22 @@ def test_cert_csr_and_cert_issue_name_the_agency_alike(world, keystore) -> None:
     assert cert.subject == csr.subject
     assert cert.subject.rfc4514_string() == (
         f"CN=Sở Khoa học và Công nghệ tỉnh Quảng Ninh,O={PROVINCE_NAME},C=VN")
+
+
+def test_a_closed_code_gets_no_key_and_no_certificate(world, keystore) -> None:
+    """A closed code signs no more, so no key or certificate is made for it: generate,
+    rotate and the development CA refuse it, naming its successor (found while
+    documenting the RPCs' statuses)."""
+    from registry.agencies.lifecycle import AgencyRegistry
+
+    _, admin, registry, devca = world
+    lifecycle = KeyLifecycle(keystore, registry, devca=devca)
+    old, new = "000.00.24.H49", "000.00.25.H49"
+    admin.create_agency(old, "Sở Ngoại vụ tỉnh Quảng Ninh")
+    admin.create_agency(new, "Sở Nội vụ và Ngoại vụ tỉnh Quảng Ninh")
+    AgencyRegistry(registry.engine).merge([old], new, effective=datetime.now(UTC).date())
+    for attempt in (lambda: lifecycle.generate_key(old, KeyAlgorithm.EC_P256),
+                    lambda: lifecycle.rotate(old),
+                    lambda: admin.issue_dev_certificate(old)):
+        with pytest.raises(NotUsable, match=rf"agency {old} was closed on .*successor is {new}"):
+            attempt()
