@@ -222,6 +222,7 @@ def test_cli_refusals_in_vietnamese(srv: Server, tmp_path: Path) -> None:
     missing = str(tmp_path / "khong-co.txt")
     cases = {
         "not a signature": (str(junk),),
+        "a plain text file": (str(content),),  # used to be answered by an asn1crypto error
         "missing content file": (str(junk), "--content", missing),
         "missing file": (missing,),
         "both --content and --sig": (str(junk), "--content", str(content), "--sig",
