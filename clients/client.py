@@ -15,10 +15,10 @@ import stat
 import sys
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import grpc
 
@@ -34,6 +34,9 @@ from kyso.registry.v1 import (
 from kyso.signer.v1 import signer_pb2, signer_pb2_grpc
 from kyso.tsa.v1 import tsa_pb2, tsa_pb2_grpc
 from signer.errors import RemoteError
+
+if TYPE_CHECKING:  # the codec is imported when a timestamp is asked for
+    from signer.formats.tsp import TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -385,14 +388,6 @@ def plaintext_check(endpoint: str) -> tuple[str | None, list[str]]:
     return ("ipv4:" + ",".join(v4)) if v4 else ("ipv6:" + ",".join(addresses)), []
 
 
-def _from_environment(value: Any, variable: str) -> Any:
-    """``value`` when given (not None), else the environment's ``variable`` (None if unset
-    or empty)."""
-    if value is not None:
-        return value
-    return os.environ.get(variable) or None
-
-
 def _file_from_environment(value: bytes | None, variable: str) -> bytes | None:
     """``value`` when given, else the contents of the file ``variable`` names."""
     if value is not None:
@@ -411,14 +406,8 @@ def token_from_environment() -> str | None:
     """The bearer token the environment names: ``KYSO_TOKEN``, else the contents of the
     file ``KYSO_TOKEN_FILE`` (both set and different: ``ValueError``)."""
     token = os.environ.get("KYSO_TOKEN") or None
-    path = os.environ.get("KYSO_TOKEN_FILE")
-    if not path:
-        return token
-    try:
-        from_file = Path(path).read_text().strip() or None
-    except OSError as exc:
-        raise ValueError(f"KYSO_TOKEN_FILE names {path}, which cannot be read: "
-                         f"{exc.strerror}") from None
+    content = _file_from_environment(None, "KYSO_TOKEN_FILE")
+    from_file = (content.decode().strip() or None) if content is not None else None
     if token is not None and from_file is not None and token != from_file:
         raise ValueError("KYSO_TOKEN and KYSO_TOKEN_FILE name two different bearer tokens; "
                          "unset one")
@@ -453,7 +442,8 @@ class KysoClient:
         ``root_certificates`` (TLS), or ``insecure=True`` on a network you trust (a
         warning is logged). Otherwise ``PlaintextTokenError`` (a ``ValueError``) is
         raised before any connection is made."""
-        endpoint = _from_environment(endpoint, "KYSO_ENDPOINT") or DEFAULT_ENDPOINT
+        if endpoint is None:
+            endpoint = os.environ.get("KYSO_ENDPOINT") or DEFAULT_ENDPOINT
         token = token_from_environment() if token is None else (token or None)
         root_certificates = _file_from_environment(root_certificates, "KYSO_TLS_CA")
         client_certificate = _file_from_environment(client_certificate, "KYSO_TLS_CERT")
@@ -640,18 +630,11 @@ class KysoClient:
     def timestamp_file(self, path: str | os.PathLike[str], *, hash_alg: str = "sha256",
                        url: str | None = None, policy: str | None = None) -> bytes:
         """An RFC 3161 timestamp of a file hashed here: the DER TimeStampResp, asked of
-        kyso over gRPC (or of the TSA at ``url`` over HTTP) with a fresh nonce, and
-        checked before it is returned (status granted, nonce and imprint echoed, token
-        signature sound) — ``signer.formats.tsp.TimestampError`` otherwise."""
-        from signer.formats.tsp import check_response, make_request, verify_token
-
-        digest = hash_file(path, hash_alg)
-        request, _nonce = make_request(digest, hash_alg, policy=policy)
-        reply = (post_timestamp_query(url, request, self.timeout) if url
-                 else self.timestamp(request))
-        check_response(reply, request_der=request)
-        verify_token(reply, digest=digest)
-        return reply
+        kyso over gRPC (or of the TSA at ``url`` over HTTP), checked by
+        ``timestamp_checked``."""
+        send = ((lambda req: post_timestamp_query(url, req, self.timeout)) if url
+                else self.timestamp)
+        return timestamp_checked(path, send, hash_alg=hash_alg, policy=policy)[0]
 
     # -- statistics ---------------------------------------------------------
 
@@ -1028,6 +1011,22 @@ def post_timestamp_query(url: str, request_der: bytes, timeout: float = 60.0) ->
     except TsaTransportError as exc:
         code = f"HTTP {exc.status}" if exc.status is not None else "UNAVAILABLE"
         raise KysoClientError.of(code, exc.detail) from None
+
+
+def timestamp_checked(path: str | os.PathLike[str], send: Callable[[bytes], bytes], *,
+                      hash_alg: str = "sha256", policy: str | None = None
+                      ) -> tuple[bytes, TokenInfo]:
+    """Hash the file at ``path``, ``send`` a TimeStampReq with a fresh nonce (to kyso or
+    any TSA), and check the reply before returning it with what its token asserts:
+    status granted, nonce and imprint echoed, token signature sound
+    (``signer.formats.tsp.TimestampError`` otherwise)."""
+    from signer.formats.tsp import check_response, make_request, verify_token
+
+    digest = hash_file(path, hash_alg)
+    request, _nonce = make_request(digest, hash_alg, policy=policy)
+    reply = send(request)
+    check_response(reply, request_der=request)
+    return reply, verify_token(reply, digest=digest)
 
 
 def write_output(path: Path, data: bytes) -> None:

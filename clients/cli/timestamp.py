@@ -20,7 +20,7 @@ from clients.cli.common import (
     save_output,
     vn_time,
 )
-from clients.client import HASHES, hash_file
+from clients.client import HASHES
 from signer.formats.tsp import TimestampError
 
 
@@ -86,20 +86,19 @@ def timestamp() -> None:
 def timestamp_create(ctx: click.Context, file: Path, output: Path | None, hash_alg: str,
                      url: str | None, policy: str | None, as_json: bool) -> None:
     """Timestamp FILE: hash it locally, send a nonce, check the reply, write FILE.tsr."""
-    from clients.client import post_timestamp_query
-    from signer.formats.tsp import check_response, make_request, verify_token
+    from clients.client import post_timestamp_query, timestamp_checked
 
     output = output or file.with_name(file.name + ".tsr")
-    digest = hash_file(file, hash_alg)
-    request, _nonce = make_request(digest, hash_alg, policy=policy)
-    if url:
-        reply = call(lambda: post_timestamp_query(url, request, ctx.find_root().obj["timeout"]))
-    else:
-        with open_client(ctx) as c:
-            reply = call(lambda: c.timestamp(request))
     try:
-        check_response(reply, request_der=request)
-        info = verify_token(reply, digest=digest)
+        if url:
+            timeout = ctx.find_root().obj["timeout"]
+            reply, info = call(lambda: timestamp_checked(
+                file, lambda req: post_timestamp_query(url, req, timeout),
+                hash_alg=hash_alg, policy=policy))
+        else:
+            with open_client(ctx) as c:
+                reply, info = call(lambda: timestamp_checked(
+                    file, c.timestamp, hash_alg=hash_alg, policy=policy))
     except TimestampError as exc:
         complain("timestamp refused or invalid", str(exc))
         fail(Exit.ERROR)
