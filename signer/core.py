@@ -133,8 +133,7 @@ class SignerCore:
         )
         self._keystore = keystore
         self._registry = registry
-        self._max_batch = max_batch
-        self.max_batch = max_batch  # digests per call (GetLimits)
+        self.max_batch = max_batch  # digests per call (read by GetLimits)
         self._ttl = cache_ttl_s
         self._clock = clock
         self._cache: dict[str, _Material] = {}
@@ -164,10 +163,10 @@ class SignerCore:
         committed in the same transaction as the signature and audit records."""
         if not digests:
             raise InvalidRequest("no digests to sign: send at least one")
-        if len(digests) > self._max_batch:
+        if len(digests) > self.max_batch:
             raise InvalidRequest(
                 f"batch of {len(digests)} digests is larger than this server's limit of "
-                f"{self._max_batch}: split it into several calls"
+                f"{self.max_batch}: split it into several calls"
             )
         code = parse_code(agency_code).code
         material = self._material(code)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from registry.agencies.lifecycle import AgencyRegistry
 from registry.db.models import AgencyRow, CertificateRow, KeyRow
-from registry.db.store import translate_sql_errors
+from registry.db.store import KeyState, translate_sql_errors
 from signer.errors import KysoError
 from signer.verify.report import AgencyMatch, KeyCompromise
 
@@ -36,7 +36,8 @@ class AgencyResolver:
         with translate_sql_errors("reading a signer key's state"), Session(self._engine) as s:
             row = s.execute(
                 select(KeyRow.key_id, KeyRow.compromised_at)
-                .where(KeyRow.public_key_der == spki_der, KeyRow.state == "compromised")
+                .where(KeyRow.public_key_der == spki_der,
+                       KeyRow.state == KeyState.COMPROMISED.value)
                 .limit(1)
             ).first()
         if row is None or row.compromised_at is None:
