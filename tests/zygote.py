@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,16 +43,19 @@ def _preload() -> None:
     """Import what `kyso serve` and the commands import, without starting anything (no
     gRPC channel or server, no database engine, no token session: none of them survive
     a fork)."""
+    import click
+
     import clients.cli as cli
     import signer.runtime.server  # noqa: F401  (the whole server: host, services)
 
-    ctx = cli.main.make_context("kyso", ["--help"], resilient_parsing=True)
-    for name in cli.main.list_commands(ctx):  # every lazily loaded command module
-        command = cli.main.get_command(ctx, name)
-        if hasattr(command, "list_commands"):
-            sub = command.make_context(name, ["--help"], resilient_parsing=True)
-            for child in command.list_commands(sub):
-                command.get_command(sub, child)
+    def load(group: click.Group) -> None:  # every lazily loaded command module
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            if isinstance(command, click.Group):
+                load(command)
+
+    load(cli.main)
 
 
 def _child(request: dict[str, Any], fds: list[int]) -> None:
@@ -113,7 +117,6 @@ def serve(fd: int) -> None:
                 statuses[pid] = code
 
     threading.Thread(target=reap, daemon=True).start()
-    reader = sock.makefile("rb")
     while True:
         msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
         if not msg:
@@ -139,7 +142,6 @@ def serve(fd: int) -> None:
             with lock:
                 reply = {"status": statuses.get(request["poll"])}
         sock.sendall(json.dumps(reply).encode() + b"\n")
-    del reader
 
 
 # --- the caller's side ------------------------------------------------------------------------
@@ -162,7 +164,7 @@ class _Zygote:
         self.lock = threading.Lock()
         atexit.register(self.close)
 
-    def ask(self, request: dict[str, Any], fds: list[int] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    def ask(self, request: dict[str, Any], fds: Sequence[int] = ()) -> dict[str, Any]:
         data = json.dumps(request).encode() + b"\n"
         with self.lock:
             socket.send_fds(self.sock, [data[:1 << 16]], list(fds))
