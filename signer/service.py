@@ -12,6 +12,8 @@ from signer.digest import Digest
 from signer.doctypes import LOAD_TEST, parse_document_type
 from signer.errors import InvalidRequest
 from signer.idempotency import Recorder, Replies, Row
+from signer.runtime import auth
+from signer.runtime.auth import authorise, current_principal
 from signer.runtime.context import Context
 from signer.wire import (
     HASH_FROM_PB,
@@ -65,6 +67,8 @@ class SignerServicer(signer_pb2_grpc.SignerServiceServicer):  # type: ignore[mis
         level = LEVEL_FROM_PB.get(request.level)
         if level is None:
             raise InvalidRequest(f"unknown CAdES level {request.level}: use B_B or B_T")
+        if request.load_test and (principal := current_principal.get()) is not None:
+            authorise(principal, auth.LOAD_TEST, request, "SignDigests with load_test")
         documents = [
             (LOAD_TEST if request.load_test else parse_document_type(d.document_type),
              d.document_number.strip()[:64])

@@ -119,6 +119,12 @@ def legacy_audit_action(method: str) -> str:
     return f"{service.rsplit('.', 1)[-1].removesuffix('Service').lower()}.{name}"
 
 
+# `SignDigestsRequest.load_test` keeps the signatures out of the official monthly rows:
+# besides the signer role, it takes key-admin on the agency (an operator running
+# `kyso bench`), so that a document system cannot hide its documents from the statistics.
+LOAD_TEST = Rule((Role.KEY_ADMIN,), "mark signatures as a load test (kept out of the "
+                 "monthly statistics)", _agency)
+
 PUBLIC = Rule((), "check health", public=True)
 READ = Rule(ALL_ROLES, "read the registry", any_scope=True)
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from clients import KysoClient, KysoClientError
+from kyso.common.v1 import common_pb2
 from tests.servers import Server, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
@@ -287,3 +288,24 @@ def test_a_bad_grant_creates_no_client(server: Server) -> None:
         with pytest.raises(InvalidArgument):
             c.create_client("dms-bad-scope", grants=[("signer", "000.0X.00.H13", False)])
         assert "dms-bad-scope" not in {x.name for x in c.list_clients()}
+
+
+def test_a_signer_cannot_hide_its_signatures_from_the_statistics(
+        server: Server, world: dict[str, str]) -> None:
+    """`load_test` keeps signatures out of the official monthly rows: a document system
+    with a plain signer grant must not be able to set it on its own documents. It takes
+    key-admin on the agency (an operator running `kyso bench`)."""
+    from clients import PermissionDenied
+    from kyso.signer.v1 import signer_pb2
+
+    def request() -> signer_pb2.SignDigestsRequest:
+        return signer_pb2.SignDigestsRequest(
+            agency_code=H13, load_test=True, digests=[signer_pb2.DigestToSign(
+                digest=os.urandom(32), hash_algorithm=common_pb2.HASH_ALGORITHM_SHA256)])
+
+    with _as(server, world["signer"]) as c:
+        with pytest.raises(PermissionDenied, match="key-admin"):
+            c._call(c._signer.SignDigests, request())
+        assert c.sign_digests(H13, [os.urandom(32)]).signatures  # its own documents: fine
+    with server.client() as c:  # the demo administrator: signer and key-admin
+        assert c._call(c._signer.SignDigests, request()).signatures
